@@ -1,0 +1,98 @@
+//! The one error type of `tessera-tensor`.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout `tessera-tensor`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in `tessera-tensor`. Each variant names the file, tensor or shape at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A safetensors file is truncated, corrupted or otherwise unreadable.
+    #[error("{}: not a valid safetensors file: {reason}", path.display())]
+    InvalidSafetensors {
+        /// The file involved.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor was asked for by a name the file does not hold.
+    #[error("{}: no tensor named `{name}` (the file holds {available})", path.display())]
+    MissingTensor {
+        /// The file involved.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The names the file does hold, for the message.
+        available: String,
+    },
+    /// A tensor has another shape than the caller expected.
+    #[error("tensor `{name}`: expected shape {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// The tensor's name.
+        name: String,
+        /// The shape the caller expected.
+        expected: Vec<usize>,
+        /// The shape it has.
+        found: Vec<usize>,
+    },
+    /// A tensor has a dtype that cannot be used where it was asked for.
+    #[error("tensor `{name}`: dtype {found} is not supported here ({reason})")]
+    UnsupportedDtype {
+        /// The tensor's name.
+        name: String,
+        /// Its dtype, as written in the file or by candle.
+        found: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A tensor's dtype cannot be converted to the one asked for without losing its meaning
+    /// (a float tensor read as integers, say).
+    #[error("tensor `{name}`: stored as {found}, cannot be read as {requested}")]
+    DtypeMismatch {
+        /// The tensor's name.
+        name: String,
+        /// Its stored dtype.
+        found: String,
+        /// The dtype asked for.
+        requested: String,
+    },
+    /// A device string could not be parsed.
+    #[error("invalid device `{0}`: expected `cpu`, `cuda` or `cuda:N`")]
+    InvalidDevice(String),
+    /// A CUDA device was asked for but cannot be had.
+    #[error("CUDA device {ordinal} is unavailable: {reason}")]
+    CudaUnavailable {
+        /// The device ordinal asked for.
+        ordinal: usize,
+        /// Why it is unavailable.
+        reason: String,
+    },
+    /// An array or tensor has a shape or layout the operation cannot take.
+    #[error("shape error: {0}")]
+    Shape(String),
+    /// An argument is out of its valid range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// An error raised by candle.
+    #[cfg(feature = "candle")]
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

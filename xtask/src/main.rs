@@ -1,0 +1,2 @@
+//! Workspace automation (placeholder while building).
+fn main() {}
