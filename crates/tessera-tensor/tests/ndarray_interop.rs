@@ -1,6 +1,8 @@
 //! ndarray <-> tensor round trips for every dtype, zero-copy paths, strided views, and the seeded RNG's
 //! reproducibility.
 
+#![cfg(feature = "candle")]
+
 use ndarray::{Array, Array2, ArrayD, IxDyn, s};
 use proptest::prelude::*;
 use tessera_tensor::{

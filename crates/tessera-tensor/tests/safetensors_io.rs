@@ -1,6 +1,8 @@
 //! Safetensors round trips (property tests over random shapes and dtypes), dtype conversion, and the
 //! errors for missing tensors, wrong shapes and truncated or corrupted files.
 
+#![cfg(feature = "candle")]
+
 use proptest::prelude::*;
 use tessera_tensor::{DType, Device, Error, SafetensorsFile, SeededRng, Tensor, save, save_with_metadata};
 
