@@ -61,6 +61,15 @@ pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset>
     read_csv_from(std::io::BufReader::with_capacity(1 << 20, file), path, options)
 }
 
+/// Reads only the header row of a CSV file: the column names.
+pub fn read_csv_header(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let headers = rdr.headers().map_err(|e| csv_error(path, &e, &[]))?;
+    Ok(headers.iter().map(|h| h.trim().to_string()).collect())
+}
+
 /// Reads CSV text from any reader; `source` names it in errors.
 pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) -> Result<Dataset> {
     let mut rdr = csv::ReaderBuilder::new()

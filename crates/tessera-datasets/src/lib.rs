@@ -33,7 +33,7 @@ mod libsvm;
 mod split;
 mod synth;
 
-pub use csv_io::{CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from, write_csv};
+pub use csv_io::{CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from, read_csv_header, write_csv};
 pub use dataset::{Dataset, Summary, TargetStats, Task};
 pub use embedded::{
     EMBEDDED_NAMES, load_breast_cancer, load_diabetes, load_digits, load_embedded, load_iris, load_wine,

@@ -52,7 +52,27 @@ where
         .map_err(|e| Error::io(path, e))?
         .into_temp_path();
     write(&tmp)?;
+    // Temporary files are created owner-only; give the result the permissions of the file it replaces,
+    // or the usual ones for a new file.
+    let permissions = match std::fs::metadata(path) {
+        Ok(m) => m.permissions(),
+        Err(_) => default_permissions(&tmp).map_err(|e| Error::io(path, e))?,
+    };
+    std::fs::set_permissions(&tmp, permissions).map_err(|e| Error::io(path, e))?;
     File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+#[cfg(unix)]
+fn default_permissions(tmp: &Path) -> std::io::Result<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = std::fs::metadata(tmp)?.permissions();
+    p.set_mode(0o644);
+    Ok(p)
+}
+
+#[cfg(not(unix))]
+fn default_permissions(tmp: &Path) -> std::io::Result<std::fs::Permissions> {
+    Ok(std::fs::metadata(tmp)?.permissions())
 }

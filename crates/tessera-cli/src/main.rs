@@ -1,0 +1,54 @@
+//! `tessera`: the command-line tool of the tessera workspace.
+//!
+//! `tessera data info|export|synth` today; `trees`, `attention`, `vlm`, `dist` and `launch` join as their
+//! crates land. Errors print one line naming the file, line and column at fault, and exit with status 1.
+
+mod data;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tessera: machine learning from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, export and generate datasets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+}
+
+/// Errors of the CLI: each wraps a library error, which already names the file and place at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A dataset could not be loaded, generated or written.
+    #[error(transparent)]
+    Datasets(#[from] tessera_datasets::Error),
+    /// Writing output failed.
+    #[error(transparent)]
+    Tensor(#[from] tessera_tensor::Error),
+    /// The command line asks for something inconsistent.
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(cmd) => data::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! End-to-end tests of the `tessera` binary: what a user types, what they see, and the exit status.
+
+use std::process::{Command, Output};
+
+fn tessera(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_on_an_embedded_dataset() {
+    let o = tessera(&["data", "info", "breast_cancer"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("rows:     569"), "{out}");
+    assert!(out.contains("30 features"), "{out}");
+    assert!(out.contains("malignant") && out.contains("212") && out.contains("357"), "{out}");
+}
+
+#[test]
+fn export_then_info_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("wine.csv");
+    let o = tessera(&["data", "export", "wine", "--out", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tessera(&["data", "info", csv.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["rows"], 178);
+    assert_eq!(v["features"], 13);
+    assert_eq!(v["task"], "classification");
+    assert_eq!(v["class_counts"]["0"], 59);
+    assert_eq!(v["class_counts"]["1"], 71);
+    assert_eq!(v["class_counts"]["2"], 48);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "exported files get ordinary permissions");
+    }
+}
+
+#[test]
+fn synth_writes_the_requested_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("synth.csv");
+    let o = tessera(&[
+        "data", "synth", "classification", "--rows", "500", "--features", "7", "--informative", "3", "--classes",
+        "3", "--seed", "4", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tessera(&["data", "info", out.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!((v["rows"].as_u64(), v["features"].as_u64()), (Some(500), Some(7)));
+    assert_eq!(v["class_counts"].as_object().unwrap().len(), 3);
+    for kind in ["regression", "friedman1"] {
+        let o = tessera(&["data", "synth", kind, "--rows", "50", "--features", "6", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn missing_values_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.csv");
+    std::fs::write(&path, "a,b,label\n1,,x\nNA,2,y\n3,4,x\n").unwrap();
+    let o = tessera(&["data", "info", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("missing:  2 values in 2 columns"), "{out}");
+    assert!(out.contains("x") && out.contains("66.7%"), "{out}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    std::fs::write(&path, "a,b,target\n1,2,0\n1,two,1\n").unwrap();
+    let o = tessera(&["data", "info", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.csv:3") && err.contains("`b`") && err.contains("two"), "{err}");
+
+    let o = tessera(&["data", "info", "no_such_thing"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("neither a file nor an embedded dataset"), "{}", stderr(&o));
+
+    let o = tessera(&["data", "export", "mnist", "--out", "/tmp/never.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no embedded dataset named `mnist`"));
+
+    let o = tessera(&["data", "synth", "friedman1", "--features", "3", "--out", "/tmp/never.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("n_features >= 5"), "{}", stderr(&o));
+    assert!(!std::path::Path::new("/tmp/never.csv").exists());
+}

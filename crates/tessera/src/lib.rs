@@ -1,0 +1,37 @@
+//! # tessera
+//!
+//! The curated public API of the tessera workspace: one namespace per crate, each re-exporting exactly
+//! what that crate publishes (as TensorFlow's `tf_export` builds `tf.*`). Take only what you need with
+//! cargo features:
+//!
+//! | feature | module | crate |
+//! |---|---|---|
+//! | `tensor` (default) | [`tensor`] | `tessera-tensor`: candle tensors, devices, safetensors IO, ndarray interop, seeded RNG |
+//! | `cuda` | [`tensor`] | the same, with CUDA devices (needs the CUDA toolkit) |
+//! | `datasets` (default) | [`datasets`] | `tessera-datasets`: embedded datasets, CSV/LibSVM loaders, generators, splits |
+//!
+//! Later crates (`trees`, `autograd`, `nn`, `attention`, `vlm`, `dist`) join as modules here when they land.
+//! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
+//! --check` fails when the API changes without them being updated.
+//!
+//! ```
+//! use tessera::datasets::{load_breast_cancer, train_test_split};
+//! use tessera::tensor::{Device, from_ndarray};
+//!
+//! let data = load_breast_cancer();
+//! let (train, _test) = train_test_split(&data, 0.25, 0, true).unwrap();
+//! let x = from_ndarray(train.features().to_owned(), &Device::Cpu).unwrap();
+//! assert_eq!(x.dims(), &[train.n_samples(), 30]);
+//! ```
+
+/// Tensors on candle: devices, safetensors IO, ndarray interop, seeded RNG (crate `tessera-tensor`).
+#[cfg(feature = "tensor")]
+pub mod tensor {
+    pub use tessera_tensor::*;
+}
+
+/// Datasets: embedded, loaders, generators, splits (crate `tessera-datasets`).
+#[cfg(feature = "datasets")]
+pub mod datasets {
+    pub use tessera_datasets::*;
+}
