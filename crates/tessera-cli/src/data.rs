@@ -7,9 +7,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use tessera_datasets::{
-    ClassificationParams, CsvOptions, Dataset, EMBEDDED_NAMES, Friedman1Params, LibSvmOptions, RegressionParams,
-    Task, TaskKind, load_embedded, make_classification, make_friedman1, make_regression, read_csv, read_csv_header,
-    read_libsvm, write_csv,
+    ClassificationParams, CsvOptions, Dataset, EMBEDDED_NAMES, Friedman1Params, LibSvmOptions,
+    RegressionParams, Task, TaskKind, load_embedded, make_classification, make_friedman1, make_regression,
+    read_csv, read_csv_header, read_libsvm, write_csv,
 };
 
 use crate::CliError;
@@ -141,7 +141,12 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
         DataCommand::Export(args) => {
             let ds = load_embedded(&args.name)?;
             write_csv(&ds, &args.out)?;
-            eprintln!("wrote {} ({} rows, {} features + target)", args.out.display(), ds.n_samples(), ds.n_features());
+            eprintln!(
+                "wrote {} ({} rows, {} features + target)",
+                args.out.display(),
+                ds.n_samples(),
+                ds.n_features()
+            );
             Ok(())
         }
         DataCommand::Synth(args) => synth(&args),
@@ -170,7 +175,9 @@ fn load_source(args: &InfoArgs) -> Result<(Dataset, String), CliError> {
     match format {
         Format::Libsvm => {
             if args.target.is_some() {
-                return Err(CliError::Usage("--target applies to CSV files; LibSVM labels come first".into()));
+                return Err(CliError::Usage(
+                    "--target applies to CSV files; LibSVM labels come first".into(),
+                ));
             }
             let ds = read_libsvm(path, &LibSvmOptions { task, ..Default::default() })?;
             Ok((ds, format!("LibSVM file {}", path.display())))
@@ -223,7 +230,9 @@ fn info(args: &InfoArgs) -> Result<(), CliError> {
         _ => println!("columns:  {} features + target `{}`", s.n_features, ds.target_name()),
     }
     match ds.task() {
-        Task::Classification { class_names } => println!("task:     classification ({} classes)", class_names.len()),
+        Task::Classification { class_names } => {
+            println!("task:     classification ({} classes)", class_names.len())
+        }
         other => println!("task:     {}", other.kind()),
     }
     println!("missing:  {} values in {} columns", s.missing_total(), missing.len());

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `tessera` binary: what a user types, what they see, and the exit status.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::process::{Command, Output};
 
 fn tessera(args: &[&str]) -> Output {
@@ -52,8 +54,21 @@ fn synth_writes_the_requested_shape() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("synth.csv");
     let o = tessera(&[
-        "data", "synth", "classification", "--rows", "500", "--features", "7", "--informative", "3", "--classes",
-        "3", "--seed", "4", "--out", out.to_str().unwrap(),
+        "data",
+        "synth",
+        "classification",
+        "--rows",
+        "500",
+        "--features",
+        "7",
+        "--informative",
+        "3",
+        "--classes",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = tessera(&["data", "info", out.to_str().unwrap(), "--json"]);
@@ -61,7 +76,17 @@ fn synth_writes_the_requested_shape() {
     assert_eq!((v["rows"].as_u64(), v["features"].as_u64()), (Some(500), Some(7)));
     assert_eq!(v["class_counts"].as_object().unwrap().len(), 3);
     for kind in ["regression", "friedman1"] {
-        let o = tessera(&["data", "synth", kind, "--rows", "50", "--features", "6", "--out", out.to_str().unwrap()]);
+        let o = tessera(&[
+            "data",
+            "synth",
+            kind,
+            "--rows",
+            "50",
+            "--features",
+            "6",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{kind}: {}", stderr(&o));
     }
 }

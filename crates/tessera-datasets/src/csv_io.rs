@@ -78,12 +78,8 @@ pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) ->
         .flexible(false)
         .from_reader(reader);
     let file_err = |message: String| Error::File { path: source.to_path_buf(), message };
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(source, &e, &[]))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| csv_error(source, &e, &[]))?.iter().map(|h| h.trim().to_string()).collect();
     if headers.is_empty() || headers.iter().all(String::is_empty) {
         return Err(file_err("the file is empty or has no header row".to_string()));
     }
@@ -129,12 +125,13 @@ pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) ->
     let Some(tc) = target_col else {
         return Dataset::new(features, Array1::from_elem(rows, f32::NAN), feature_names, "", Task::Unlabeled);
     };
-    let (targets, task) = encode_targets(&raw_targets, options.task).map_err(|(row, message)| Error::Parse {
-        path: source.to_path_buf(),
-        line: row as u64 + 2,
-        column: column_name(&headers, tc),
-        message,
-    })?;
+    let (targets, task) =
+        encode_targets(&raw_targets, options.task).map_err(|(row, message)| Error::Parse {
+            path: source.to_path_buf(),
+            line: row as u64 + 2,
+            column: column_name(&headers, tc),
+            message,
+        })?;
     Dataset::new(features, targets, feature_names, headers[tc].clone(), task)
 }
 
@@ -143,8 +140,12 @@ fn parse_cell(cell: &str) -> Option<f32> {
 }
 
 /// Turns raw target cells into f32 targets and a task. On failure returns (row index, message).
-fn encode_targets(raw: &[String], task: Option<TaskKind>) -> std::result::Result<(Array1<f32>, Task), (usize, String)> {
-    let numeric: Vec<Option<f32>> = raw.iter().map(|s| s.parse::<f32>().ok().filter(|v| v.is_finite())).collect();
+fn encode_targets(
+    raw: &[String],
+    task: Option<TaskKind>,
+) -> std::result::Result<(Array1<f32>, Task), (usize, String)> {
+    let numeric: Vec<Option<f32>> =
+        raw.iter().map(|s| s.parse::<f32>().ok().filter(|v| v.is_finite())).collect();
     if let Some(first_text) = numeric.iter().position(Option::is_none) {
         if task == Some(TaskKind::Regression) {
             return Err((first_text, format!("cannot read target `{}` as a number", raw[first_text])));
@@ -191,7 +192,12 @@ fn column_name(headers: &[String], i: usize) -> String {
 }
 
 fn parse_error(source: &Path, line: u64, headers: &[String], col: usize, message: &str) -> Error {
-    Error::Parse { path: source.to_path_buf(), line, column: column_name(headers, col), message: message.to_string() }
+    Error::Parse {
+        path: source.to_path_buf(),
+        line,
+        column: column_name(headers, col),
+        message: message.to_string(),
+    }
 }
 
 fn csv_error(source: &Path, e: &csv::Error, headers: &[String]) -> Error {
@@ -203,11 +209,12 @@ fn csv_error(source: &Path, e: &csv::Error, headers: &[String]) -> Error {
             column: column_name(headers, (*len as usize).min(*expected_len as usize)),
             message: format!("the row has {len} fields, the header has {expected_len}"),
         },
-        csv::ErrorKind::Io(io) => Error::Io {
-            path: source.to_path_buf(),
-            source: std::io::Error::new(io.kind(), io.to_string()),
-        },
-        _ => Error::Parse { path: source.to_path_buf(), line, column: "-".to_string(), message: e.to_string() },
+        csv::ErrorKind::Io(io) => {
+            Error::Io { path: source.to_path_buf(), source: std::io::Error::new(io.kind(), io.to_string()) }
+        }
+        _ => {
+            Error::Parse { path: source.to_path_buf(), line, column: "-".to_string(), message: e.to_string() }
+        }
     }
 }
 

@@ -66,18 +66,18 @@ impl Dataset {
             return Err(Error::Shape(format!("{rows} feature rows but {} targets", targets.len())));
         }
         if feature_names.len() != cols {
-            return Err(Error::Shape(format!("{cols} feature columns but {} feature names", feature_names.len())));
+            return Err(Error::Shape(format!(
+                "{cols} feature columns but {} feature names",
+                feature_names.len()
+            )));
         }
         if task != Task::Unlabeled
             && let Some(i) = targets.iter().position(|t| t.is_nan())
         {
             return Err(Error::Shape(format!("target of row {i} is missing (NaN)")));
         }
-        let features = if features.is_standard_layout() {
-            features
-        } else {
-            features.as_standard_layout().into_owned()
-        };
+        let features =
+            if features.is_standard_layout() { features } else { features.as_standard_layout().into_owned() };
         Ok(Dataset { features, targets, feature_names, target_name: target_name.into(), task })
     }
 
@@ -144,12 +144,8 @@ impl Dataset {
 
     /// Rows, columns, missing values per column and the target distribution, as `tessera data info` prints.
     pub fn summary(&self) -> Summary {
-        let missing_per_column = self
-            .features
-            .columns()
-            .into_iter()
-            .map(|c| c.iter().filter(|v| v.is_nan()).count())
-            .collect();
+        let missing_per_column =
+            self.features.columns().into_iter().map(|c| c.iter().filter(|v| v.is_nan()).count()).collect();
         let mut class_counts = BTreeMap::new();
         let mut target_stats = None;
         match &self.task {
@@ -249,7 +245,8 @@ mod tests {
     fn select_and_summary() {
         let x = array![[1.0f32, f32::NAN], [3.0, 4.0], [5.0, f32::NAN]];
         let task = Task::Classification { class_names: vec!["no".into(), "yes".into()] };
-        let ds = Dataset::from_arrays(x.reversed_axes().reversed_axes(), array![0.0, 1.0, 1.0], task).unwrap();
+        let ds =
+            Dataset::from_arrays(x.reversed_axes().reversed_axes(), array![0.0, 1.0, 1.0], task).unwrap();
         let sub = ds.select(&[2, 0]).unwrap();
         assert_eq!(sub.targets().to_vec(), vec![1.0, 0.0]);
         assert_eq!(sub.features()[[1, 0]], 1.0);

@@ -22,7 +22,11 @@ const EMBEDDED: [Embedded; 5] = [
         csv: include_str!("../data/iris.csv"),
         classes: &["setosa", "versicolor", "virginica"],
     },
-    Embedded { name: "wine", csv: include_str!("../data/wine.csv"), classes: &["class_0", "class_1", "class_2"] },
+    Embedded {
+        name: "wine",
+        csv: include_str!("../data/wine.csv"),
+        classes: &["class_0", "class_1", "class_2"],
+    },
     Embedded {
         name: "breast_cancer",
         csv: include_str!("../data/breast_cancer.csv"),

@@ -33,7 +33,10 @@ mod libsvm;
 mod split;
 mod synth;
 
-pub use csv_io::{CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from, read_csv_header, write_csv};
+pub use csv_io::{
+    CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from, read_csv_header,
+    write_csv,
+};
 pub use dataset::{Dataset, Summary, TargetStats, Task};
 pub use embedded::{
     EMBEDDED_NAMES, load_breast_cancer, load_diabetes, load_digits, load_embedded, load_iris, load_wine,
@@ -42,5 +45,6 @@ pub use error::{Error, Result};
 pub use libsvm::{LibSvmOptions, read_libsvm, read_libsvm_from};
 pub use split::{KFold, SplitIndices, StratifiedKFold, train_test_indices, train_test_split};
 pub use synth::{
-    ClassificationParams, Friedman1Params, RegressionParams, make_classification, make_friedman1, make_regression,
+    ClassificationParams, Friedman1Params, RegressionParams, make_classification, make_friedman1,
+    make_regression,
 };

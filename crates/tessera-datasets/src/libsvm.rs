@@ -71,8 +71,9 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
             }
             let index: u64 =
                 index.parse().map_err(|_| err(lineno, col, format!("cannot read index `{index}`")))?;
-            let value: f32 =
-                value.parse().map_err(|_| err(lineno, col, format!("cannot read value `{value}` as a number")))?;
+            let value: f32 = value
+                .parse()
+                .map_err(|_| err(lineno, col, format!("cannot read value `{value}` as a number")))?;
             if previous.is_some_and(|p| index <= p) {
                 return Err(err(lineno, col, format!("index {index} is not greater than the one before it")));
             }
@@ -83,7 +84,10 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
         }
     }
     if labels.is_empty() {
-        return Err(Error::File { path: source.to_path_buf(), message: "the file has no data lines".to_string() });
+        return Err(Error::File {
+            path: source.to_path_buf(),
+            message: "the file has no data lines".to_string(),
+        });
     }
     let zero_based = options.zero_based.unwrap_or(min_index == 0);
     if !zero_based && min_index == 0 {

@@ -50,7 +50,8 @@ pub fn train_test_indices(
     let quotas: Vec<f64> = groups.values().map(|g| g.len() as f64 * n_test as f64 / n as f64).collect();
     let mut counts: Vec<usize> = quotas.iter().map(|q| q.floor() as usize).collect();
     let mut by_remainder: Vec<usize> = (0..counts.len()).collect();
-    by_remainder.sort_by(|&a, &b| (quotas[b] - quotas[b].floor()).total_cmp(&(quotas[a] - quotas[a].floor())));
+    by_remainder
+        .sort_by(|&a, &b| (quotas[b] - quotas[b].floor()).total_cmp(&(quotas[a] - quotas[a].floor())));
     let mut missing = n_test - counts.iter().sum::<usize>();
     for &i in by_remainder.iter().cycle().take(by_remainder.len() * 2) {
         if missing == 0 {
@@ -75,7 +76,12 @@ pub fn train_test_indices(
 
 /// Splits a dataset into (train, test); see [`train_test_indices`]. `stratify` keeps class proportions
 /// (classification datasets only).
-pub fn train_test_split(dataset: &Dataset, test_fraction: f64, seed: u64, stratify: bool) -> Result<(Dataset, Dataset)> {
+pub fn train_test_split(
+    dataset: &Dataset,
+    test_fraction: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<(Dataset, Dataset)> {
     let labels = dataset.targets().to_vec();
     if stratify && dataset.task().n_classes().is_none() {
         return Err(Error::InvalidParameter("stratified splits need a classification dataset".into()));
@@ -149,9 +155,8 @@ impl StratifiedKFold {
         let mut dealt = 0;
         for group in group_by_label(labels).into_values() {
             // Rows of this class per fold, from dealing the sorted labels round-robin.
-            let per_fold: Vec<usize> = (0..k)
-                .map(|f| (0..group.len()).filter(|i| (dealt + i) % k == f).count())
-                .collect();
+            let per_fold: Vec<usize> =
+                (0..k).map(|f| (0..group.len()).filter(|i| (dealt + i) % k == f).count()).collect();
             dealt += group.len();
             let mut g = group;
             if self.shuffle {
@@ -171,7 +176,9 @@ impl StratifiedKFold {
 
 fn check_splits(n_splits: usize, n: usize) -> Result<()> {
     if n_splits < 2 || n_splits > n {
-        return Err(Error::InvalidParameter(format!("n_splits must be in 2..={n} for {n} rows, got {n_splits}")));
+        return Err(Error::InvalidParameter(format!(
+            "n_splits must be in 2..={n} for {n} rows, got {n_splits}"
+        )));
     }
     Ok(())
 }
@@ -179,7 +186,12 @@ fn check_splits(n_splits: usize, n: usize) -> Result<()> {
 fn folds_to_splits(folds: &[Vec<usize>]) -> Vec<SplitIndices> {
     (0..folds.len())
         .map(|k| SplitIndices {
-            train: folds.iter().enumerate().filter(|(j, _)| *j != k).flat_map(|(_, f)| f.iter().copied()).collect(),
+            train: folds
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .flat_map(|(_, f)| f.iter().copied())
+                .collect(),
             test: folds[k].clone(),
         })
         .collect()

@@ -1,11 +1,13 @@
 //! Property tests: CSV round trips (missing values included), generator invariants and determinism
 //! (same output for every thread count), split invariants.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use ndarray::{Array1, Array2, s};
 use proptest::prelude::*;
 use tessera_datasets::{
-    ClassificationParams, CsvOptions, Dataset, Friedman1Params, KFold, RegressionParams, StratifiedKFold, Task,
-    make_classification, make_friedman1, make_regression, read_csv, train_test_indices, write_csv,
+    ClassificationParams, CsvOptions, Dataset, Friedman1Params, KFold, RegressionParams, StratifiedKFold,
+    Task, make_classification, make_friedman1, make_regression, read_csv, train_test_indices, write_csv,
 };
 
 fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -91,16 +93,28 @@ proptest! {
 
 #[test]
 fn generators_do_not_depend_on_thread_count() {
-    let p = ClassificationParams { n_samples: 20_000, n_features: 12, n_informative: 5, seed: 3, ..Default::default() };
+    let p = ClassificationParams {
+        n_samples: 20_000,
+        n_features: 12,
+        n_informative: 5,
+        seed: 3,
+        ..Default::default()
+    };
     let one = with_threads(1, || make_classification(&p).unwrap());
     let two = with_threads(2, || make_classification(&p).unwrap());
     let three = with_threads(3, || make_classification(&p).unwrap());
     assert_eq!(one, two);
     assert_eq!(one, three);
     let r = RegressionParams { n_samples: 9_000, n_features: 7, seed: 5, noise: 1.0, ..Default::default() };
-    assert_eq!(with_threads(1, || make_regression(&r).unwrap()), with_threads(2, || make_regression(&r).unwrap()));
+    assert_eq!(
+        with_threads(1, || make_regression(&r).unwrap()),
+        with_threads(2, || make_regression(&r).unwrap())
+    );
     let f = Friedman1Params { n_samples: 9_000, noise: 0.5, ..Default::default() };
-    assert_eq!(with_threads(1, || make_friedman1(&f).unwrap()), with_threads(4, || make_friedman1(&f).unwrap()));
+    assert_eq!(
+        with_threads(1, || make_friedman1(&f).unwrap()),
+        with_threads(4, || make_friedman1(&f).unwrap())
+    );
     let other_seed = make_classification(&ClassificationParams { seed: 4, ..p.clone() }).unwrap();
     assert_ne!(one, other_seed);
 }
@@ -189,22 +203,40 @@ fn make_classification_structure() {
             best as f32 == y[i]
         })
         .count();
-    assert!(correct as f64 / y.len() as f64 > 0.9, "nearest-mean accuracy {}", correct as f64 / y.len() as f64);
+    assert!(
+        correct as f64 / y.len() as f64 > 0.9,
+        "nearest-mean accuracy {}",
+        correct as f64 / y.len() as f64
+    );
 }
 
 #[test]
 fn flip_y_flips_about_that_fraction() {
-    let base = ClassificationParams { n_samples: 50_000, n_classes: 2, shuffle: false, seed: 2, ..Default::default() };
+    let base = ClassificationParams {
+        n_samples: 50_000,
+        n_classes: 2,
+        shuffle: false,
+        seed: 2,
+        ..Default::default()
+    };
     let clean = make_classification(&ClassificationParams { flip_y: 0.0, ..base.clone() }).unwrap();
     let noisy = make_classification(&ClassificationParams { flip_y: 0.2, ..base }).unwrap();
-    let changed = clean.targets().iter().zip(noisy.targets()).filter(|(a, b)| a != b).count() as f64 / 50_000.0;
+    let changed =
+        clean.targets().iter().zip(noisy.targets()).filter(|(a, b)| a != b).count() as f64 / 50_000.0;
     // A flipped label is redrawn uniformly, so half of the flips land on the same class: ~0.1 change.
     assert!((changed - 0.1).abs() < 0.01, "changed fraction {changed}");
 }
 
 #[test]
 fn make_regression_is_linear_in_its_coefficients() {
-    let p = RegressionParams { n_samples: 500, n_features: 8, n_informative: 3, bias: 2.5, seed: 4, ..Default::default() };
+    let p = RegressionParams {
+        n_samples: 500,
+        n_features: 8,
+        n_informative: 3,
+        bias: 2.5,
+        seed: 4,
+        ..Default::default()
+    };
     let (ds, coef) = make_regression(&p).unwrap();
     assert_eq!(coef.iter().filter(|&&c| c != 0.0).count(), 3);
     assert!(coef.iter().all(|&c| (0.0..100.0).contains(&c)));
@@ -231,13 +263,18 @@ fn make_friedman1_follows_its_formula() {
 
 #[test]
 fn bad_generator_parameters_are_clear_errors() {
-    let e = make_classification(&ClassificationParams { n_informative: 18, n_redundant: 5, ..Default::default() })
-        .unwrap_err()
-        .to_string();
+    let e = make_classification(&ClassificationParams {
+        n_informative: 18,
+        n_redundant: 5,
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("exceeds n_features"), "{e}");
-    let e = make_classification(&ClassificationParams { n_informative: 1, n_classes: 3, ..Default::default() })
-        .unwrap_err()
-        .to_string();
+    let e =
+        make_classification(&ClassificationParams { n_informative: 1, n_classes: 3, ..Default::default() })
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("2^n_informative"), "{e}");
     let e = make_classification(&ClassificationParams { weights: Some(vec![0.5; 5]), ..Default::default() })
         .unwrap_err()

@@ -2,9 +2,12 @@
 //! fold sizes of scikit-learn's splitters, and `make_classification`'s class counts. The fixture is written
 //! by `scripts/export_datasets.py` from scikit-learn itself.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use serde_json::Value;
 use tessera_datasets::{
-    ClassificationParams, KFold, StratifiedKFold, Task, load_embedded, make_classification, train_test_indices,
+    ClassificationParams, KFold, StratifiedKFold, Task, load_embedded, make_classification,
+    train_test_indices,
 };
 
 fn fixture() -> Value {
@@ -27,8 +30,12 @@ fn embedded_datasets_match_scikit_learn() {
         let ds = load_embedded(name).unwrap();
         assert_eq!(ds.n_samples() as u64, want["n_samples"].as_u64().unwrap(), "{name}");
         assert_eq!(ds.n_features() as u64, want["n_features"].as_u64().unwrap(), "{name}");
-        let names: Vec<String> =
-            want["feature_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        let names: Vec<String> = want["feature_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(ds.feature_names(), &names[..], "{name}");
 
         let x = ds.features();
@@ -36,7 +43,8 @@ fn embedded_datasets_match_scikit_learn() {
         let want_first: Vec<f32> = floats(&want["first_row"]).into_iter().map(|v| v as f32).collect();
         assert_eq!(x.row(0).to_vec(), want_first, "{name}: first row");
         // Column means and standard deviations, to 1e-9 relative (f64 sums of identical f32 values).
-        for (j, (m, s)) in floats(&want["column_means"]).iter().zip(floats(&want["column_stds"])).enumerate() {
+        for (j, (m, s)) in floats(&want["column_means"]).iter().zip(floats(&want["column_stds"])).enumerate()
+        {
             let col = x.column(j);
             let n = col.len() as f64;
             let mean = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n;

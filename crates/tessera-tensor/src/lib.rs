@@ -54,9 +54,9 @@ pub use rng::SeededRng;
 #[cfg(feature = "candle")]
 pub use candle_core::{DType, Device, Tensor, WithDType};
 #[cfg(feature = "candle")]
-pub use half::{bf16, f16};
-#[cfg(feature = "candle")]
 pub use device::{DeviceSpec, cuda_compiled};
+#[cfg(feature = "candle")]
+pub use half::{bf16, f16};
 #[cfg(feature = "candle")]
 pub use ndarray_interop::{from_ndarray, from_ndarray_view, to_ndarray, with_ndarray_view};
 #[cfg(feature = "candle")]

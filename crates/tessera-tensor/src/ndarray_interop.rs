@@ -31,7 +31,10 @@ pub fn from_ndarray<T: WithDType, D: Dimension>(array: Array<T, D>, device: &Dev
 }
 
 /// Copies an array view into a tensor on `device` (row-major order whatever the view's strides).
-pub fn from_ndarray_view<T: WithDType, D: Dimension>(view: ArrayView<'_, T, D>, device: &Device) -> Result<Tensor> {
+pub fn from_ndarray_view<T: WithDType, D: Dimension>(
+    view: ArrayView<'_, T, D>,
+    device: &Device,
+) -> Result<Tensor> {
     let shape = view.shape().to_vec();
     match view.as_slice() {
         Some(slice) => Ok(Tensor::from_slice(slice, shape, device)?),

@@ -76,7 +76,11 @@ impl SafetensorsFile {
     /// The dtype and shape of tensor `name`.
     pub fn info(&self, name: &str) -> Result<TensorInfo> {
         let info = self.raw_info(name)?;
-        Ok(TensorInfo { name: name.to_string(), dtype: candle_dtype(name, info.dtype)?, shape: info.shape.clone() })
+        Ok(TensorInfo {
+            name: name.to_string(),
+            dtype: candle_dtype(name, info.dtype)?,
+            shape: info.shape.clone(),
+        })
     }
 
     /// Every tensor's dtype and shape, in file order.

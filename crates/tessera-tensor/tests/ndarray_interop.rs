@@ -1,6 +1,7 @@
 //! ndarray <-> tensor round trips for every dtype, zero-copy paths, strided views, and the seeded RNG's
 //! reproducibility.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
 #![cfg(feature = "candle")]
 
 use ndarray::{Array, Array2, ArrayD, IxDyn, s};

@@ -1,6 +1,7 @@
 //! Safetensors round trips (property tests over random shapes and dtypes), dtype conversion, and the
 //! errors for missing tensors, wrong shapes and truncated or corrupted files.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
 #![cfg(feature = "candle")]
 
 use proptest::prelude::*;
@@ -139,7 +140,9 @@ fn errors_name_the_file_and_tensor() {
     assert_eq!(file.metadata().unwrap()["format"], "pt");
 
     let err = file.load("decoder.weight", &Device::Cpu).unwrap_err().to_string();
-    assert!(err.contains("model.safetensors") && err.contains("decoder.weight") && err.contains("encoder.weight"));
+    assert!(
+        err.contains("model.safetensors") && err.contains("decoder.weight") && err.contains("encoder.weight")
+    );
 
     let err = file.load_checked("encoder.weight", &[3, 2], DType::F32, &Device::Cpu).unwrap_err();
     match err {

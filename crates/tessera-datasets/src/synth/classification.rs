@@ -164,15 +164,17 @@ pub fn make_classification(p: &ClassificationParams) -> Result<Dataset> {
         }
     }
     // One random linear map per cluster (covariance), the redundant mixing matrix, repeated sources.
-    let maps: Vec<Array2<f64>> =
-        (0..clusters).map(|_| Array2::from_shape_simple_fn((ni, ni), || 2.0 * rng.uniform_f64() - 1.0)).collect();
+    let maps: Vec<Array2<f64>> = (0..clusters)
+        .map(|_| Array2::from_shape_simple_fn((ni, ni), || 2.0 * rng.uniform_f64() - 1.0))
+        .collect();
     let mixing = Array2::from_shape_simple_fn((ni, p.n_redundant), || 2.0 * rng.uniform_f64() - 1.0);
     let repeat_src: Vec<usize> = (0..p.n_repeated)
         .map(|_| (((ni + p.n_redundant - 1) as f64) * rng.uniform_f64() + 0.5) as usize)
         .collect();
     let shift: Vec<f64> =
         (0..d).map(|_| p.shift.unwrap_or_else(|| (2.0 * rng.uniform_f64() - 1.0) * p.class_sep)).collect();
-    let scale: Vec<f64> = (0..d).map(|_| p.scale.unwrap_or_else(|| 1.0 + 100.0 * rng.uniform_f64())).collect();
+    let scale: Vec<f64> =
+        (0..d).map(|_| p.scale.unwrap_or_else(|| 1.0 + 100.0 * rng.uniform_f64())).collect();
     let row_order = if p.shuffle { permutation(&mut rng, n) } else { (0..n).collect() };
     let col_order = if p.shuffle { permutation(&mut rng, d) } else { (0..d).collect() };
 

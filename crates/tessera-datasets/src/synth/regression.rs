@@ -104,7 +104,10 @@ impl Default for Friedman1Params {
 /// Friedman #1: `X ~ U[0,1]^d`, `y = 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4 + noise * N(0,1)`.
 pub fn make_friedman1(p: &Friedman1Params) -> Result<Dataset> {
     if p.n_features < 5 {
-        return Err(Error::InvalidParameter(format!("make_friedman1 needs n_features >= 5, got {}", p.n_features)));
+        return Err(Error::InvalidParameter(format!(
+            "make_friedman1 needs n_features >= 5, got {}",
+            p.n_features
+        )));
     }
     if p.n_samples == 0 {
         return Err(Error::InvalidParameter("n_samples must be at least 1".into()));

@@ -1,0 +1,151 @@
+//! `cargo xtask bench [AREA]`: runs an area's benchmark binary (and the reference library's script, when
+//! its Python modules are installed), then rewrites that area's section of `docs/benchmarks.md` with the
+//! results, the exact commands, the date and the machine.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{cargo_bin, output, root, succeeds};
+
+/// A benchmark area: tessera's bench binary and, optionally, the reference implementation's script.
+struct Area {
+    name: &'static str,
+    package: &'static str,
+    bench: &'static str,
+    reference: Option<(&'static str, &'static str)>,
+}
+
+const AREAS: &[Area] = &[Area {
+    name: "datasets",
+    package: "tessera-datasets",
+    bench: "datasets",
+    reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
+}];
+
+/// Runs one area, or all of them.
+pub fn run(area: Option<&str>) -> Result<(), String> {
+    let selected: Vec<&Area> = match area {
+        None | Some("all") => AREAS.iter().collect(),
+        Some(name) => vec![AREAS.iter().find(|a| a.name == name).ok_or_else(|| {
+            format!(
+                "unknown bench area `{name}` (areas: {})",
+                AREAS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+            )
+        })?],
+    };
+    for a in selected {
+        run_area(&root(), a)?;
+    }
+    Ok(())
+}
+
+fn run_area(root: &Path, area: &Area) -> Result<(), String> {
+    let mut commands = Vec::new();
+    let args = ["bench", "-q", "-p", area.package, "--bench", area.bench];
+    commands.push(format!("cargo {}", args.join(" ")));
+    let mut rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
+    if let Some((script, probe)) = area.reference {
+        if succeeds("python3", &["-c", probe]) {
+            commands.push(format!("python3 {script}"));
+            // Reference libraries get the same two threads tessera uses.
+            let envs = [("OMP_NUM_THREADS", "2"), ("OPENBLAS_NUM_THREADS", "2"), ("MKL_NUM_THREADS", "2")];
+            rows.extend(parse_lines(&output(root, "python3", &[script], &envs)?));
+        } else {
+            eprintln!(
+                "bench: {script} skipped (python3 modules missing: pip install -r scripts/requirements.txt)"
+            );
+        }
+    }
+    rows.sort_by(|a, b| {
+        let key = |v: &Value| (v["bench"].as_str().unwrap_or("").to_string(), v["impl"] != "tessera");
+        key(a).cmp(&key(b))
+    });
+    let section = render(area.name, &commands, &rows);
+    let path = root.join("docs/benchmarks.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
+    let updated = replace_section(&doc, area.name, &section);
+    std::fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("bench: {} results written to docs/benchmarks.md", rows.len());
+    print!("{section}");
+    Ok(())
+}
+
+fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
+    let mut s = format!("## {area}\n\n");
+    s.push_str(&format!("Measured {} on {}.\n\n", today(), machine()));
+    s.push_str("Commands:\n\n```\ncargo xtask bench ");
+    s.push_str(area);
+    s.push_str("\n# runs:\n");
+    for c in commands {
+        s.push_str(&format!("{c}\n"));
+    }
+    s.push_str("```\n\n| benchmark | implementation | parameters | time (s) | rows/s | peak RSS (MiB) |\n");
+    s.push_str("|---|---|---|---:|---:|---:|\n");
+    for r in rows {
+        let num = |k: &str, prec: usize| r[k].as_f64().map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r["bench"].as_str().unwrap_or("?"),
+            r["impl"].as_str().unwrap_or("?"),
+            r["params"].as_str().unwrap_or(""),
+            num("seconds", 4),
+            num("rows_per_s", 0),
+            num("peak_rss_mib", 0),
+        ));
+    }
+    s
+}
+
+fn replace_section(doc: &str, area: &str, section: &str) -> String {
+    let begin = format!("<!-- bench:{area}:begin -->");
+    let end = format!("<!-- bench:{area}:end -->");
+    let block = format!("{begin}\n{section}{end}");
+    match (doc.find(&begin), doc.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{}{}", &doc[..b], block, &doc[e + end.len()..]),
+        _ => format!("{}\n{}\n", doc.trim_end(), block),
+    }
+}
+
+fn today() -> String {
+    std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "today".to_string(), |s| s.trim().to_string())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_its_own_section() {
+        let doc = "# B\n<!-- bench:a:begin -->\nold\n<!-- bench:a:end -->\ntail\n";
+        let out = replace_section(doc, "a", "new\n");
+        assert_eq!(out, "# B\n<!-- bench:a:begin -->\nnew\n<!-- bench:a:end -->\ntail\n");
+        let appended = replace_section("# B\n", "b", "x\n");
+        assert!(appended.ends_with("<!-- bench:b:begin -->\nx\n<!-- bench:b:end -->\n"));
+    }
+}

@@ -1,0 +1,46 @@
+//! `cargo xtask ci`: every check CI runs, cheapest first, stopping at the first failure.
+
+use std::time::Instant;
+
+use crate::util::cargo;
+
+/// One named check.
+type Step = (&'static str, Box<dyn Fn() -> Result<(), String>>);
+
+/// Runs the CI checks in order.
+pub fn run() -> Result<(), String> {
+    let started = Instant::now();
+    let steps: Vec<Step> = vec![
+        ("cargo fmt --check", Box::new(|| cargo(&["fmt", "--all", "--check"]))),
+        ("tidy", Box::new(crate::tidy::run)),
+        (
+            "clippy (workspace, all targets)",
+            Box::new(|| cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
+        ),
+        (
+            "clippy (tessera-tensor without candle)",
+            Box::new(|| {
+                cargo(&[
+                    "clippy",
+                    "-p",
+                    "tessera-tensor",
+                    "--no-default-features",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+            }),
+        ),
+        ("tests (doc tests included)", Box::new(|| cargo(&["test", "--workspace"]))),
+        ("api --check", Box::new(|| crate::api::run(true))),
+    ];
+    for (name, step) in &steps {
+        let t = Instant::now();
+        eprintln!("==> {name}");
+        step().map_err(|e| format!("{name}: {e}"))?;
+        eprintln!("<== {name}: ok ({:.1}s)", t.elapsed().as_secs_f64());
+    }
+    eprintln!("xtask ci: all checks passed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
