@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::csv_io::{CsvOptions, TaskKind, read_csv_from};
+use crate::csv_read::{CsvOptions, TaskKind, read_csv_from};
 use crate::dataset::{Dataset, Task};
 use crate::error::{Error, Result};
 

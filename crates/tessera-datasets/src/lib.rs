@@ -25,7 +25,8 @@
 //! assert!(folds.iter().all(|f| f.test.len() == 30));
 //! ```
 
-mod csv_io;
+mod csv_read;
+mod csv_write;
 mod dataset;
 mod embedded;
 mod error;
@@ -33,10 +34,11 @@ mod libsvm;
 mod split;
 mod synth;
 
-pub use csv_io::{
-    CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from, read_csv_header,
-    write_csv,
+pub use csv_read::{
+    BLOCK_BYTES, CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from,
+    read_csv_header,
 };
+pub use csv_write::write_csv;
 pub use dataset::{Dataset, Summary, TargetStats, Task};
 pub use embedded::{
     EMBEDDED_NAMES, load_breast_cancer, load_diabetes, load_digits, load_embedded, load_iris, load_wine,

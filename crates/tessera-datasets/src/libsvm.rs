@@ -10,8 +10,8 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
-use crate::csv_io::{TaskKind, class_task};
-use crate::dataset::{Dataset, Task, sorted_distinct};
+use crate::csv_read::{TaskKind, class_task, infer_task};
+use crate::dataset::{Dataset, Task};
 use crate::error::{Error, Result};
 
 /// How to read a LibSVM file.
@@ -117,15 +117,7 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
     let task = match options.task {
         Some(TaskKind::Regression) => Task::Regression,
         Some(TaskKind::Classification) => class_task(&targets),
-        None => {
-            let distinct = sorted_distinct(targets.iter().copied());
-            let integral = targets.iter().all(|v| v.fract() == 0.0);
-            if integral && (2..=crate::csv_io::MAX_INFERRED_CLASSES).contains(&distinct.len()) {
-                class_task(&targets)
-            } else {
-                Task::Regression
-            }
-        }
+        None => infer_task(&targets),
     };
     Dataset::new(features, targets, names, "label", task)
 }

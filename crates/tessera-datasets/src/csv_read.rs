@@ -1,0 +1,742 @@
+//! Reading CSV with a header row: the target column is chosen by name; empty, `NA` and `NaN` cells are
+//! missing values; errors name the file, line and column.
+//!
+//! Files are read in blocks of [`BLOCK_BYTES`]; each block is cut at line ends into one piece per thread and
+//! the pieces are parsed in parallel, so memory stays at one block plus the parsed data and parsing uses
+//! every core. Files with quoted fields (which may hide delimiters and line ends) go through the `csv`
+//! crate's streaming reader instead, as do readers that are not files.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+
+use crate::dataset::{Dataset, Task, sorted_distinct};
+use crate::error::{Error, Result};
+
+/// Which task to read a target column as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Class labels (numbers or text).
+    Classification,
+    /// Real values.
+    Regression,
+}
+
+/// Numeric targets with at most this many distinct integer values are read as class labels when the
+/// task is not given; anything else numeric is a regression target.
+pub const MAX_INFERRED_CLASSES: usize = 100;
+
+/// Bytes read per block by the parallel reader.
+pub const BLOCK_BYTES: usize = 16 << 20;
+
+/// How to read a CSV file.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// The target column's name; `None` reads every column as a feature (an unlabeled dataset).
+    pub target: Option<String>,
+    /// The task; `None` infers it: text labels, or at most [`MAX_INFERRED_CLASSES`] distinct integer
+    /// values, mean classification, other numbers regression.
+    pub task: Option<TaskKind>,
+    /// The field delimiter (default `,`).
+    pub delimiter: u8,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions { target: None, task: None, delimiter: b',' }
+    }
+}
+
+impl CsvOptions {
+    /// Options reading `target` as the target column, task inferred.
+    pub fn with_target(target: impl Into<String>) -> Self {
+        CsvOptions { target: Some(target.into()), ..CsvOptions::default() }
+    }
+}
+
+/// True for the cells that mean "missing": empty, `NA`, `NaN` (any case, surrounding spaces ignored).
+pub fn is_missing(cell: &str) -> bool {
+    let c = cell.trim();
+    c.is_empty() || c.eq_ignore_ascii_case("na") || c.eq_ignore_ascii_case("nan")
+}
+
+/// A feature cell: NaN when missing, `None` when not a number.
+fn parse_cell(cell: &str) -> Option<f32> {
+    if let Some(v) = fast_f32(cell.as_bytes()) {
+        return Some(v);
+    }
+    if is_missing(cell) { Some(f32::NAN) } else { cell.trim().parse::<f32>().ok() }
+}
+
+/// Powers of ten exactly representable in f64.
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+    1e19, 1e20, 1e21, 1e22,
+];
+
+/// A whole cell through [`scan_field`]'s fast path, or `None`.
+fn fast_f32(cell: &[u8]) -> Option<f32> {
+    match scan_field(cell, b'\n') {
+        (value, len) if len == cell.len() => value,
+        _ => None,
+    }
+}
+
+/// Scans the field at the start of `bytes` (up to `delimiter` or the end) and returns its length and,
+/// when it is a plain decimal `[-]digits[.digits]`, its value with the same bits as `str::parse`.
+///
+/// Clinger's fast path: when the digits form an integer below 2^53 and there are at most 22 decimals,
+/// integer and power of ten are exact in f64 and one division rounds correctly to f64. Rounding that f64
+/// to f32 is then correct too unless it landed exactly on a midpoint between two f32 values (any midpoint
+/// lying between the exact value and its f64 rounding would itself be a nearer f64); that case, like
+/// subnormals and anything that is not a plain decimal, yields `None` for the general parser.
+fn scan_field(bytes: &[u8], delimiter: u8) -> (Option<f32>, usize) {
+    let field_len = |from: usize| memchr::memchr(delimiter, &bytes[from..]).map_or(bytes.len(), |p| from + p);
+    let negative = bytes.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let (mut mantissa, mut decimals, mut dot, mut any) = (0u64, 0usize, false, false);
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+            if mantissa >= 1 << 53 {
+                return (None, field_len(i));
+            }
+            any = true;
+            decimals += usize::from(dot);
+        } else if b == b'.' && !dot {
+            dot = true;
+        } else if b == delimiter {
+            break;
+        } else {
+            return (None, field_len(i));
+        }
+        i += 1;
+    }
+    if !any || decimals >= POW10_F64.len() {
+        return (None, i);
+    }
+    let wide = mantissa as f64 / POW10_F64[decimals];
+    let normal = wide == 0.0 || (f64::from(f32::MIN_POSITIVE)..=f64::from(f32::MAX)).contains(&wide);
+    // An exact f32 midpoint has the 29 bits below f32's mantissa equal to 1 followed by zeros.
+    if !normal || wide.to_bits() & ((1 << 29) - 1) == 1 << 28 {
+        return (None, i);
+    }
+    let value = wide as f32;
+    (Some(if negative { -value } else { value }), i)
+}
+
+/// Reads a CSV file with a header row into a [`Dataset`], in parallel. Errors name the file, line and
+/// column.
+pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset> {
+    let path = path.as_ref();
+    let open = || std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e });
+    match read_parallel(open()?, path, options, BLOCK_BYTES)? {
+        Some(ds) => Ok(ds),
+        None => read_csv_from(BufReader::with_capacity(1 << 20, open()?), path, options),
+    }
+}
+
+/// Reads only the header row of a CSV file: the column names.
+pub fn read_csv_header(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let headers = rdr.headers().map_err(|e| csv_error(path, &e, &[]))?;
+    Ok(headers.iter().map(|h| h.trim().to_string()).collect())
+}
+
+/// The header's columns, split into features and the target.
+struct Layout {
+    headers: Vec<String>,
+    target_col: Option<usize>,
+}
+
+impl Layout {
+    fn new(headers: Vec<String>, source: &Path, options: &CsvOptions) -> Result<Self> {
+        if headers.is_empty() || headers.iter().all(String::is_empty) {
+            return Err(file_error(source, "the file is empty or has no header row"));
+        }
+        let target_col = match &options.target {
+            Some(name) => Some(headers.iter().position(|h| h == name).ok_or_else(|| {
+                file_error(source, &format!("no column named `{name}` (columns: {})", headers.join(", ")))
+            })?),
+            None => None,
+        };
+        Ok(Layout { headers, target_col })
+    }
+
+    fn feature_names(&self) -> Vec<String> {
+        let tc = self.target_col;
+        self.headers.iter().enumerate().filter(|(i, _)| Some(*i) != tc).map(|(_, h)| h.clone()).collect()
+    }
+
+    fn column_name(&self, i: usize) -> String {
+        match self.headers.get(i) {
+            Some(h) if !h.is_empty() => format!("`{h}` (#{})", i + 1),
+            _ => format!("#{}", i + 1),
+        }
+    }
+
+    fn parse_error(&self, source: &Path, line: u64, col: usize, message: &str) -> Error {
+        Error::Parse {
+            path: source.to_path_buf(),
+            line,
+            column: self.column_name(col),
+            message: message.to_string(),
+        }
+    }
+
+    /// Assembles the dataset from parsed rows.
+    fn finish(
+        &self,
+        source: &Path,
+        features: Vec<f32>,
+        targets: Targets,
+        rows: usize,
+        task: Option<TaskKind>,
+    ) -> Result<Dataset> {
+        if rows == 0 {
+            return Err(file_error(source, "the file has a header but no rows"));
+        }
+        let names = self.feature_names();
+        let features =
+            Array2::from_shape_vec((rows, names.len()), features).map_err(|e| Error::Shape(e.to_string()))?;
+        let Some(tc) = self.target_col else {
+            return Dataset::new(features, Array1::from_elem(rows, f32::NAN), names, "", Task::Unlabeled);
+        };
+        let (y, task) = targets.encode(task).map_err(|(line, message)| Error::Parse {
+            path: source.to_path_buf(),
+            line,
+            column: self.column_name(tc),
+            message,
+        })?;
+        Dataset::new(features, y, names, self.headers[tc].clone(), task)
+    }
+}
+
+fn file_error(source: &Path, message: &str) -> Error {
+    Error::File { path: source.to_path_buf(), message: message.to_string() }
+}
+
+/// One target cell: a finite number, or text (an index into the reader's table of distinct texts).
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Num(f32),
+    Text(u32),
+}
+
+/// Target cells as read, with text labels interned.
+#[derive(Debug, Default)]
+struct Targets {
+    cells: Vec<Cell>,
+    texts: Vec<String>,
+    index: HashMap<String, u32>,
+    first_text_line: Option<u64>,
+}
+
+impl Targets {
+    fn push(&mut self, raw: &str, line: u64) {
+        let raw = raw.trim();
+        match raw.parse::<f32>() {
+            Ok(v) if v.is_finite() => self.cells.push(Cell::Num(v)),
+            _ => {
+                let id = match self.index.get(raw) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.texts.len() as u32;
+                        self.texts.push(raw.to_string());
+                        self.index.insert(raw.to_string(), id);
+                        id
+                    }
+                };
+                self.first_text_line.get_or_insert(line);
+                self.cells.push(Cell::Text(id));
+            }
+        }
+    }
+
+    /// Appends another reader's cells, re-numbering its texts into this table.
+    fn append(&mut self, other: Targets) {
+        let remap: Vec<u32> = other
+            .texts
+            .into_iter()
+            .map(|t| match self.index.get(&t) {
+                Some(&id) => id,
+                None => {
+                    let id = self.texts.len() as u32;
+                    self.index.insert(t.clone(), id);
+                    self.texts.push(t);
+                    id
+                }
+            })
+            .collect();
+        self.cells.extend(other.cells.into_iter().map(|c| match c {
+            Cell::Num(v) => Cell::Num(v),
+            Cell::Text(id) => Cell::Text(remap[id as usize]),
+        }));
+        if self.first_text_line.is_none() {
+            self.first_text_line = other.first_text_line;
+        }
+    }
+
+    /// f32 targets and the task. Text labels make a classification task with classes in sorted order
+    /// (numbers among them named by their value) and targets that index the classes. On failure returns
+    /// (line, message).
+    fn encode(self, task: Option<TaskKind>) -> std::result::Result<(Array1<f32>, Task), (u64, String)> {
+        if let Some(line) = self.first_text_line {
+            if task == Some(TaskKind::Regression) {
+                let text = self.cells.iter().find_map(|c| match c {
+                    Cell::Text(id) => Some(self.texts[*id as usize].clone()),
+                    Cell::Num(_) => None,
+                });
+                return Err((line, format!("cannot read target `{}` as a number", text.unwrap_or_default())));
+            }
+            let name = |c: &Cell| match c {
+                Cell::Num(v) => v.to_string(),
+                Cell::Text(id) => self.texts[*id as usize].clone(),
+            };
+            let mut names: Vec<String> = self.cells.iter().map(name).collect();
+            names.sort_unstable();
+            names.dedup();
+            let targets = self
+                .cells
+                .iter()
+                .map(|c| names.binary_search(&name(c)).map_or(f32::NAN, |i| i as f32))
+                .collect();
+            return Ok((targets, Task::Classification { class_names: names }));
+        }
+        let values: Array1<f32> =
+            self.cells.iter().map(|c| if let Cell::Num(v) = c { *v } else { f32::NAN }).collect();
+        let task = match task {
+            Some(TaskKind::Regression) => Task::Regression,
+            Some(TaskKind::Classification) => class_task(&values),
+            None => infer_task(&values),
+        };
+        Ok((values, task))
+    }
+}
+
+/// Classification when the values are integers with 2..=[`MAX_INFERRED_CLASSES`] distinct values, else
+/// regression.
+pub(crate) fn infer_task(values: &Array1<f32>) -> Task {
+    let integral = values.iter().all(|v| v.fract() == 0.0);
+    let distinct = sorted_distinct(values.iter().copied()).len();
+    if integral && (2..=MAX_INFERRED_CLASSES).contains(&distinct) {
+        class_task(values)
+    } else {
+        Task::Regression
+    }
+}
+
+/// A classification task whose class names are the distinct label values, in ascending order.
+pub(crate) fn class_task(values: &Array1<f32>) -> Task {
+    let class_names = sorted_distinct(values.iter().copied()).into_iter().map(|v| v.to_string()).collect();
+    Task::Classification { class_names }
+}
+
+/// Reads CSV text from any reader (streaming, one thread, quoted fields allowed); `source` names it in
+/// errors.
+pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) -> Result<Dataset> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(options.delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| csv_error(source, &e, &[]))?.iter().map(|h| h.trim().to_string()).collect();
+    let layout = Layout::new(headers, source, options)?;
+    let mut features: Vec<f32> = Vec::new();
+    let mut targets = Targets::default();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(source, &e, &layout.headers)),
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        for (i, cell) in record.iter().enumerate() {
+            if Some(i) == layout.target_col {
+                if is_missing(cell) {
+                    return Err(layout.parse_error(source, line, i, "the target value is missing"));
+                }
+                targets.push(cell, line);
+            } else {
+                features.push(parse_cell(cell).ok_or_else(|| {
+                    layout.parse_error(source, line, i, &format!("cannot read `{cell}` as a number"))
+                })?);
+            }
+        }
+        rows += 1;
+    }
+    layout.finish(source, features, targets, rows, options.task)
+}
+
+/// What one piece of a block parsed to.
+struct Piece {
+    features: Vec<f32>,
+    targets: Targets,
+    rows: usize,
+    lines: u64,
+}
+
+/// A parse failure inside a piece: the piece-local line index (0-based), the column, the message.
+type PieceError = (u64, usize, String);
+
+/// The parallel reader. Returns `Ok(None)` when the file has quoted fields and must be read by the
+/// streaming reader instead.
+fn read_parallel(
+    file: std::fs::File,
+    source: &Path,
+    options: &CsvOptions,
+    block_bytes: usize,
+) -> Result<Option<Dataset>> {
+    let io = |e: std::io::Error| Error::Io { path: source.to_path_buf(), source: e };
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut header = Vec::new();
+    reader.read_until(b'\n', &mut header).map_err(io)?;
+    if header.contains(&b'"') {
+        return Ok(None);
+    }
+    let header_text = std::str::from_utf8(&header).map_err(|_| Error::Parse {
+        path: source.to_path_buf(),
+        line: 1,
+        column: "-".into(),
+        message: "not UTF-8".into(),
+    })?;
+    let headers: Vec<String> = header_text
+        .trim_end_matches(['\n', '\r'])
+        .split(options.delimiter as char)
+        .map(|h| h.trim().to_string())
+        .collect();
+    let layout = Layout::new(headers, source, options)?;
+
+    let mut features = Vec::new();
+    let mut targets = Targets::default();
+    let mut rows = 0usize;
+    let mut lines_before = 1u64; // the header
+    let mut block: Vec<u8> = Vec::with_capacity(block_bytes + (1 << 16));
+    let mut eof = false;
+    while !eof {
+        // Fill the block (after any partial line carried over) up to BLOCK_BYTES.
+        let start_len = block.len();
+        let want = block_bytes.saturating_sub(start_len).max(block_bytes.min(1 << 16));
+        let read = reader.by_ref().take(want as u64).read_to_end(&mut block).map_err(io)?;
+        eof = read == 0 || read < want;
+        if block.contains(&b'"') {
+            return Ok(None);
+        }
+        let cut =
+            if eof { block.len() } else { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) };
+        if cut == 0 && !eof {
+            continue; // one line longer than the block: read more
+        }
+        let pieces = split_at_lines(&block[..cut], rayon::current_num_threads().max(1) * 2);
+        let parsed: Vec<std::result::Result<Piece, PieceError>> =
+            pieces.par_iter().map(|p| parse_piece(p, &layout, options.delimiter)).collect();
+        let mut piece_line = lines_before;
+        for result in parsed {
+            match result {
+                Ok(p) => {
+                    piece_line += p.lines;
+                    features.extend_from_slice(&p.features);
+                    rows += p.rows;
+                    // Text targets record piece-local lines; shift them to file lines.
+                    let mut t = p.targets;
+                    t.first_text_line = t.first_text_line.map(|l| l + piece_line - p.lines + 1);
+                    targets.append(t);
+                }
+                Err((local_line, col, message)) => {
+                    return Err(layout.parse_error(source, piece_line + local_line + 1, col, &message));
+                }
+            }
+        }
+        lines_before = piece_line;
+        block.drain(..cut);
+    }
+    layout.finish(source, features, targets, rows, options.task).map(Some)
+}
+
+/// Cuts `bytes` (whole lines) into about `n` pieces, each ending at a line end.
+fn split_at_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut pieces = Vec::with_capacity(n);
+    let target = bytes.len() / n + 1;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let end = if rest.len() <= target {
+            rest.len()
+        } else {
+            rest[target..].iter().position(|&b| b == b'\n').map_or(rest.len(), |p| target + p + 1)
+        };
+        let (head, tail) = rest.split_at(end);
+        pieces.push(head);
+        rest = tail;
+    }
+    pieces
+}
+
+fn parse_piece(piece: &[u8], layout: &Layout, delimiter: u8) -> std::result::Result<Piece, PieceError> {
+    let ncols = layout.headers.len();
+    let target_col = layout.target_col.unwrap_or(usize::MAX);
+    let mut out = Piece {
+        features: Vec::with_capacity(piece.len() / 8),
+        targets: Targets::default(),
+        rows: 0,
+        lines: 0,
+    };
+    let mut line_start = 0;
+    let ends = memchr::memchr_iter(b'\n', piece).chain((piece.last() != Some(&b'\n')).then_some(piece.len()));
+    for (local, end) in ends.enumerate() {
+        out.lines += 1;
+        let line = &piece[line_start..end];
+        line_start = end + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let local = local as u64;
+        let row_start = out.features.len();
+        let mut fields = 0usize;
+        let mut rest = line;
+        loop {
+            let col = fields;
+            fields += 1;
+            let len = if col >= ncols {
+                memchr::memchr(delimiter, rest).unwrap_or(rest.len())
+            } else if col == target_col {
+                let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
+                let cell = cell_text(&rest[..len], local, col)?;
+                if is_missing(cell) {
+                    return Err((local, col, "the target value is missing".to_string()));
+                }
+                // Piece-local line; read_parallel shifts it to the file line.
+                out.targets.push(cell, local);
+                len
+            } else {
+                let (value, len) = scan_field(rest, delimiter);
+                let value = match value {
+                    Some(v) => v,
+                    None => {
+                        let cell = cell_text(&rest[..len], local, col)?;
+                        parse_cell(cell)
+                            .ok_or_else(|| (local, col, format!("cannot read `{cell}` as a number")))?
+                    }
+                };
+                out.features.push(value);
+                len
+            };
+            if len >= rest.len() {
+                break;
+            }
+            rest = &rest[len + 1..];
+        }
+        if fields != ncols {
+            out.features.truncate(row_start);
+            return Err((
+                local,
+                fields.min(ncols) - 1,
+                format!("the row has {fields} fields, the header has {ncols}"),
+            ));
+        }
+        out.rows += 1;
+    }
+    Ok(out)
+}
+
+fn cell_text(cell: &[u8], local: u64, col: usize) -> std::result::Result<&str, PieceError> {
+    std::str::from_utf8(cell).map_err(|_| (local, col, "the cell is not valid UTF-8".to_string()))
+}
+
+fn csv_error(source: &Path, e: &csv::Error, headers: &[String]) -> Error {
+    let line = e.position().map_or(0, csv::Position::line);
+    let layout = Layout { headers: headers.to_vec(), target_col: None };
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::Parse {
+            path: source.to_path_buf(),
+            line,
+            column: layout.column_name((*len as usize).min(*expected_len as usize)),
+            message: format!("the row has {len} fields, the header has {expected_len}"),
+        },
+        csv::ErrorKind::Io(io) => {
+            Error::Io { path: source.to_path_buf(), source: std::io::Error::new(io.kind(), io.to_string()) }
+        }
+        _ => {
+            Error::Parse { path: source.to_path_buf(), line, column: "-".to_string(), message: e.to_string() }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn read(text: &str, options: &CsvOptions) -> Result<Dataset> {
+        read_csv_from(text.as_bytes(), &PathBuf::from("test.csv"), options)
+    }
+
+    #[test]
+    fn missing_cells_become_nan() {
+        let ds = read("a,b,y\n1,,0\nNA,2.5,1\nnan, 3 ,1\n", &CsvOptions::with_target("y")).unwrap();
+        assert_eq!(ds.feature_names(), ["a", "b"]);
+        let x = ds.features();
+        assert!(x[[0, 1]].is_nan() && x[[1, 0]].is_nan() && x[[2, 0]].is_nan());
+        assert_eq!(x[[2, 1]], 3.0);
+        assert_eq!(ds.task().n_classes(), Some(2));
+    }
+
+    #[test]
+    fn text_labels_are_classes_in_sorted_order() {
+        let ds = read("x,species\n1,b\n2,a\n3,b\n", &CsvOptions::with_target("species")).unwrap();
+        assert_eq!(ds.targets().to_vec(), vec![1.0, 0.0, 1.0]);
+        assert_eq!(*ds.task(), Task::Classification { class_names: vec!["a".into(), "b".into()] });
+    }
+
+    #[test]
+    fn infers_regression_and_respects_forced_task() {
+        let ds = read("x,y\n1,0.5\n2,1.5\n", &CsvOptions::with_target("y")).unwrap();
+        assert_eq!(*ds.task(), Task::Regression);
+        let opts = CsvOptions { task: Some(TaskKind::Regression), ..CsvOptions::with_target("y") };
+        let ds = read("x,y\n1,0\n2,1\n", &opts).unwrap();
+        assert_eq!(*ds.task(), Task::Regression);
+        let err = read("x,y\n1,0\n2,cat\n", &opts).unwrap_err().to_string();
+        assert!(err.contains("test.csv:3") && err.contains("`y`") && err.contains("cat"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let opts = CsvOptions::with_target("y");
+        let err = read("a,b,y\n1,2,0\n1,oops,1\n", &opts).unwrap_err().to_string();
+        assert!(err.contains("test.csv:3") && err.contains("`b` (#2)") && err.contains("oops"), "{err}");
+        let err = read("a,b,y\n1,2,0\n1,2\n", &opts).unwrap_err().to_string();
+        assert!(err.contains("test.csv:3") && err.contains("2 fields"), "{err}");
+        let err = read("a,b,y\n1,2,\n", &opts).unwrap_err().to_string();
+        assert!(err.contains("target value is missing"), "{err}");
+        let err = read("a,b\n1,2\n", &opts).unwrap_err().to_string();
+        assert!(err.contains("no column named `y`"), "{err}");
+        assert!(read("", &opts).is_err());
+        assert!(read("a,b,y\n", &opts).unwrap_err().to_string().contains("no rows"));
+    }
+
+    #[test]
+    fn unlabeled_without_target() {
+        let ds = read("a,b\n1,2\n3,4\n", &CsvOptions::default()).unwrap();
+        assert_eq!(*ds.task(), Task::Unlabeled);
+        assert_eq!(ds.n_features(), 2);
+    }
+
+    /// Reads `text` with the parallel reader (blocks of `block` bytes) and with the streaming reader.
+    fn both(text: &str, options: &CsvOptions, block: usize) -> (Result<Dataset>, Result<Dataset>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.csv");
+        std::fs::write(&path, text).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let parallel = read_parallel(file, &path, options, block).map(|d| d.expect("no quotes"));
+        let streaming = read_csv_from(text.as_bytes(), &path, options);
+        (parallel, streaming)
+    }
+
+    fn same(a: &Dataset, b: &Dataset) -> bool {
+        a.feature_names() == b.feature_names()
+            && a.task() == b.task()
+            && a.targets() == b.targets()
+            && a.features().iter().zip(b.features().iter()).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn parallel_reader_equals_streaming_reader(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(-1000i32..1000, 3), 0u8..4, proptest::bool::ANY), 1..60),
+            block in 1usize..200,
+            crlf in proptest::bool::ANY,
+            text_labels in proptest::bool::ANY,
+            bad_row in proptest::option::of(0usize..60),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("a,b,c,label{eol}");
+            let mut line = 1;
+            let mut bad_line = None;
+            for (i, (vals, label, blank_after)) in rows.iter().enumerate() {
+                line += 1;
+                if bad_row == Some(i) {
+                    bad_line = Some(line);
+                }
+                let cells: Vec<String> = vals.iter().map(|v| match v % 7 {
+                    0 => String::new(),
+                    1 => "NA".to_string(),
+                    _ => format!("{}", *v as f32 / 8.0),
+                }).collect();
+                let a = if bad_row == Some(i) { "oops".to_string() } else { cells[0].clone() };
+                let label = if text_labels { format!("k{label}") } else { label.to_string() };
+                text.push_str(&format!("{a},{},{},{label}{eol}", cells[1], cells[2]));
+                if *blank_after {
+                    text.push_str(eol);
+                    line += 1;
+                }
+            }
+            let options = CsvOptions::with_target("label");
+            match both(&text, &options, block) {
+                (Ok(p), Ok(s)) => proptest::prop_assert!(same(&p, &s)),
+                (Err(p), Err(s)) => {
+                    // The parallel reader counts every line; the csv crate skips blank lines when
+                    // counting, so only the message after the line number is compared with it.
+                    let (p, s) = (p.to_string(), s.to_string());
+                    let expected_line = bad_line.expect("only the bad row fails");
+                    proptest::prop_assert!(p.contains(&format!("test.csv:{expected_line}:")), "{p}");
+                    proptest::prop_assert_eq!(p.split_once(": ").map(|x| x.1), s.split_once(": ").map(|x| x.1));
+                }
+                (p, s) => proptest::prop_assert!(false, "parallel {:?} vs streaming {:?}", p.err(), s.err()),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_float_path_matches_the_standard_parser(v in proptest::num::f32::NORMAL | proptest::num::f32::ZERO,
+                                                       m in 0u32..(1 << 24), d in 0usize..12, neg in proptest::bool::ANY) {
+            for text in [v.to_string(), format!("{}{}", if neg { "-" } else { "" }, m), {
+                let digits = m.to_string();
+                let cut = digits.len().saturating_sub(d);
+                format!("{}{}.{}", if neg { "-" } else { "" }, &digits[..cut], &digits[cut..])
+            }] {
+                let want = text.parse::<f32>().ok();
+                proptest::prop_assert_eq!(parse_cell(&text).map(f32::to_bits), want.map(f32::to_bits), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_files_fall_back_to_the_streaming_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.csv");
+        std::fs::write(&path, "\"a,1\",y\n1,\"x, y\"\n2,z\n").unwrap();
+        let ds = read_csv(&path, &CsvOptions::with_target("y")).unwrap();
+        assert_eq!(ds.feature_names(), ["a,1"]);
+        assert_eq!(ds.task().n_classes(), Some(2));
+    }
+
+    #[test]
+    fn text_target_in_a_regression_names_its_line() {
+        let options = CsvOptions { task: Some(TaskKind::Regression), ..CsvOptions::with_target("y") };
+        for block in [1, 4, 9, 1000] {
+            let (p, _) = both("a,y\n1,0\n\n2,1.5\n3,cat\n4,dog\n", &options, block);
+            let p = p.unwrap_err().to_string();
+            assert!(p.contains("test.csv:5") && p.contains("`cat`"), "block {block}: {p}");
+        }
+    }
+
+    #[test]
+    fn ragged_rows_error_in_the_parallel_reader() {
+        let (p, s) = both("a,b,y\n1,2,0\n1,2\n", &CsvOptions::with_target("y"), 5);
+        let (p, s) = (p.unwrap_err().to_string(), s.unwrap_err().to_string());
+        assert!(p.contains("test.csv:3") && p.contains("2 fields"), "{p}");
+        assert!(s.contains("test.csv:3") && s.contains("2 fields"), "{s}");
+    }
+}
