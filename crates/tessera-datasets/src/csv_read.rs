@@ -88,7 +88,7 @@ fn fast_f32(cell: &[u8]) -> Option<f32> {
 /// Scans the field at the start of `bytes` (up to `delimiter` or the end) and returns its length and,
 /// when it is a plain decimal `[-]digits[.digits]`, its value with the same bits as `str::parse`.
 ///
-/// Clinger's fast path: when the digits form an integer below 2^53 and there are at most 22 decimals,
+/// Clinger's fast path: when there are at most 15 digits, the integer they form is below 2^53, so
 /// integer and power of ten are exact in f64 and one division rounds correctly to f64. Rounding that f64
 /// to f32 is then correct too unless it landed exactly on a midpoint between two f32 values (any midpoint
 /// lying between the exact value and its f64 rounding would itself be a nearer f64); that case, like
@@ -97,25 +97,29 @@ fn scan_field(bytes: &[u8], delimiter: u8) -> (Option<f32>, usize) {
     let field_len = |from: usize| memchr::memchr(delimiter, &bytes[from..]).map_or(bytes.len(), |p| from + p);
     let negative = bytes.first() == Some(&b'-');
     let mut i = usize::from(negative);
-    let (mut mantissa, mut decimals, mut dot, mut any) = (0u64, 0usize, false, false);
-    while let Some(&b) = bytes.get(i) {
-        if b.is_ascii_digit() {
-            mantissa = mantissa * 10 + u64::from(b - b'0');
-            if mantissa >= 1 << 53 {
-                return (None, field_len(i));
-            }
-            any = true;
-            decimals += usize::from(dot);
-        } else if b == b'.' && !dot {
-            dot = true;
-        } else if b == delimiter {
-            break;
-        } else {
-            return (None, field_len(i));
-        }
+    let mut mantissa = 0u64;
+    let int_start = i;
+    while let Some(d) = bytes.get(i).and_then(|b| b.checked_sub(b'0')).filter(|d| *d < 10) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
-    if !any || decimals >= POW10_F64.len() {
+    let int_digits = i - int_start;
+    let mut decimals = 0;
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
+        while let Some(d) = bytes.get(i).and_then(|b| b.checked_sub(b'0')).filter(|d| *d < 10) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        decimals = i - frac_start;
+    }
+    if i < bytes.len() && bytes[i] != delimiter {
+        return (None, field_len(i));
+    }
+    // At most 15 digits keep the integer below 10^15 < 2^53 (and the arithmetic above from wrapping).
+    let digits = int_digits + decimals;
+    if digits == 0 || digits > 15 {
         return (None, i);
     }
     let wide = mantissa as f64 / POW10_F64[decimals];
@@ -396,6 +400,7 @@ fn read_parallel(
     block_bytes: usize,
 ) -> Result<Option<Dataset>> {
     let io = |e: std::io::Error| Error::Io { path: source.to_path_buf(), source: e };
+    let file_len = file.metadata().map_or(0, |m| m.len());
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut header = Vec::new();
     reader.read_until(b'\n', &mut header).map_err(io)?;
@@ -421,6 +426,7 @@ fn read_parallel(
     let mut lines_before = 1u64; // the header
     let mut block: Vec<u8> = Vec::with_capacity(block_bytes + (1 << 16));
     let mut eof = false;
+    let mut consumed = 0usize;
     while !eof {
         // Fill the block (after any partial line carried over) up to BLOCK_BYTES.
         let start_len = block.len();
@@ -456,6 +462,12 @@ fn read_parallel(
             }
         }
         lines_before = piece_line;
+        if consumed == 0 && !eof && cut > 0 {
+            // After the first block, size the output for the whole file (saves regrowing and copying it).
+            let estimate = features.len() as f64 * file_len as f64 / cut as f64 * 1.05;
+            features.reserve((estimate as usize).saturating_sub(features.len()));
+        }
+        consumed += cut;
         block.drain(..cut);
     }
     layout.finish(source, features, targets, rows, options.task).map(Some)
