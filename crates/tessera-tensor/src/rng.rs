@@ -36,6 +36,11 @@ impl SeededRng {
         SeededRng { seed: self.seed, rng }
     }
 
+    /// A uniform 64-bit integer (for seeding child generators).
+    pub fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
     /// A uniform sample in `[0, 1)`.
     pub fn uniform(&mut self) -> f32 {
         self.rng.random::<f32>()

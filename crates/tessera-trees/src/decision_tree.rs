@@ -1,0 +1,308 @@
+//! CART decision trees (scikit-learn's `DecisionTreeClassifier` / `DecisionTreeRegressor`).
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tessera_tensor::SeededRng;
+
+use crate::criterion::Criterion;
+use crate::data::{ClassLabels, check_fit_input};
+use crate::error::{Result, param};
+use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::grow::{GrowParams, Target, TrainData, grow};
+use crate::params::{MaxFeatures, Splitter};
+use crate::prune::prune;
+use crate::tree::Tree;
+
+/// Hyperparameters of a CART tree, named and defaulted as scikit-learn's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeParams {
+    /// Split criterion (classification: gini, entropy; regression: squared error, absolute error).
+    pub criterion: Criterion,
+    /// Best or random thresholds.
+    pub splitter: Splitter,
+    /// Maximum depth; `None` grows until leaves are pure or too small.
+    pub max_depth: Option<usize>,
+    /// Minimum rows to split a node.
+    pub min_samples_split: usize,
+    /// Minimum rows in each leaf.
+    pub min_samples_leaf: usize,
+    /// A split must decrease weighted impurity by at least this much.
+    pub min_impurity_decrease: f64,
+    /// Features considered per split.
+    pub max_features: MaxFeatures,
+    /// Grow best-first to at most this many leaves.
+    pub max_leaf_nodes: Option<usize>,
+    /// Minimal cost-complexity pruning parameter (0 = no pruning).
+    pub ccp_alpha: f64,
+    /// Random seed (feature order, random thresholds).
+    pub seed: u64,
+}
+
+impl TreeParams {
+    pub(crate) fn default_for(criterion: Criterion) -> Self {
+        TreeParams {
+            criterion,
+            splitter: Splitter::Best,
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            min_impurity_decrease: 0.0,
+            max_features: MaxFeatures::All,
+            max_leaf_nodes: None,
+            ccp_alpha: 0.0,
+            seed: 0,
+        }
+    }
+
+    pub(crate) fn grow_params(&self, n_features: usize) -> Result<GrowParams> {
+        if self.min_samples_split < 2 {
+            return Err(param(format!("min_samples_split must be >= 2, got {}", self.min_samples_split)));
+        }
+        if self.min_samples_leaf < 1 {
+            return Err(param("min_samples_leaf must be >= 1"));
+        }
+        if self.max_leaf_nodes.is_some_and(|m| m < 2) {
+            return Err(param("max_leaf_nodes must be >= 2"));
+        }
+        if !(self.ccp_alpha >= 0.0) || !(self.min_impurity_decrease >= 0.0) {
+            return Err(param("ccp_alpha and min_impurity_decrease must be >= 0"));
+        }
+        if self.max_depth == Some(0) {
+            return Err(param("max_depth must be >= 1"));
+        }
+        Ok(GrowParams {
+            criterion: self.criterion,
+            max_depth: self.max_depth.unwrap_or(usize::MAX),
+            min_samples_split: self.min_samples_split,
+            min_samples_leaf: self.min_samples_leaf,
+            min_impurity_decrease: self.min_impurity_decrease,
+            max_features: self.max_features.resolve(n_features)?,
+            max_leaf_nodes: self.max_leaf_nodes,
+            random_split: self.splitter == Splitter::Random,
+        })
+    }
+}
+
+/// Encodes targets for a criterion: class indices (with the labels) or values.
+pub(crate) fn encode_target(criterion: Criterion, y: ArrayView1<'_, f32>) -> Result<(Target, Option<ClassLabels>)> {
+    if criterion.is_classification() {
+        let (labels, enc) = ClassLabels::fit(y)?;
+        Ok((Target::Class { y: enc, n_classes: labels.len() }, Some(labels)))
+    } else {
+        Ok((Target::Reg { y: y.to_vec() }, None))
+    }
+}
+
+/// Fits one tree on prepared data with the given row weights (rows of weight 0 are left out).
+pub(crate) fn fit_tree(data: &TrainData, params: &TreeParams, g: &GrowParams, weights: &[f32], seed: u64) -> Tree {
+    let rows: Vec<u32> = (0..data.n_rows as u32).filter(|&r| weights[r as usize] > 0.0).collect();
+    let mut rng = SeededRng::new(seed);
+    let mut tree = grow(data, g, weights, rows, &mut rng);
+    if params.ccp_alpha > 0.0 {
+        prune(&mut tree, params.ccp_alpha);
+    }
+    tree
+}
+
+macro_rules! tree_estimator {
+    ($(#[$doc:meta])* $name:ident, $criterion:expr, $classify:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// The tree's hyperparameters.
+            pub params: TreeParams,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { params: TreeParams::default_for($criterion) }
+            }
+        }
+
+        impl $name {
+            /// Default hyperparameters (scikit-learn's).
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// Sets the maximum depth.
+            pub fn max_depth(mut self, depth: usize) -> Self {
+                self.params.max_depth = Some(depth);
+                self
+            }
+
+            /// Sets the criterion.
+            pub fn criterion(mut self, criterion: Criterion) -> Self {
+                self.params.criterion = criterion;
+                self
+            }
+
+            /// Sets the features considered per split.
+            pub fn max_features(mut self, m: MaxFeatures) -> Self {
+                self.params.max_features = m;
+                self
+            }
+
+            /// Sets the minimum rows per leaf.
+            pub fn min_samples_leaf(mut self, n: usize) -> Self {
+                self.params.min_samples_leaf = n;
+                self
+            }
+
+            /// Sets best-first growth to at most `n` leaves.
+            pub fn max_leaf_nodes(mut self, n: usize) -> Self {
+                self.params.max_leaf_nodes = Some(n);
+                self
+            }
+
+            /// Sets the cost-complexity pruning parameter.
+            pub fn ccp_alpha(mut self, alpha: f64) -> Self {
+                self.params.ccp_alpha = alpha;
+                self
+            }
+
+            /// Sets the seed.
+            pub fn seed(mut self, seed: u64) -> Self {
+                self.params.seed = seed;
+                self
+            }
+        }
+
+        impl Estimator for $name {
+            type Model = FittedTree;
+
+            fn fit_weighted(
+                &self,
+                x: ArrayView2<'_, f32>,
+                y: ArrayView1<'_, f32>,
+                w: Option<ArrayView1<'_, f32>>,
+            ) -> Result<FittedTree> {
+                if self.params.criterion.is_classification() != $classify {
+                    return Err(param(format!(
+                        "criterion {:?} does not fit a {}",
+                        self.params.criterion,
+                        if $classify { "classifier" } else { "regressor" }
+                    )));
+                }
+                let weights = check_fit_input(x, y, w)?;
+                let g = self.params.grow_params(x.ncols())?;
+                let (target, labels) = encode_target(self.params.criterion, y)?;
+                let data = TrainData::new(x, target, self.params.splitter == Splitter::Best);
+                let tree = fit_tree(&data, &self.params, &g, &weights, self.params.seed);
+                Ok(FittedTree { tree, labels, n_features: x.ncols() })
+            }
+
+            fn with_seed(&self, seed: u64) -> Self {
+                let mut c = self.clone();
+                c.params.seed = seed;
+                c
+            }
+        }
+    };
+}
+
+tree_estimator!(
+    /// A CART classification tree (default criterion: gini).
+    DecisionTreeClassifier,
+    Criterion::Gini,
+    true
+);
+tree_estimator!(
+    /// A CART regression tree (default criterion: squared error).
+    DecisionTreeRegressor,
+    Criterion::SquaredError,
+    false
+);
+
+/// A fitted decision tree (classifier or regressor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedTree {
+    /// The tree.
+    pub tree: Tree,
+    /// The class labels (classifiers only).
+    pub labels: Option<ClassLabels>,
+    /// Feature columns at fit time.
+    pub n_features: usize,
+}
+
+/// Rows predicted per parallel task.
+pub(crate) const PREDICT_CHUNK: usize = 1024;
+
+impl FittedTree {
+    /// Impurity-based feature importances (sum to 1).
+    pub fn feature_importances(&self) -> Vec<f64> {
+        self.tree.feature_importances()
+    }
+
+    /// The leaf index each row falls into.
+    pub fn apply(&self, x: ArrayView2<'_, f32>) -> Result<Vec<usize>> {
+        check_predict_input(x, self.n_features)?;
+        Ok(rows_of(x).map(|row| self.tree.leaf_index(&row)).collect())
+    }
+}
+
+/// Iterates rows as contiguous slices (copying only when the view is not row-major).
+pub(crate) fn rows_of<'a>(x: ArrayView2<'a, f32>) -> impl Iterator<Item = std::borrow::Cow<'a, [f32]>> + 'a {
+    (0..x.nrows()).map(move |i| {
+        let r: ArrayView1<'a, f32> = x.index_axis_move(Axis(0), i);
+        match r.to_slice() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(r.to_vec()),
+        }
+    })
+}
+
+/// The index of the largest value (first on ties, as numpy's argmax).
+pub(crate) fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Model for FittedTree {
+    fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
+        check_predict_input(x, self.n_features)?;
+        let out: Vec<f32> = x
+            .axis_chunks_iter(Axis(0), PREDICT_CHUNK)
+            .into_par_iter()
+            .flat_map_iter(|chunk| {
+                rows_of(chunk)
+                    .map(|row| {
+                        let v = self.tree.node_values(self.tree.leaf_index(&row));
+                        match &self.labels {
+                            Some(l) => l.classes[argmax(v)],
+                            None => v[0],
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Array1::from(out))
+    }
+
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn classes(&self) -> Option<&[f32]> {
+        self.labels.as_ref().map(|l| l.classes.as_slice())
+    }
+
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        check_predict_input(x, self.n_features)?;
+        if self.labels.is_none() {
+            return Err(crate::error::Error::Unsupported("a regression tree has no class probabilities".into()));
+        }
+        let k = self.tree.n_outputs;
+        let mut out = Array2::<f32>::zeros((x.nrows(), k));
+        for (i, row) in rows_of(x).enumerate() {
+            out.row_mut(i).assign(&ArrayView1::from(self.tree.node_values(self.tree.leaf_index(&row))));
+        }
+        Ok(out)
+    }
+}

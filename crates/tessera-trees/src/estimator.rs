@@ -1,0 +1,63 @@
+//! The estimator vocabulary every model implements, so ensembles compose: bagging, boosting, stacking and
+//! voting take any [`Estimator`].
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tessera_datasets::Dataset;
+
+use crate::error::{Error, Result};
+
+/// Hyperparameters that can be fitted to data. Cloneable and thread-safe so ensembles can fit copies in
+/// parallel; [`Estimator::with_seed`] reseeds a copy for ensemble member `i`.
+pub trait Estimator: Clone + Send + Sync {
+    /// The fitted model.
+    type Model: Model;
+
+    /// Fits to rows `x` (NaN = missing), targets `y` and optional non-negative sample weights.
+    fn fit_weighted(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>, w: Option<ArrayView1<'_, f32>>)
+    -> Result<Self::Model>;
+
+    /// Fits without sample weights.
+    fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>) -> Result<Self::Model> {
+        self.fit_weighted(x, y, None)
+    }
+
+    /// Fits to a [`Dataset`]'s features and targets.
+    fn fit_dataset(&self, data: &Dataset) -> Result<Self::Model> {
+        self.fit_weighted(data.features(), data.targets(), None)
+    }
+
+    /// A copy whose randomness is driven by `seed`.
+    fn with_seed(&self, seed: u64) -> Self;
+}
+
+/// A fitted model: predictions, and class probabilities for classifiers. Models serialize with serde, so
+/// they save and load as JSON (see [`crate::save_model`]).
+pub trait Model: Send + Sync + Serialize + DeserializeOwned {
+    /// Predictions: class labels (as given at fit time) for classifiers, values for regressors.
+    fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>>;
+
+    /// The number of feature columns the model was fitted on.
+    fn n_features(&self) -> usize;
+
+    /// The class labels in column order of [`Model::predict_proba`]; `None` for regressors.
+    fn classes(&self) -> Option<&[f32]>;
+
+    /// Class probabilities, one column per class in [`Model::classes`] order. Regressors return an error.
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let _ = x;
+        Err(Error::Unsupported("this model predicts values, not class probabilities".into()))
+    }
+}
+
+/// Checks a predict-time matrix against the model's feature count.
+pub(crate) fn check_predict_input(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
+    if x.ncols() != n_features {
+        return Err(Error::Shape(format!(
+            "the model was fitted on {n_features} features, the input has {}",
+            x.ncols()
+        )));
+    }
+    Ok(())
+}

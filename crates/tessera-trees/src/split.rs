@@ -1,0 +1,435 @@
+//! Split search for one node: exact (sort the node's values), histogram (bin codes, for large nodes) and
+//! random thresholds (Extra Trees), each sending missing values to whichever side lowers impurity.
+
+use tessera_tensor::SeededRng;
+
+use crate::binning::MISSING_BIN;
+use crate::criterion::{Criterion, add, proxy};
+use crate::grow::{GrowParams, Target, TrainData};
+use crate::mae::MedianTracker;
+
+/// The best split found for a node.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    pub feature: usize,
+    pub threshold: f32,
+    pub missing_left: bool,
+    pub proxy: f64,
+}
+
+/// Reusable buffers for one tree's split searches.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pairs: Vec<(f32, u32)>,
+    hist: Vec<f64>,
+    counts: Vec<u32>,
+    left: Vec<f64>,
+    right: Vec<f64>,
+    miss: Vec<f64>,
+    tmp_l: Vec<f64>,
+    tmp_r: Vec<f64>,
+    feats: Vec<usize>,
+    /// Node-local ranks of the targets (absolute error only), indexed by row.
+    pub ranks: Vec<u32>,
+    /// Node-local sorted distinct targets (absolute error only).
+    pub values: Vec<f32>,
+}
+
+/// What searching one feature found.
+enum Outcome {
+    /// The feature takes one value in this node (not counted towards `max_features`).
+    Constant,
+    /// The best valid split on this feature, if any.
+    Searched(Option<Split>),
+}
+
+/// Nodes with at least this many rows use histograms when bin codes are available.
+pub(crate) const HIST_MIN_ROWS: usize = 2048;
+
+/// Finds the best split of the node holding `rows`, whose statistics are `total`, visiting features in a
+/// random order until `max_features` non-constant ones have been searched (as scikit-learn does).
+pub(crate) fn find_split(
+    d: &TrainData,
+    p: &GrowParams,
+    w: &[f32],
+    rows: &[u32],
+    total: &[f64],
+    rng: &mut SeededRng,
+    s: &mut Scratch,
+) -> Option<Split> {
+    let k = total.len();
+    for v in [&mut s.left, &mut s.right, &mut s.miss, &mut s.tmp_l, &mut s.tmp_r] {
+        v.clear();
+        v.resize(k, 0.0);
+    }
+    let use_hist = !p.random_split
+        && p.criterion != Criterion::AbsoluteError
+        && d.bins.is_some()
+        && rows.len() >= HIST_MIN_ROWS;
+    if p.criterion == Criterion::AbsoluteError {
+        prepare_ranks(d, rows, s);
+    }
+    s.feats.clear();
+    s.feats.extend(0..d.n_features);
+    let mut best: Option<Split> = None;
+    let mut visited = 0;
+    for j in 0..d.n_features {
+        let pick = j + rng.below(d.n_features - j);
+        s.feats.swap(j, pick);
+        let f = s.feats[j];
+        let outcome = if p.random_split {
+            random_feature(d, p, w, rows, total, f, rng, s)
+        } else if p.criterion == Criterion::AbsoluteError {
+            exact_mae(d, p, w, rows, f, s)
+        } else if use_hist {
+            hist_feature(d, p, w, rows, total, f, s)
+        } else {
+            exact_feature(d, p, w, rows, total, f, s)
+        };
+        if let Outcome::Searched(found) = outcome {
+            visited += 1;
+            if let Some(c) = found
+                && best.as_ref().is_none_or(|b| c.proxy > b.proxy)
+            {
+                best = Some(c);
+            }
+            if visited >= p.max_features {
+                break;
+            }
+        }
+    }
+    best
+}
+
+fn sample_stats(d: &TrainData, r: u32, w: &[f32], stats: &mut [f64], sign: f32) {
+    let r = r as usize;
+    match &d.target {
+        Target::Class { y, .. } => add(stats, true, y[r], 0.0, sign * w[r]),
+        Target::Reg { y } => add(stats, false, 0, y[r], sign * w[r]),
+    }
+}
+
+/// Midpoint threshold between consecutive distinct values (the lower value if rounding reaches the upper).
+fn midpoint(a: f32, b: f32) -> f32 {
+    let m = a + (b - a) / 2.0;
+    if m >= b || !m.is_finite() { a } else { m }
+}
+
+/// Evaluates both placements of the missing group at one boundary, keeping the better valid one in `best`.
+#[allow(clippy::too_many_arguments)]
+fn consider(
+    p: &GrowParams,
+    left: &[f64],
+    right: &[f64],
+    miss: &[f64],
+    n_left: usize,
+    n_right: usize,
+    n_miss: usize,
+    tmp_l: &mut [f64],
+    tmp_r: &mut [f64],
+    best: &mut Option<(f64, bool)>,
+) {
+    let min = p.min_samples_leaf;
+    let mut keep = |proxy: f64, missing_left: bool| {
+        if best.is_none_or(|(b, _)| proxy > b) {
+            *best = Some((proxy, missing_left));
+        }
+    };
+    if n_miss == 0 {
+        if n_left >= min && n_right >= min {
+            keep(proxy(p.criterion, left, right), n_left >= n_right);
+        }
+        return;
+    }
+    if n_left >= min && n_right + n_miss >= min {
+        for i in 0..left.len() {
+            tmp_r[i] = right[i] + miss[i];
+        }
+        keep(proxy(p.criterion, left, tmp_r), false);
+    }
+    if n_left + n_miss >= min && n_right >= min {
+        for i in 0..left.len() {
+            tmp_l[i] = left[i] + miss[i];
+        }
+        keep(proxy(p.criterion, tmp_l, right), true);
+    }
+}
+
+fn exact_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    w: &[f32],
+    rows: &[u32],
+    total: &[f64],
+    f: usize,
+    s: &mut Scratch,
+) -> Outcome {
+    let col = d.column(f);
+    s.pairs.clear();
+    s.miss.iter_mut().for_each(|v| *v = 0.0);
+    let mut n_miss = 0;
+    for &r in rows {
+        let x = col[r as usize];
+        if x.is_nan() {
+            sample_stats(d, r, w, &mut s.miss, 1.0);
+            n_miss += 1;
+        } else {
+            s.pairs.push((x, r));
+        }
+    }
+    if s.pairs.len() < 2 {
+        return Outcome::Constant;
+    }
+    s.pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let m = s.pairs.len();
+    if s.pairs[0].0 == s.pairs[m - 1].0 {
+        return Outcome::Constant;
+    }
+    s.left.iter_mut().for_each(|v| *v = 0.0);
+    for i in 0..total.len() {
+        s.right[i] = total[i] - s.miss[i];
+    }
+    let mut best: Option<(f64, bool)> = None;
+    let mut best_at = 0;
+    for i in 0..m - 1 {
+        let r = s.pairs[i].1;
+        sample_stats(d, r, w, &mut s.left, 1.0);
+        sample_stats(d, r, w, &mut s.right, -1.0);
+        if s.pairs[i].0 == s.pairs[i + 1].0 {
+            continue;
+        }
+        let before = best.map(|b| b.0);
+        consider(p, &s.left, &s.right, &s.miss, i + 1, m - i - 1, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+        if best.map(|b| b.0) != before {
+            best_at = i;
+        }
+    }
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
+        feature: f,
+        threshold: midpoint(s.pairs[best_at].0, s.pairs[best_at + 1].0),
+        missing_left,
+        proxy,
+    }))
+}
+
+fn hist_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    w: &[f32],
+    rows: &[u32],
+    total: &[f64],
+    f: usize,
+    s: &mut Scratch,
+) -> Outcome {
+    let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
+    let k = total.len();
+    let codes = bins.column(f);
+    s.hist.clear();
+    s.hist.resize(256 * k, 0.0);
+    s.counts.clear();
+    s.counts.resize(256, 0);
+    match &d.target {
+        Target::Class { y, .. } => {
+            for &r in rows {
+                let r = r as usize;
+                let b = codes[r] as usize;
+                s.hist[b * k + y[r] as usize] += f64::from(w[r]);
+                s.counts[b] += 1;
+            }
+        }
+        Target::Reg { y } => {
+            for &r in rows {
+                let r = r as usize;
+                let b = codes[r] as usize;
+                let (wr, yr) = (f64::from(w[r]), f64::from(y[r]));
+                let h = &mut s.hist[b * 3..b * 3 + 3];
+                h[0] += wr;
+                h[1] += wr * yr;
+                h[2] += wr * yr * yr;
+                s.counts[b] += 1;
+            }
+        }
+    }
+    let miss_bin = MISSING_BIN as usize;
+    let nonempty: Vec<usize> = (0..miss_bin).filter(|&b| s.counts[b] > 0).collect();
+    if nonempty.len() < 2 {
+        return Outcome::Constant;
+    }
+    let n_miss = s.counts[miss_bin] as usize;
+    s.miss.copy_from_slice(&s.hist[miss_bin * k..miss_bin * k + k]);
+    s.left.iter_mut().for_each(|v| *v = 0.0);
+    for i in 0..k {
+        s.right[i] = total[i] - s.miss[i];
+    }
+    let n_present = rows.len() - n_miss;
+    let (mut n_left, mut best, mut best_bin) = (0usize, None, 0usize);
+    for &b in &nonempty[..nonempty.len() - 1] {
+        for i in 0..k {
+            let h = s.hist[b * k + i];
+            s.left[i] += h;
+            s.right[i] -= h;
+        }
+        n_left += s.counts[b] as usize;
+        let before = best.map(|(p, _): (f64, bool)| p);
+        consider(p, &s.left, &s.right, &s.miss, n_left, n_present - n_left, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+        if best.map(|b| b.0) != before {
+            best_bin = b;
+        }
+    }
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
+        feature: f,
+        threshold: bins.edges[f][best_bin],
+        missing_left,
+        proxy,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn random_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    w: &[f32],
+    rows: &[u32],
+    total: &[f64],
+    f: usize,
+    rng: &mut SeededRng,
+    s: &mut Scratch,
+) -> Outcome {
+    let col = d.column(f);
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &r in rows {
+        let x = col[r as usize];
+        if !x.is_nan() {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    }
+    if !(hi > lo) {
+        return Outcome::Constant;
+    }
+    let mut threshold = lo + (hi - lo) * rng.uniform();
+    if threshold >= hi {
+        threshold = lo;
+    }
+    if p.criterion == Criterion::AbsoluteError {
+        return Outcome::Searched(random_mae(d, p, w, rows, f, threshold, s));
+    }
+    s.left.iter_mut().for_each(|v| *v = 0.0);
+    s.miss.iter_mut().for_each(|v| *v = 0.0);
+    let (mut n_left, mut n_miss) = (0, 0);
+    for &r in rows {
+        let x = col[r as usize];
+        if x.is_nan() {
+            sample_stats(d, r, w, &mut s.miss, 1.0);
+            n_miss += 1;
+        } else if x <= threshold {
+            sample_stats(d, r, w, &mut s.left, 1.0);
+            n_left += 1;
+        }
+    }
+    for i in 0..total.len() {
+        s.right[i] = total[i] - s.left[i] - s.miss[i];
+    }
+    let mut best = None;
+    let n_right = rows.len() - n_left - n_miss;
+    consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy }))
+}
+
+/// Sets `s.values` to the node's sorted distinct targets and `s.ranks[r]` to each row's rank among them.
+pub(crate) fn prepare_ranks(d: &TrainData, rows: &[u32], s: &mut Scratch) {
+    let Target::Reg { y } = &d.target else { return };
+    s.values.clear();
+    s.values.extend(rows.iter().map(|&r| y[r as usize]));
+    s.values.sort_unstable_by(f32::total_cmp);
+    s.values.dedup();
+    if s.ranks.len() < d.n_rows {
+        s.ranks.resize(d.n_rows, 0);
+    }
+    for &r in rows {
+        s.ranks[r as usize] = s.values.partition_point(|&v| v < y[r as usize]) as u32;
+    }
+}
+
+fn exact_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, s: &mut Scratch) -> Outcome {
+    let col = d.column(f);
+    s.pairs.clear();
+    let mut missing = Vec::new();
+    for &r in rows {
+        let x = col[r as usize];
+        if x.is_nan() { missing.push(r) } else { s.pairs.push((x, r)) }
+    }
+    if s.pairs.len() < 2 {
+        return Outcome::Constant;
+    }
+    s.pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let m = s.pairs.len();
+    if s.pairs[0].0 == s.pairs[m - 1].0 {
+        return Outcome::Constant;
+    }
+    let n_miss = missing.len();
+    let placements: &[bool] = if n_miss == 0 { &[false] } else { &[false, true] };
+    let mut best: Option<(f64, bool, usize)> = None;
+    for &miss_left in placements {
+        let mut left = MedianTracker::new(&s.values);
+        let mut right = MedianTracker::new(&s.values);
+        for &r in &missing {
+            let t = if miss_left { &mut left } else { &mut right };
+            t.add(s.ranks[r as usize] as usize, f64::from(w[r as usize]));
+        }
+        for &(_, r) in &s.pairs {
+            right.add(s.ranks[r as usize] as usize, f64::from(w[r as usize]));
+        }
+        for i in 0..m - 1 {
+            let r = s.pairs[i].1 as usize;
+            left.add(s.ranks[r] as usize, f64::from(w[r]));
+            right.add(s.ranks[r] as usize, -f64::from(w[r]));
+            if s.pairs[i].0 == s.pairs[i + 1].0 {
+                continue;
+            }
+            let n_l = i + 1 + if miss_left { n_miss } else { 0 };
+            let n_r = m - i - 1 + if miss_left { 0 } else { n_miss };
+            if n_l < p.min_samples_leaf || n_r < p.min_samples_leaf {
+                continue;
+            }
+            let proxy = -(left.abs_deviation() + right.abs_deviation());
+            if best.is_none_or(|b| proxy > b.0) {
+                let ml = if n_miss == 0 { n_l >= n_r } else { miss_left };
+                best = Some((proxy, ml, i));
+            }
+        }
+    }
+    Outcome::Searched(best.map(|(proxy, missing_left, i)| Split {
+        feature: f,
+        threshold: midpoint(s.pairs[i].0, s.pairs[i + 1].0),
+        missing_left,
+        proxy,
+    }))
+}
+
+fn random_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, threshold: f32, s: &mut Scratch) -> Option<Split> {
+    let col = d.column(f);
+    let mut best: Option<(f64, bool)> = None;
+    let n_miss = rows.iter().filter(|&&r| col[r as usize].is_nan()).count();
+    let placements: &[bool] = if n_miss == 0 { &[false] } else { &[false, true] };
+    for &miss_left in placements {
+        let mut left = MedianTracker::new(&s.values);
+        let mut right = MedianTracker::new(&s.values);
+        let (mut n_l, mut n_r) = (0, 0);
+        for &r in rows {
+            let x = col[r as usize];
+            let go_left = x <= threshold || (x.is_nan() && miss_left);
+            let t = if go_left { &mut left } else { &mut right };
+            t.add(s.ranks[r as usize] as usize, f64::from(w[r as usize]));
+            if go_left { n_l += 1 } else { n_r += 1 }
+        }
+        if n_l < p.min_samples_leaf || n_r < p.min_samples_leaf {
+            continue;
+        }
+        let proxy = -(left.abs_deviation() + right.abs_deviation());
+        if best.is_none_or(|b| proxy > b.0) {
+            best = Some((proxy, if n_miss == 0 { n_l >= n_r } else { miss_left }));
+        }
+    }
+    best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy })
+}

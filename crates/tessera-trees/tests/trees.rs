@@ -1,0 +1,112 @@
+//! Behaviour tests of trees and forests on small hand-made and embedded data.
+
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
+use ndarray::{Array1, Array2, array};
+use tessera_datasets::{load_breast_cancer, load_diabetes, load_iris, train_test_split};
+use tessera_trees::{
+    Criterion, DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, MaxFeatures, Model,
+    RandomForestClassifier, RandomForestRegressor, metrics,
+};
+
+#[test]
+fn stump_finds_the_obvious_threshold() {
+    let x = array![[1.0f32], [2.0], [3.0], [10.0], [11.0], [12.0]];
+    let y = array![0.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];
+    let m = DecisionTreeClassifier::new().max_depth(1).fit(x.view(), y.view()).unwrap();
+    assert_eq!(m.tree.node_count(), 3);
+    assert_eq!(m.predict(array![[6.4f32], [6.6]].view()).unwrap().to_vec(), vec![0.0, 1.0]);
+    assert_eq!(m.feature_importances(), vec![1.0]);
+}
+
+#[test]
+fn missing_values_go_to_the_side_that_lowers_impurity() {
+    // NaN rows are all class 1, like the large values: they should join the right child.
+    let x = array![[1.0f32], [2.0], [3.0], [10.0], [11.0], [f32::NAN], [f32::NAN]];
+    let y = array![0.0f32, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
+    let m = DecisionTreeClassifier::new().max_depth(1).fit(x.view(), y.view()).unwrap();
+    assert_eq!(m.predict(array![[f32::NAN], [0.0]].view()).unwrap().to_vec(), vec![1.0, 0.0]);
+    // And to the left when they look like the small values.
+    let y2 = array![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+    let m = DecisionTreeClassifier::new().max_depth(1).fit(x.view(), y2.view()).unwrap();
+    assert_eq!(m.predict(array![[f32::NAN], [20.0]].view()).unwrap().to_vec(), vec![0.0, 1.0]);
+}
+
+#[test]
+fn regression_criteria_give_mean_and_median_leaves() {
+    let x = array![[0.0f32], [0.0], [0.0], [1.0]];
+    let y = array![1.0f32, 2.0, 10.0, 5.0];
+    let mse = DecisionTreeRegressor::new().max_depth(1).fit(x.view(), y.view()).unwrap();
+    assert!((mse.predict(array![[0.0f32]].view()).unwrap()[0] - 13.0 / 3.0).abs() < 1e-5);
+    let mae = DecisionTreeRegressor::new().criterion(Criterion::AbsoluteError).max_depth(1).fit(x.view(), y.view()).unwrap();
+    assert_eq!(mae.predict(array![[0.0f32]].view()).unwrap()[0], 2.0);
+}
+
+#[test]
+fn max_leaf_nodes_and_pruning_limit_size() {
+    let data = load_breast_cancer();
+    let full = DecisionTreeClassifier::new().fit_dataset(&data).unwrap();
+    let small = DecisionTreeClassifier::new().max_leaf_nodes(5).fit_dataset(&data).unwrap();
+    assert_eq!(small.tree.leaf_count(), 5);
+    let pruned = DecisionTreeClassifier::new().ccp_alpha(0.01).fit_dataset(&data).unwrap();
+    assert!(pruned.tree.leaf_count() < full.tree.leaf_count());
+    assert!(pruned.tree.leaf_count() >= 2);
+    // A fully grown tree fits its training data perfectly (no duplicate rows with conflicting labels).
+    let acc = metrics::accuracy(data.targets(), full.predict(data.features()).unwrap().view()).unwrap();
+    assert_eq!(acc, 1.0);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let x = array![[1.0f32], [2.0]];
+    let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32].view()).unwrap_err().to_string();
+    assert!(e.contains("2 rows") && e.contains("1 labels"), "{e}");
+    let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32, f32::NAN].view()).unwrap_err().to_string();
+    assert!(e.contains("NaN"), "{e}");
+    let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32, 1.0].view()).unwrap_err().to_string();
+    assert!(e.contains("two classes"), "{e}");
+    let empty = Array2::<f32>::zeros((0, 3));
+    let e = DecisionTreeRegressor::new().fit(empty.view(), Array1::zeros(0).view()).unwrap_err().to_string();
+    assert!(e.contains("empty"), "{e}");
+    let m = DecisionTreeRegressor::new().fit(x.view(), array![1.0f32, 2.0].view()).unwrap();
+    let e = m.predict(array![[1.0f32, 2.0]].view()).unwrap_err().to_string();
+    assert!(e.contains("1 features") && e.contains("has 2"), "{e}");
+    assert!(m.predict_proba(x.view()).is_err());
+    let e = DecisionTreeClassifier::new().max_features(MaxFeatures::Count(5)).fit(x.view(), array![0.0f32, 1.0].view());
+    assert!(e.unwrap_err().to_string().contains("max_features"));
+}
+
+#[test]
+fn forests_beat_single_trees_and_report_oob() {
+    let (train, test) = train_test_split(&load_breast_cancer(), 0.3, 1, true).unwrap();
+    let rf = RandomForestClassifier::new().n_estimators(60).oob_score(true).seed(3).fit_dataset(&train).unwrap();
+    let acc = metrics::accuracy(test.targets(), rf.predict(test.features()).unwrap().view()).unwrap();
+    assert!(acc > 0.93, "rf accuracy {acc}");
+    let oob = rf.oob_score.unwrap();
+    assert!(oob > 0.9, "oob {oob}");
+    let imp = rf.feature_importances();
+    assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    let proba = rf.predict_proba(test.features()).unwrap();
+    for row in proba.outer_iter() {
+        assert!((row.sum() - 1.0).abs() < 1e-4);
+    }
+    let et = ExtraTreesClassifier::new().n_estimators(60).seed(3).fit_dataset(&train).unwrap();
+    let acc = metrics::accuracy(test.targets(), et.predict(test.features()).unwrap().view()).unwrap();
+    assert!(acc > 0.93, "extra trees accuracy {acc}");
+
+    let (train, test) = train_test_split(&load_diabetes(), 0.3, 1, false).unwrap();
+    let rf = RandomForestRegressor::new().n_estimators(60).seed(3).fit_dataset(&train).unwrap();
+    let r2 = metrics::r2(test.targets(), rf.predict(test.features()).unwrap().view()).unwrap();
+    assert!(r2 > 0.3, "rf r2 {r2}");
+}
+
+#[test]
+fn iris_depth_two_tree_matches_the_textbook() {
+    let iris = load_iris();
+    let m = DecisionTreeClassifier::new().max_depth(2).fit_dataset(&iris).unwrap();
+    // scikit-learn's depth-2 tree on iris splits on petal length / width first (feature 2 or 3, tie) and
+    // reaches training accuracy 0.96.
+    assert!(matches!(m.tree.node_count(), 5));
+    let acc = metrics::accuracy(iris.targets(), m.predict(iris.features()).unwrap().view()).unwrap();
+    assert!((acc - 0.96).abs() < 1e-9, "{acc}");
+}
