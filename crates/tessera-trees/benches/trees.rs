@@ -1,2 +1,98 @@
-//! placeholder
-fn main() {}
+//! Tree-ensemble benchmarks, printed as one JSON object per line (read by `cargo xtask bench trees`).
+//!
+//! Data: `make_classification` 200,000 x 28 (20 informative, seed 0), written to
+//! `target/bench-data/trees_200k.csv` so the scikit-learn script reads the very same rows; the first 80%
+//! of rows train, the rest test.
+//!
+//! Run: `cargo bench -p tessera-trees --bench trees`
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::{ArrayView2, s};
+use tessera_datasets::{ClassificationParams, CsvOptions, make_classification, read_csv, write_csv};
+use tessera_trees::{Estimator, ExtraTreesClassifier, Model, RandomForestClassifier, metrics};
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn progress(what: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("bench: {what} ...");
+    }
+}
+
+fn data_path() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
+    let _ = std::fs::create_dir_all(&root);
+    root.join("trees_200k.csv")
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = data_path();
+    if !path.exists() {
+        progress("writing the 200,000 x 28 dataset");
+        let ds = make_classification(&ClassificationParams {
+            n_samples: 200_000,
+            n_features: 28,
+            n_informative: 20,
+            n_redundant: 2,
+            seed: 0,
+            ..Default::default()
+        })?;
+        write_csv(&ds, &path)?;
+    }
+    let ds = read_csv(&path, &CsvOptions::with_target("target"))?;
+    let n_train = ds.n_samples() * 4 / 5;
+    let (x, y) = (ds.features(), ds.targets());
+    let (xtr, ytr) = (x.slice(s![..n_train, ..]), y.slice(s![..n_train]));
+    let (xte, yte) = (x.slice(s![n_train.., ..]), y.slice(s![n_train..]));
+    let threads = rayon::current_num_threads();
+    let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+
+    let report = |bench: &str, params: &str, fit: f64, rows_per_s: f64, acc: f64| {
+        println!(
+            "{{\"bench\":\"{bench}\",\"impl\":\"tessera\",\"params\":\"{params}, {threads} threads\",\"fit_s\":{fit:.3},\
+             \"predict_rows_per_s\":{rows_per_s:.0},\"accuracy\":{acc:.4},\"peak_rss_mib\":{:.0}}}",
+            peak_rss_mib()
+        );
+    };
+    // `fit` returns a predictor; accuracy is measured on the test rows, throughput as the best of three
+    // predictions of all 200,000 rows.
+    let measure = |bench: &str, params: &str, fit: &dyn Fn() -> Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>| {
+        progress(bench);
+        let t = Instant::now();
+        let predictor = fit();
+        let fit_s = t.elapsed().as_secs_f64();
+        let pred = predictor(xte);
+        let acc = metrics::accuracy(yte, ndarray::ArrayView1::from(&pred)).unwrap_or(0.0);
+        let best = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = predictor(x);
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        report(bench, params, fit_s, x.nrows() as f64 / best, acc);
+    };
+    if run("random_forest") {
+        measure("random_forest", "160000x28 train, 100 trees", &|| {
+            let m = RandomForestClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
+            Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
+        });
+    }
+    if run("extra_trees") {
+        measure("extra_trees", "160000x28 train, 100 trees", &|| {
+            let m = ExtraTreesClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
+            Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
+        });
+    }
+    Ok(())
+}

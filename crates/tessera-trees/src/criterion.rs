@@ -103,20 +103,6 @@ fn side_sq(s: &[f64]) -> f64 {
     if s[0] <= 0.0 { 0.0 } else { s[1] * s[1] / s[0] }
 }
 
-/// Adds one sample's contribution to statistics.
-#[inline]
-pub(crate) fn add(stats: &mut [f64], classification: bool, class: u32, y: f32, w: f32) {
-    let w = f64::from(w);
-    if classification {
-        stats[class as usize] += w;
-    } else {
-        let y = f64::from(y);
-        stats[0] += w;
-        stats[1] += w * y;
-        stats[2] += w * y * y;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

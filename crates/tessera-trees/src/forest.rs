@@ -3,7 +3,7 @@
 //! averaged at prediction. Tree `i` draws from its own random stream, so a forest is the same for every
 //! thread count.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
@@ -16,6 +16,9 @@ use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::grow::TrainData;
 use crate::params::{MaxFeatures, Splitter};
 use crate::tree::{Tree, normalize};
+
+/// Tree groups predicted in parallel (fixed, so sums are added in the same order on any machine).
+const TREE_TASKS: usize = 16;
 
 /// Hyperparameters of a forest, named and defaulted as scikit-learn's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,30 +227,61 @@ impl FittedForest {
     }
 
     /// Averaged tree outputs per row: class probabilities or the regression value (`n x n_outputs`).
+    ///
+    /// Work is split over trees rather than rows: each task walks all rows through a slice of the
+    /// forest, so a tree is loaded into cache once and the rows stream past it sequentially. The
+    /// per-task sums are added in a fixed order, so the result does not depend on the thread count.
     fn average(&self, x: ArrayView2<'_, f32>, trees: &[Tree]) -> Array2<f32> {
         let k = trees.first().map_or(1, |t| t.n_outputs);
-        let chunks: Vec<Vec<f32>> = x
-            .axis_chunks_iter(Axis(0), PREDICT_CHUNK)
-            .into_par_iter()
-            .map(|chunk| {
-                let rows: Vec<std::borrow::Cow<'_, [f32]>> = rows_of(chunk).collect();
-                let mut acc = vec![0.0f32; rows.len() * k];
-                // Tree-major order keeps one tree's nodes in cache for the whole chunk.
-                for t in trees {
-                    for (i, row) in rows.iter().enumerate() {
-                        let v = t.node_values(t.leaf_index(row));
-                        for (a, b) in acc[i * k..(i + 1) * k].iter_mut().zip(v) {
-                            *a += b;
+        let n = x.nrows();
+        let owned: Vec<std::borrow::Cow<'_, [f32]>> = rows_of(x).collect();
+        let rows: Vec<&[f32]> = owned.iter().map(|r| r.as_ref()).collect();
+        let per_task = trees.len().div_ceil(TREE_TASKS).max(1);
+        let partial: Vec<Vec<f32>> = trees
+            .par_chunks(per_task)
+            .map(|group| {
+                let mut acc = vec![0.0f32; n * k];
+                if k <= 2 {
+                    // One score per leaf (value, or P(second class)); expanded to k columns below.
+                    let mut scores = vec![0.0f32; n];
+                    for t in group {
+                        t.add_scores(&rows, &mut scores);
+                    }
+                    for (i, s) in scores.into_iter().enumerate() {
+                        if k == 1 {
+                            acc[i] = s;
+                        } else {
+                            acc[2 * i] = group.len() as f32 - s;
+                            acc[2 * i + 1] = s;
+                        }
+                    }
+                    return acc;
+                }
+                let mut leaves = Vec::with_capacity(PREDICT_CHUNK);
+                for t in group {
+                    for (c, block) in rows.chunks(PREDICT_CHUNK).enumerate() {
+                        t.leaf_indices(block, &mut leaves);
+                        let base = c * PREDICT_CHUNK;
+                        for (i, &leaf) in leaves.iter().enumerate() {
+                            let out = &mut acc[(base + i) * k..(base + i + 1) * k];
+                            for (a, b) in out.iter_mut().zip(t.node_values(leaf)) {
+                                *a += b;
+                            }
                         }
                     }
                 }
-                let scale = 1.0 / trees.len().max(1) as f32;
-                acc.iter_mut().for_each(|a| *a *= scale);
                 acc
             })
             .collect();
-        let flat: Vec<f32> = chunks.into_iter().flatten().collect();
-        Array2::from_shape_vec((x.nrows(), k), flat).unwrap_or_else(|_| Array2::zeros((x.nrows(), k)))
+        let mut total = vec![0.0f32; n * k];
+        for p in &partial {
+            for (a, b) in total.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+        let scale = 1.0 / trees.len().max(1) as f32;
+        total.iter_mut().for_each(|a| *a *= scale);
+        Array2::from_shape_vec((n, k), total).unwrap_or_else(|_| Array2::zeros((n, k)))
     }
 
     /// Predictions of the first `n` trees only (for staged evaluation).

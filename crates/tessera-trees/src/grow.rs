@@ -8,9 +8,9 @@ use ndarray::ArrayView2;
 use tessera_tensor::SeededRng;
 
 use crate::binning::Binned;
-use crate::criterion::{Criterion, add, impurity, weight};
+use crate::criterion::{Criterion, impurity, weight};
 use crate::mae::MedianTracker;
-use crate::split::{HIST_MIN_ROWS, Scratch, Split, find_split, prepare_ranks};
+use crate::split::{BIN_MIN_ROWS, NodeView, Scratch, Split, acc, find_split, prepare_ranks};
 use crate::tree::{Node, Tree};
 
 /// Impurities below this count as pure.
@@ -44,7 +44,7 @@ impl TrainData {
         for c in x.columns() {
             cols.extend(c.iter().copied());
         }
-        let bins = (histograms && n_rows >= HIST_MIN_ROWS).then(|| Binned::new(&cols, n_rows));
+        let bins = (histograms && n_rows >= BIN_MIN_ROWS).then(|| Binned::new(&cols, n_rows));
         TrainData { cols, n_rows, n_features, bins, target }
     }
 
@@ -102,8 +102,34 @@ impl Ord for Pending {
     }
 }
 
+/// A tree's training rows with their targets and weights, kept in the same order as the rows are
+/// partitioned, so each node's samples are one contiguous range of all three.
+struct Samples {
+    rows: Vec<u32>,
+    ys: Vec<f32>,
+    ws: Vec<f32>,
+    classification: bool,
+}
+
+impl Samples {
+    fn view(&self, start: usize, end: usize) -> NodeView<'_> {
+        NodeView {
+            rows: &self.rows[start..end],
+            ys: &self.ys[start..end],
+            ws: &self.ws[start..end],
+            classification: self.classification,
+        }
+    }
+}
+
 /// Grows a tree on the rows listed in `rows` (rows of weight 0 should be left out) with sample weights `w`.
-pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], mut rows: Vec<u32>, rng: &mut SeededRng) -> Tree {
+pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng: &mut SeededRng) -> Tree {
+    let (ys, classification): (Vec<f32>, bool) = match &d.target {
+        Target::Class { y, .. } => (rows.iter().map(|&r| y[r as usize] as f32).collect(), true),
+        Target::Reg { y } => (rows.iter().map(|&r| y[r as usize]).collect(), false),
+    };
+    let ws = rows.iter().map(|&r| w[r as usize]).collect();
+    let mut samples = Samples { rows, ys, ws, classification };
     let k = d.n_stats();
     let n_outputs = match &d.target {
         Target::Class { n_classes, .. } => *n_classes,
@@ -111,6 +137,7 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], mut rows: Vec<u32>,
     };
     let mut tree = Tree {
         nodes: Vec::new(),
+        max_depth: 0,
         values: Vec::new(),
         impurity: Vec::new(),
         weighted_n: Vec::new(),
@@ -118,9 +145,9 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], mut rows: Vec<u32>,
         n_features: d.n_features,
     };
     let mut s = Scratch::default();
-    let total_weight: f64 = rows.iter().map(|&r| f64::from(w[r as usize])).sum();
-    let n = rows.len();
-    let root = make_node(d, p, w, &rows, 0, n, 0, k, total_weight, &mut tree, rng, &mut s);
+    let total_weight: f64 = samples.ws.iter().map(|&v| f64::from(v)).sum();
+    let n = samples.rows.len();
+    let root = make_node(d, p, w, samples.view(0, n), 0, k, total_weight, &mut tree, rng, &mut s);
     let mut leaves = 1usize;
     let mut stack: Vec<Pending> = Vec::new();
     let mut heap: BinaryHeap<Pending> = BinaryHeap::new();
@@ -132,17 +159,14 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], mut rows: Vec<u32>,
         if p.max_leaf_nodes.is_some_and(|m| leaves >= m) {
             continue;
         }
-        let mid = partition(d, &mut rows[item.start..item.end], &split) + item.start;
+        let mid = partition(d, &mut samples, item.start, item.end, &split);
         leaves += 1;
-        let node = &mut tree.nodes[item.node];
-        node.feature = split.feature as u32;
-        node.threshold = split.threshold;
-        node.missing_left = split.missing_left;
         let depth = item.depth + 1;
-        let left = make_node(d, p, w, &rows, item.start, mid, depth, k, total_weight, &mut tree, rng, &mut s);
-        let right = make_node(d, p, w, &rows, mid, item.end, depth, k, total_weight, &mut tree, rng, &mut s);
-        tree.nodes[item.node].left = left.node as u32;
-        tree.nodes[item.node].right = right.node as u32;
+        let mut left = make_node(d, p, w, samples.view(item.start, mid), depth, k, total_weight, &mut tree, rng, &mut s);
+        let mut right = make_node(d, p, w, samples.view(mid, item.end), depth, k, total_weight, &mut tree, rng, &mut s);
+        (left.start, left.end, right.start, right.end) = (item.start, mid, mid, item.end);
+        debug_assert_eq!(right.node, left.node + 1);
+        tree.nodes[item.node] = Node::split(split.feature, split.threshold, split.missing_left, left.node as u32);
         if best_first {
             heap.push(left);
             heap.push(right);
@@ -151,20 +175,21 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], mut rows: Vec<u32>,
             stack.push(left);
         }
     }
+    tree.max_depth = tree.compute_depth();
     tree
 }
 
-/// Moves the rows going left to the front; returns how many there are.
-fn partition(d: &TrainData, rows: &mut [u32], split: &Split) -> usize {
+/// Moves the samples of `start..end` going left to the front of the range; returns where the right part
+/// starts.
+fn partition(d: &TrainData, samples: &mut Samples, start: usize, end: usize, split: &Split) -> usize {
     let col = d.column(split.feature);
-    let goes_left = |r: u32| {
-        let x = col[r as usize];
-        x <= split.threshold || (split.missing_left && x.is_nan())
-    };
-    let mut i = 0;
-    for j in 0..rows.len() {
-        if goes_left(rows[j]) {
-            rows.swap(i, j);
+    let mut i = start;
+    for j in start..end {
+        let x = col[samples.rows[j] as usize];
+        if x <= split.threshold || (split.missing_left && x.is_nan()) {
+            samples.rows.swap(i, j);
+            samples.ys.swap(i, j);
+            samples.ws.swap(i, j);
             i += 1;
         }
     }
@@ -177,9 +202,7 @@ fn make_node(
     d: &TrainData,
     p: &GrowParams,
     w: &[f32],
-    rows: &[u32],
-    start: usize,
-    end: usize,
+    node: NodeView<'_>,
     depth: usize,
     k: usize,
     total_weight: f64,
@@ -187,35 +210,33 @@ fn make_node(
     rng: &mut SeededRng,
     s: &mut Scratch,
 ) -> Pending {
-    let node_rows = &rows[start..end];
+    let node_rows = node.rows;
+    let classification = node.classification;
     let mut stats = vec![0.0; k];
-    for &r in node_rows {
-        let r = r as usize;
-        match &d.target {
-            Target::Class { y, .. } => add(&mut stats, true, y[r], 0.0, w[r]),
-            Target::Reg { y } => add(&mut stats, false, 0, y[r], w[r]),
-        }
+    for (&y, &wi) in node.ys.iter().zip(node.ws) {
+        acc(&mut stats, classification, y, wi, 1.0);
     }
-    let classification = matches!(d.target, Target::Class { .. });
     let wn = weight(classification, &stats);
     let (imp, values) = node_impurity_and_values(d, p.criterion, w, node_rows, &stats, s);
     let id = tree.nodes.len();
-    tree.nodes.push(Node::leaf());
+    tree.nodes.push(Node::leaf(id, 0.0));
     tree.values.extend(values);
+    tree.nodes[id] = tree.leaf_node(id);
     tree.impurity.push(imp);
     tree.weighted_n.push(wn);
 
-    let n = end - start;
+    let n = node_rows.len();
     let can_split = depth < p.max_depth
         && n >= p.min_samples_split
         && n >= 2 * p.min_samples_leaf
         && imp > EPSILON
         && p.max_leaf_nodes.is_none_or(|m| m > 1);
-    let mut pending = Pending { node: id, start, end, depth, split: None, improvement: 0.0 };
+    // The caller fills in the node's range.
+    let mut pending = Pending { node: id, start: 0, end: n, depth, split: None, improvement: 0.0 };
     if !can_split {
         return pending;
     }
-    if let Some(split) = find_split(d, p, w, node_rows, &stats, rng, s) {
+    if let Some(split) = find_split(d, p, w, node, &stats, rng, s) {
         if p.min_impurity_decrease <= 0.0 && p.max_leaf_nodes.is_none() {
             // Neither a threshold nor a growth order needs the decrease: skip computing it.
             pending.split = Some(split);
@@ -233,8 +254,8 @@ fn make_node(
             for &row in rs {
                 let row = row as usize;
                 match &d.target {
-                    Target::Class { y, .. } => add(&mut st, true, y[row], 0.0, w[row]),
-                    Target::Reg { y } => add(&mut st, false, 0, y[row], w[row]),
+                    Target::Class { y, .. } => acc(&mut st, true, y[row] as f32, w[row], 1.0),
+                    Target::Reg { y } => acc(&mut st, false, y[row], w[row], 1.0),
                 }
             }
             let (imp, _) = node_impurity_and_values(d, p.criterion, w, rs, &st, s);

@@ -15,7 +15,7 @@ pub(crate) fn prune(tree: &mut Tree, alpha: f64) {
         for i in (0..n).rev() {
             let node = tree.nodes[i];
             if !node.is_leaf() {
-                let (l, r) = (node.left as usize, node.right as usize);
+                let (l, r) = (node.left as usize, node.right() as usize);
                 sub_risk[i] = sub_risk[l] + sub_risk[r];
                 leaves[i] = leaves[l] + leaves[r];
             }
@@ -26,7 +26,7 @@ pub(crate) fn prune(tree: &mut Tree, alpha: f64) {
             .map(|i| (i, (risk[i] - sub_risk[i]) / (leaves[i] as f64 - 1.0)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         match weakest {
-            Some((i, g)) if g <= alpha => tree.nodes[i] = Node::leaf(),
+            Some((i, g)) if g <= alpha => tree.nodes[i] = tree.leaf_node(i),
             _ => break,
         }
     }
@@ -41,23 +41,24 @@ fn reachable(tree: &Tree) -> Vec<bool> {
         let n = tree.nodes[i];
         if !n.is_leaf() {
             stack.push(n.left as usize);
-            stack.push(n.right as usize);
+            stack.push(n.right() as usize);
         }
     }
     seen
 }
 
-/// Renumbers the reachable nodes in pre-order (parents before children) and drops the rest.
+/// Renumbers the reachable nodes breadth-first (parents before children, siblings adjacent) and drops
+/// the rest.
 fn compact(tree: &mut Tree) {
-    let mut order = Vec::new();
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
-        order.push(i);
-        let n = tree.nodes[i];
+    let mut order = vec![0usize];
+    let mut i = 0;
+    while i < order.len() {
+        let n = tree.nodes[order[i]];
         if !n.is_leaf() {
-            stack.push(n.right as usize);
-            stack.push(n.left as usize);
+            order.push(n.left as usize);
+            order.push(n.right() as usize);
         }
+        i += 1;
     }
     let mut new_id = vec![u32::MAX; tree.nodes.len()];
     for (new, &old) in order.iter().enumerate() {
@@ -69,9 +70,10 @@ fn compact(tree: &mut Tree) {
     let (mut imp, mut wn) = (Vec::with_capacity(order.len()), Vec::with_capacity(order.len()));
     for &old in &order {
         let mut n = tree.nodes[old];
-        if !n.is_leaf() {
+        if n.is_leaf() {
+            n = Node::leaf(nodes.len(), n.threshold);
+        } else {
             n.left = new_id[n.left as usize];
-            n.right = new_id[n.right as usize];
         }
         nodes.push(n);
         values.extend_from_slice(&tree.values[old * k..(old + 1) * k]);
@@ -82,4 +84,5 @@ fn compact(tree: &mut Tree) {
     tree.values = values;
     tree.impurity = imp;
     tree.weighted_n = wn;
+    tree.max_depth = tree.compute_depth();
 }

@@ -4,7 +4,7 @@
 use tessera_tensor::SeededRng;
 
 use crate::binning::MISSING_BIN;
-use crate::criterion::{Criterion, add, proxy};
+use crate::criterion::{Criterion, proxy};
 use crate::grow::{GrowParams, Target, TrainData};
 use crate::mae::MedianTracker;
 
@@ -21,6 +21,7 @@ pub(crate) struct Split {
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pairs: Vec<(f32, u32)>,
+    xs: Vec<f32>,
     hist: Vec<f64>,
     counts: Vec<u32>,
     left: Vec<f64>,
@@ -35,6 +36,30 @@ pub(crate) struct Scratch {
     pub values: Vec<f32>,
 }
 
+/// The rows of one node with their targets and weights laid out contiguously (class indices are stored
+/// as f32), so split search reads them sequentially.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodeView<'a> {
+    pub rows: &'a [u32],
+    pub ys: &'a [f32],
+    pub ws: &'a [f32],
+    pub classification: bool,
+}
+
+/// Adds one sample to statistics (weighted class count, or `[w, w*y, w*y^2]`).
+#[inline(always)]
+pub(crate) fn acc(stats: &mut [f64], classification: bool, y: f32, w: f32, sign: f64) {
+    let w = sign * f64::from(w);
+    if classification {
+        stats[y as usize] += w;
+    } else {
+        let y = f64::from(y);
+        stats[0] += w;
+        stats[1] += w * y;
+        stats[2] += w * y * y;
+    }
+}
+
 /// What searching one feature found.
 enum Outcome {
     /// The feature takes one value in this node (not counted towards `max_features`).
@@ -43,8 +68,11 @@ enum Outcome {
     Searched(Option<Split>),
 }
 
-/// Nodes with at least this many rows use histograms when bin codes are available.
-pub(crate) const HIST_MIN_ROWS: usize = 2048;
+/// Training sets with at least this many rows are binned for histogram split search.
+pub(crate) const BIN_MIN_ROWS: usize = 2048;
+/// Nodes with at least this many rows use histograms when bin codes are available: below it, sorting
+/// the node's values costs less than filling and scanning 255 bins.
+pub(crate) const HIST_MIN_ROWS: usize = 256;
 
 /// Finds the best split of the node holding `rows`, whose statistics are `total`, visiting features in a
 /// random order until `max_features` non-constant ones have been searched (as scikit-learn does).
@@ -52,7 +80,7 @@ pub(crate) fn find_split(
     d: &TrainData,
     p: &GrowParams,
     w: &[f32],
-    rows: &[u32],
+    node: NodeView<'_>,
     total: &[f64],
     rng: &mut SeededRng,
     s: &mut Scratch,
@@ -65,7 +93,8 @@ pub(crate) fn find_split(
     let use_hist = !p.random_split
         && p.criterion != Criterion::AbsoluteError
         && d.bins.is_some()
-        && rows.len() >= HIST_MIN_ROWS;
+        && node.rows.len() >= HIST_MIN_ROWS;
+    let rows = node.rows;
     if p.criterion == Criterion::AbsoluteError {
         prepare_ranks(d, rows, s);
     }
@@ -78,13 +107,13 @@ pub(crate) fn find_split(
         s.feats.swap(j, pick);
         let f = s.feats[j];
         let outcome = if p.random_split {
-            random_feature(d, p, w, rows, total, f, rng, s)
+            random_feature(d, p, w, node, total, f, rng, s)
         } else if p.criterion == Criterion::AbsoluteError {
             exact_mae(d, p, w, rows, f, s)
         } else if use_hist {
-            hist_feature(d, p, w, rows, total, f, s)
+            hist_feature(d, p, node, total, f, s)
         } else {
-            exact_feature(d, p, w, rows, total, f, s)
+            exact_feature(d, p, node, total, f, s)
         };
         if let Outcome::Searched(found) = outcome {
             visited += 1;
@@ -99,14 +128,6 @@ pub(crate) fn find_split(
         }
     }
     best
-}
-
-fn sample_stats(d: &TrainData, r: u32, w: &[f32], stats: &mut [f64], sign: f32) {
-    let r = r as usize;
-    match &d.target {
-        Target::Class { y, .. } => add(stats, true, y[r], 0.0, sign * w[r]),
-        Target::Reg { y } => add(stats, false, 0, y[r], sign * w[r]),
-    }
 }
 
 /// Midpoint threshold between consecutive distinct values (the lower value if rounding reaches the upper).
@@ -155,26 +176,19 @@ fn consider(
     }
 }
 
-fn exact_feature(
-    d: &TrainData,
-    p: &GrowParams,
-    w: &[f32],
-    rows: &[u32],
-    total: &[f64],
-    f: usize,
-    s: &mut Scratch,
-) -> Outcome {
+fn exact_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64], f: usize, s: &mut Scratch) -> Outcome {
     let col = d.column(f);
+    let cls = node.classification;
     s.pairs.clear();
     s.miss.iter_mut().for_each(|v| *v = 0.0);
     let mut n_miss = 0;
-    for &r in rows {
+    for (i, &r) in node.rows.iter().enumerate() {
         let x = col[r as usize];
         if x.is_nan() {
-            sample_stats(d, r, w, &mut s.miss, 1.0);
+            acc(&mut s.miss, cls, node.ys[i], node.ws[i], 1.0);
             n_miss += 1;
         } else {
-            s.pairs.push((x, r));
+            s.pairs.push((x, i as u32));
         }
     }
     if s.pairs.len() < 2 {
@@ -192,9 +206,9 @@ fn exact_feature(
     let mut best: Option<(f64, bool)> = None;
     let mut best_at = 0;
     for i in 0..m - 1 {
-        let r = s.pairs[i].1;
-        sample_stats(d, r, w, &mut s.left, 1.0);
-        sample_stats(d, r, w, &mut s.right, -1.0);
+        let j = s.pairs[i].1 as usize;
+        acc(&mut s.left, cls, node.ys[j], node.ws[j], 1.0);
+        acc(&mut s.right, cls, node.ys[j], node.ws[j], -1.0);
         if s.pairs[i].0 == s.pairs[i + 1].0 {
             continue;
         }
@@ -212,15 +226,8 @@ fn exact_feature(
     }))
 }
 
-fn hist_feature(
-    d: &TrainData,
-    p: &GrowParams,
-    w: &[f32],
-    rows: &[u32],
-    total: &[f64],
-    f: usize,
-    s: &mut Scratch,
-) -> Outcome {
+fn hist_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64], f: usize, s: &mut Scratch) -> Outcome {
+    let rows = node.rows;
     let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
     let k = total.len();
     let codes = bins.column(f);
@@ -228,26 +235,21 @@ fn hist_feature(
     s.hist.resize(256 * k, 0.0);
     s.counts.clear();
     s.counts.resize(256, 0);
-    match &d.target {
-        Target::Class { y, .. } => {
-            for &r in rows {
-                let r = r as usize;
-                let b = codes[r] as usize;
-                s.hist[b * k + y[r] as usize] += f64::from(w[r]);
-                s.counts[b] += 1;
-            }
+    if node.classification {
+        for (i, &r) in rows.iter().enumerate() {
+            let b = codes[r as usize] as usize;
+            s.hist[b * k + node.ys[i] as usize] += f64::from(node.ws[i]);
+            s.counts[b] += 1;
         }
-        Target::Reg { y } => {
-            for &r in rows {
-                let r = r as usize;
-                let b = codes[r] as usize;
-                let (wr, yr) = (f64::from(w[r]), f64::from(y[r]));
-                let h = &mut s.hist[b * 3..b * 3 + 3];
-                h[0] += wr;
-                h[1] += wr * yr;
-                h[2] += wr * yr * yr;
-                s.counts[b] += 1;
-            }
+    } else {
+        for (i, &r) in rows.iter().enumerate() {
+            let b = codes[r as usize] as usize;
+            let (wr, yr) = (f64::from(node.ws[i]), f64::from(node.ys[i]));
+            let h = &mut s.hist[b * 3..b * 3 + 3];
+            h[0] += wr;
+            h[1] += wr * yr;
+            h[2] += wr * yr * yr;
+            s.counts[b] += 1;
         }
     }
     let miss_bin = MISSING_BIN as usize;
@@ -289,19 +291,24 @@ fn random_feature(
     d: &TrainData,
     p: &GrowParams,
     w: &[f32],
-    rows: &[u32],
+    node: NodeView<'_>,
     total: &[f64],
     f: usize,
     rng: &mut SeededRng,
     s: &mut Scratch,
 ) -> Outcome {
     let col = d.column(f);
+    // One random-access pass gathers the node's values; the passes below are sequential.
+    s.xs.clear();
+    s.xs.extend(node.rows.iter().map(|&r| col[r as usize]));
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &r in rows {
-        let x = col[r as usize];
-        if !x.is_nan() {
-            lo = lo.min(x);
-            hi = hi.max(x);
+    for &x in &s.xs {
+        // NaN compares false both ways and is skipped.
+        if x < lo {
+            lo = x;
+        }
+        if x > hi {
+            hi = x;
         }
     }
     if !(hi > lo) {
@@ -312,26 +319,26 @@ fn random_feature(
         threshold = lo;
     }
     if p.criterion == Criterion::AbsoluteError {
-        return Outcome::Searched(random_mae(d, p, w, rows, f, threshold, s));
+        return Outcome::Searched(random_mae(d, p, w, node.rows, f, threshold, s));
     }
+    let cls = node.classification;
     s.left.iter_mut().for_each(|v| *v = 0.0);
     s.miss.iter_mut().for_each(|v| *v = 0.0);
     let (mut n_left, mut n_miss) = (0, 0);
-    for &r in rows {
-        let x = col[r as usize];
-        if x.is_nan() {
-            sample_stats(d, r, w, &mut s.miss, 1.0);
-            n_miss += 1;
-        } else if x <= threshold {
-            sample_stats(d, r, w, &mut s.left, 1.0);
+    for (i, &x) in s.xs.iter().enumerate() {
+        if x <= threshold {
+            acc(&mut s.left, cls, node.ys[i], node.ws[i], 1.0);
             n_left += 1;
+        } else if x.is_nan() {
+            acc(&mut s.miss, cls, node.ys[i], node.ws[i], 1.0);
+            n_miss += 1;
         }
     }
     for i in 0..total.len() {
         s.right[i] = total[i] - s.left[i] - s.miss[i];
     }
     let mut best = None;
-    let n_right = rows.len() - n_left - n_miss;
+    let n_right = node.rows.len() - n_left - n_miss;
     consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
     Outcome::Searched(best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy }))
 }

@@ -3,27 +3,64 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Marks a leaf in [`Node::feature`].
-pub(crate) const LEAF: u32 = u32::MAX;
+/// Rows that descend a tree together in batch prediction.
+pub(crate) const LANES: usize = 8;
 
-/// One node. Internal nodes send a row left when `x[feature] <= threshold`, or when the value is missing
-/// (NaN) and `missing_left` is set; leaves have `feature == LEAF`.
+/// The bit of [`Node::meta`] that marks a leaf.
+const LEAF_BIT: u32 = 1 << 31;
+/// The bit of [`Node::meta`] that sends missing values left.
+const MISSING_LEFT: u32 = 1 << 30;
+/// The bits of [`Node::meta`] that hold the feature index.
+const FEATURE_MASK: u32 = MISSING_LEFT - 1;
+
+/// One node, 12 bytes so that a deep tree stays in cache. Internal nodes send a row to `left` when
+/// `x[feature] <= threshold`, or when the value is missing (NaN) and the missing-left bit is set, and to
+/// `left + 1` otherwise (siblings are always adjacent).
+///
+/// A leaf keeps its own index in `left` and, in `threshold`, its score: the regression value or the
+/// probability of the second class of a binary classifier, so batch prediction reads one node per leaf.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Node {
-    pub feature: u32,
+    meta: u32,
     pub threshold: f32,
     pub left: u32,
-    pub right: u32,
-    pub missing_left: bool,
 }
 
 impl Node {
-    pub(crate) fn leaf() -> Self {
-        Node { feature: LEAF, threshold: 0.0, left: 0, right: 0, missing_left: false }
+    pub(crate) fn leaf(index: usize, score: f32) -> Self {
+        Node { meta: LEAF_BIT, threshold: score, left: index as u32 }
     }
 
+    pub(crate) fn split(feature: usize, threshold: f32, missing_left: bool, left: u32) -> Self {
+        Node { meta: feature as u32 | if missing_left { MISSING_LEFT } else { 0 }, threshold, left }
+    }
+
+    #[inline]
     pub(crate) fn is_leaf(&self) -> bool {
-        self.feature == LEAF
+        self.meta & LEAF_BIT != 0
+    }
+
+    #[inline]
+    pub(crate) fn feature(&self) -> usize {
+        (self.meta & FEATURE_MASK) as usize
+    }
+
+    #[inline]
+    pub(crate) fn missing_left(&self) -> bool {
+        self.meta & MISSING_LEFT != 0
+    }
+
+    #[inline]
+    pub(crate) fn right(&self) -> u32 {
+        self.left + 1
+    }
+
+    /// The child a row goes to (a leaf's own index for a leaf).
+    #[inline(always)]
+    fn child(&self, row: &[f32]) -> usize {
+        let v = row[self.feature()];
+        let go_left = (v <= self.threshold) | (self.missing_left() & v.is_nan());
+        (self.left + u32::from(!go_left)) as usize
     }
 }
 
@@ -33,6 +70,8 @@ impl Node {
 #[serde(try_from = "TreeRepr", into = "TreeRepr")]
 pub struct Tree {
     pub(crate) nodes: Vec<Node>,
+    /// The deepest leaf's depth: batch prediction takes exactly this many steps.
+    pub(crate) max_depth: usize,
     pub(crate) values: Vec<f32>,
     pub(crate) impurity: Vec<f64>,
     pub(crate) weighted_n: Vec<f64>,
@@ -47,12 +86,73 @@ impl Tree {
         let mut i = 0usize;
         loop {
             let n = &self.nodes[i];
-            if n.feature == LEAF {
+            if n.is_leaf() {
                 return i;
             }
-            let v = row[n.feature as usize];
-            i = if v <= n.threshold || (n.missing_left && v.is_nan()) { n.left } else { n.right } as usize;
+            i = n.child(row);
         }
+    }
+
+    /// Walks a batch of rows down the tree and calls `on_leaf(row, leaf)` for each. [`LANES`] rows descend
+    /// side by side so that their memory accesses overlap (a deep tree's nodes are mostly cache misses);
+    /// a lane whose row reaches a leaf takes the next row at once, so no lane idles while others finish
+    /// longer paths.
+    #[inline]
+    fn walk(&self, rows: &[&[f32]], mut on_leaf: impl FnMut(usize, &Node, usize)) {
+        const IDLE: usize = usize::MAX;
+        let mut lane_row = [IDLE; LANES];
+        let mut lane_node = [0usize; LANES];
+        let mut next = 0;
+        for lane in lane_row.iter_mut().take(rows.len()) {
+            *lane = next;
+            next += 1;
+        }
+        let mut active = rows.len().min(LANES);
+        while active > 0 {
+            for j in 0..LANES {
+                let r = lane_row[j];
+                if r == IDLE {
+                    continue;
+                }
+                let node = &self.nodes[lane_node[j]];
+                if node.is_leaf() {
+                    on_leaf(r, node, lane_node[j]);
+                    lane_node[j] = 0;
+                    if next < rows.len() {
+                        lane_row[j] = next;
+                        next += 1;
+                    } else {
+                        lane_row[j] = IDLE;
+                        active -= 1;
+                    }
+                } else {
+                    lane_node[j] = node.child(rows[r]);
+                }
+            }
+        }
+    }
+
+    /// The leaf index of each row of a batch.
+    pub fn leaf_indices(&self, rows: &[&[f32]], out: &mut Vec<usize>) {
+        out.clear();
+        out.resize(rows.len(), 0);
+        self.walk(rows, |r, _, leaf| out[r] = leaf);
+    }
+
+    /// Adds each row's leaf score to `out[row]`: the regression value, or the probability of the second
+    /// class of a binary classifier (kept in the leaf node itself, so no second lookup is needed).
+    pub fn add_scores(&self, rows: &[&[f32]], out: &mut [f32]) {
+        self.walk(rows, |r, node, _| out[r] += node.threshold);
+    }
+
+    /// The leaf node for node `i`: its score (see [`Tree::add_scores`]) is stored in the threshold.
+    pub(crate) fn leaf_node(&self, i: usize) -> Node {
+        let score = match self.n_outputs {
+            1 => self.values[i],
+            2 => self.values[2 * i + 1],
+            _ => 0.0,
+        };
+        Node::leaf(i, score)
     }
 
     /// The output values of node `i` (class probabilities, or one value).
@@ -73,11 +173,16 @@ impl Tree {
 
     /// Depth (a single leaf has depth 0).
     pub fn depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Computes the depth from the nodes (after growing, pruning or loading).
+    pub(crate) fn compute_depth(&self) -> usize {
         let mut depth = vec![0usize; self.nodes.len()];
         let mut max = 0;
         for (i, n) in self.nodes.iter().enumerate() {
             if !n.is_leaf() {
-                for c in [n.left as usize, n.right as usize] {
+                for c in [n.left as usize, n.right() as usize] {
                     depth[c] = depth[i] + 1;
                     max = max.max(depth[c]);
                 }
@@ -92,8 +197,8 @@ impl Tree {
         let mut out = vec![0.0; self.n_features];
         for (i, n) in self.nodes.iter().enumerate() {
             if !n.is_leaf() {
-                let (l, r) = (n.left as usize, n.right as usize);
-                out[n.feature as usize] += self.weighted_n[i] * self.impurity[i]
+                let (l, r) = (n.left as usize, n.right() as usize);
+                out[n.feature()] += self.weighted_n[i] * self.impurity[i]
                     - self.weighted_n[l] * self.impurity[l]
                     - self.weighted_n[r] * self.impurity[r];
             }
@@ -141,11 +246,11 @@ impl From<Tree> for TreeRepr {
         TreeRepr {
             n_features: t.n_features,
             n_outputs: t.n_outputs,
-            feature: t.nodes.iter().map(|n| if n.is_leaf() { -1 } else { i64::from(n.feature) }).collect(),
-            threshold: t.nodes.iter().map(|n| n.threshold).collect(),
-            left: t.nodes.iter().map(|n| n.left).collect(),
-            right: t.nodes.iter().map(|n| n.right).collect(),
-            missing_left: t.nodes.iter().map(|n| u8::from(n.missing_left)).collect(),
+            feature: t.nodes.iter().map(|n| if n.is_leaf() { -1 } else { n.feature() as i64 }).collect(),
+            threshold: t.nodes.iter().map(|n| if n.is_leaf() { 0.0 } else { n.threshold }).collect(),
+            left: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.left }).collect(),
+            right: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.right() }).collect(),
+            missing_left: t.nodes.iter().map(|n| u8::from(!n.is_leaf() && n.missing_left())).collect(),
             values: t.values,
             impurity: t.impurity,
             weighted_n: t.weighted_n,
@@ -168,25 +273,33 @@ impl TryFrom<TreeRepr> for Tree {
         let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
             let node = if r.feature[i] < 0 {
-                Node::leaf()
+                Node::leaf(i, 0.0)
             } else {
                 let f = r.feature[i] as u64;
                 let (l, rt) = (r.left[i] as usize, r.right[i] as usize);
-                // Children must come after their parent: this also rules out cycles.
-                if f >= r.n_features as u64 || l <= i || rt <= i || l >= n || rt >= n {
+                // Children come after their parent (which rules out cycles) and siblings are adjacent.
+                if f >= r.n_features as u64 || f >= u64::from(FEATURE_MASK) || l <= i || rt != l + 1 || rt >= n {
                     return Err(format!("node {i} has an invalid feature or child index"));
                 }
-                Node { feature: f as u32, threshold: r.threshold[i], left: r.left[i], right: r.right[i], missing_left: r.missing_left[i] != 0 }
+                Node::split(f as usize, r.threshold[i], r.missing_left[i] != 0, r.left[i])
             };
             nodes.push(node);
         }
-        Ok(Tree {
+        let mut tree = Tree {
             nodes,
+            max_depth: 0,
             values: r.values,
             impurity: r.impurity,
             weighted_n: r.weighted_n,
             n_outputs: r.n_outputs,
             n_features: r.n_features,
-        })
+        };
+        for i in 0..tree.nodes.len() {
+            if tree.nodes[i].is_leaf() {
+                tree.nodes[i] = tree.leaf_node(i);
+            }
+        }
+        tree.max_depth = tree.compute_depth();
+        Ok(tree)
     }
 }
