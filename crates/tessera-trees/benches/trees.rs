@@ -28,6 +28,19 @@ fn progress(what: &str) {
     }
 }
 
+/// Prints the forest's size on stderr when it is a terminal or `TESSERA_BENCH_VERBOSE` is set.
+fn describe(m: &tessera_trees::FittedForest) {
+    if std::io::stderr().is_terminal() || std::env::var_os("TESSERA_BENCH_VERBOSE").is_some() {
+        let nodes: usize = m.trees.iter().map(|t| t.node_count()).sum();
+        let depth: usize = m.trees.iter().map(|t| t.depth()).sum();
+        eprintln!(
+            "bench:   {} nodes per tree, max depth {} on average",
+            nodes / m.trees.len(),
+            depth / m.trees.len()
+        );
+    }
+}
+
 fn data_path() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     let _ = std::fs::create_dir_all(&root);
@@ -66,31 +79,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // `fit` returns a predictor; accuracy is measured on the test rows, throughput as the best of three
     // predictions of all 200,000 rows.
-    let measure = |bench: &str, params: &str, fit: &dyn Fn() -> Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>| {
-        progress(bench);
-        let t = Instant::now();
-        let predictor = fit();
-        let fit_s = t.elapsed().as_secs_f64();
-        let pred = predictor(xte);
-        let acc = metrics::accuracy(yte, ndarray::ArrayView1::from(&pred)).unwrap_or(0.0);
-        let best = (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = predictor(x);
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        report(bench, params, fit_s, x.nrows() as f64 / best, acc);
-    };
+    let measure =
+        |bench: &str, params: &str, fit: &dyn Fn() -> Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>| {
+            progress(bench);
+            let t = Instant::now();
+            let predictor = fit();
+            let fit_s = t.elapsed().as_secs_f64();
+            let pred = predictor(xte);
+            let acc = metrics::accuracy(yte, ndarray::ArrayView1::from(&pred)).unwrap_or(0.0);
+            let best = (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = predictor(x);
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min);
+            report(bench, params, fit_s, x.nrows() as f64 / best, acc);
+        };
     if run("random_forest") {
         measure("random_forest", "160000x28 train, 100 trees", &|| {
             let m = RandomForestClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
+            describe(&m);
             Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
         });
     }
     if run("extra_trees") {
         measure("extra_trees", "160000x28 train, 100 trees", &|| {
             let m = ExtraTreesClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
+            describe(&m);
             Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
         });
     }

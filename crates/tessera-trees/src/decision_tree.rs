@@ -80,12 +80,16 @@ impl TreeParams {
             max_features: self.max_features.resolve(n_features)?,
             max_leaf_nodes: self.max_leaf_nodes,
             random_split: self.splitter == Splitter::Random,
+            localize: true,
         })
     }
 }
 
 /// Encodes targets for a criterion: class indices (with the labels) or values.
-pub(crate) fn encode_target(criterion: Criterion, y: ArrayView1<'_, f32>) -> Result<(Target, Option<ClassLabels>)> {
+pub(crate) fn encode_target(
+    criterion: Criterion,
+    y: ArrayView1<'_, f32>,
+) -> Result<(Target, Option<ClassLabels>)> {
     if criterion.is_classification() {
         let (labels, enc) = ClassLabels::fit(y)?;
         Ok((Target::Class { y: enc, n_classes: labels.len() }, Some(labels)))
@@ -95,7 +99,13 @@ pub(crate) fn encode_target(criterion: Criterion, y: ArrayView1<'_, f32>) -> Res
 }
 
 /// Fits one tree on prepared data with the given row weights (rows of weight 0 are left out).
-pub(crate) fn fit_tree(data: &TrainData, params: &TreeParams, g: &GrowParams, weights: &[f32], seed: u64) -> Tree {
+pub(crate) fn fit_tree(
+    data: &TrainData,
+    params: &TreeParams,
+    g: &GrowParams,
+    weights: &[f32],
+    seed: u64,
+) -> Tree {
     let rows: Vec<u32> = (0..data.n_rows as u32).filter(|&r| weights[r as usize] > 0.0).collect();
     let mut rng = SeededRng::new(seed);
     let mut tree = grow(data, g, weights, rows, &mut rng);
@@ -296,7 +306,9 @@ impl Model for FittedTree {
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         check_predict_input(x, self.n_features)?;
         if self.labels.is_none() {
-            return Err(crate::error::Error::Unsupported("a regression tree has no class probabilities".into()));
+            return Err(crate::error::Error::Unsupported(
+                "a regression tree has no class probabilities".into(),
+            ));
         }
         let k = self.tree.n_outputs;
         let mut out = Array2::<f32>::zeros((x.nrows(), k));

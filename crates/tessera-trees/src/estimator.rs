@@ -15,8 +15,12 @@ pub trait Estimator: Clone + Send + Sync {
     type Model: Model;
 
     /// Fits to rows `x` (NaN = missing), targets `y` and optional non-negative sample weights.
-    fn fit_weighted(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>, w: Option<ArrayView1<'_, f32>>)
-    -> Result<Self::Model>;
+    fn fit_weighted(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        w: Option<ArrayView1<'_, f32>>,
+    ) -> Result<Self::Model>;
 
     /// Fits without sample weights.
     fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>) -> Result<Self::Model> {

@@ -38,7 +38,12 @@ pub struct ForestParams {
 }
 
 impl ForestParams {
-    fn defaults(criterion: Criterion, max_features: MaxFeatures, splitter: Splitter, bootstrap: bool) -> Self {
+    fn defaults(
+        criterion: Criterion,
+        max_features: MaxFeatures,
+        splitter: Splitter,
+        bootstrap: bool,
+    ) -> Self {
         let mut tree = TreeParams::default_for(criterion);
         tree.max_features = max_features;
         tree.splitter = splitter;

@@ -72,9 +72,12 @@ pub(crate) struct GrowParams {
     pub max_features: usize,
     pub max_leaf_nodes: Option<usize>,
     pub random_split: bool,
+    /// Grow small subtrees on compact copies of their rows (an optimisation; results are identical).
+    pub localize: bool,
 }
 
 /// A node waiting to be split (or to become a leaf).
+#[derive(Clone)]
 struct Pending {
     node: usize,
     start: usize,
@@ -148,35 +151,126 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
     let total_weight: f64 = samples.ws.iter().map(|&v| f64::from(v)).sum();
     let n = samples.rows.len();
     let root = make_node(d, p, w, samples.view(0, n), 0, k, total_weight, &mut tree, rng, &mut s);
-    let mut leaves = 1usize;
-    let mut stack: Vec<Pending> = Vec::new();
-    let mut heap: BinaryHeap<Pending> = BinaryHeap::new();
-    let best_first = p.max_leaf_nodes.is_some();
-    if best_first { heap.push(root) } else { stack.push(root) }
-    loop {
-        let Some(item) = (if best_first { heap.pop() } else { stack.pop() }) else { break };
-        let Some(split) = item.split else { continue };
-        if p.max_leaf_nodes.is_some_and(|m| leaves >= m) {
-            continue;
-        }
-        let mid = partition(d, &mut samples, item.start, item.end, &split);
-        leaves += 1;
-        let depth = item.depth + 1;
-        let mut left = make_node(d, p, w, samples.view(item.start, mid), depth, k, total_weight, &mut tree, rng, &mut s);
-        let mut right = make_node(d, p, w, samples.view(mid, item.end), depth, k, total_weight, &mut tree, rng, &mut s);
-        (left.start, left.end, right.start, right.end) = (item.start, mid, mid, item.end);
-        debug_assert_eq!(right.node, left.node + 1);
-        tree.nodes[item.node] = Node::split(split.feature, split.threshold, split.missing_left, left.node as u32);
-        if best_first {
-            heap.push(left);
-            heap.push(right);
-        } else {
-            stack.push(right);
-            stack.push(left);
-        }
+    let mut ctx = Ctx { p, k, total_weight, leaves: 1, tree: &mut tree, rng, s: &mut s };
+    if p.max_leaf_nodes.is_some() {
+        grow_best_first(d, w, &mut samples, root, &mut ctx);
+    } else {
+        grow_depth_first(d, w, &mut samples, root, p.localize, &mut ctx);
     }
     tree.max_depth = tree.compute_depth();
     tree
+}
+
+/// State shared by the growth loops of one tree.
+struct Ctx<'a, 'p> {
+    p: &'p GrowParams,
+    k: usize,
+    total_weight: f64,
+    leaves: usize,
+    tree: &'a mut Tree,
+    rng: &'a mut SeededRng,
+    s: &'a mut Scratch,
+}
+
+/// Subtrees with at most this many rows are grown on a compact copy of their rows (see
+/// [`grow_depth_first`]); at least [`LOCAL_MIN_ROWS`] rows make the copy worth its cost.
+const LOCAL_ROWS: usize = 8192;
+const LOCAL_MIN_ROWS: usize = 512;
+
+/// Splits `node` and its descendants depth-first. When `may_localize` and a pending node is small, its
+/// rows' features (and bin codes) are first copied into a compact local [`TrainData`]: every deeper level
+/// then reads a few kilobytes per feature instead of gathering from the full columns, which turns the
+/// dominant cost of deep trees, cache-missing gathers, into cache hits.
+fn grow_depth_first(
+    d: &TrainData,
+    w: &[f32],
+    samples: &mut Samples,
+    root: Pending,
+    may_localize: bool,
+    c: &mut Ctx<'_, '_>,
+) {
+    let mut stack = vec![root];
+    while let Some(item) = stack.pop() {
+        let Some(split) = item.split.clone() else { continue };
+        let m = item.end - item.start;
+        if may_localize && (LOCAL_MIN_ROWS..=LOCAL_ROWS).contains(&m) && d.n_rows > 2 * LOCAL_ROWS {
+            let (local, mut local_samples, local_w) = localize(d, samples, item.start, item.end);
+            let local_root = Pending { start: 0, end: m, ..item };
+            grow_depth_first(&local, &local_w, &mut local_samples, local_root, false, c);
+            continue;
+        }
+        let (left, right) = split_node(d, w, samples, &item, &split, c);
+        stack.push(right);
+        stack.push(left);
+    }
+}
+
+/// Splits nodes in order of decreasing impurity decrease until `max_leaf_nodes` leaves exist.
+fn grow_best_first(d: &TrainData, w: &[f32], samples: &mut Samples, root: Pending, c: &mut Ctx<'_, '_>) {
+    let mut heap = BinaryHeap::from([root]);
+    while let Some(item) = heap.pop() {
+        let Some(split) = item.split.clone() else { continue };
+        if c.p.max_leaf_nodes.is_some_and(|m| c.leaves >= m) {
+            continue;
+        }
+        let (left, right) = split_node(d, w, samples, &item, &split, c);
+        heap.push(left);
+        heap.push(right);
+    }
+}
+
+/// Partitions a node's samples by its split and creates the two children.
+fn split_node(
+    d: &TrainData,
+    w: &[f32],
+    samples: &mut Samples,
+    item: &Pending,
+    split: &Split,
+    c: &mut Ctx<'_, '_>,
+) -> (Pending, Pending) {
+    let mid = partition(d, samples, item.start, item.end, split);
+    c.leaves += 1;
+    let depth = item.depth + 1;
+    let mut left =
+        make_node(d, c.p, w, samples.view(item.start, mid), depth, c.k, c.total_weight, c.tree, c.rng, c.s);
+    let mut right =
+        make_node(d, c.p, w, samples.view(mid, item.end), depth, c.k, c.total_weight, c.tree, c.rng, c.s);
+    (left.start, left.end, right.start, right.end) = (item.start, mid, mid, item.end);
+    debug_assert_eq!(right.node, left.node + 1);
+    c.tree.nodes[item.node] =
+        Node::split(split.feature, split.threshold, split.missing_left, left.node as u32);
+    (left, right)
+}
+
+/// A compact copy of the samples `start..end`: local row `i` is `samples.rows[start + i]`.
+fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (TrainData, Samples, Vec<f32>) {
+    let rows = &samples.rows[start..end];
+    let m = rows.len();
+    let mut cols = Vec::with_capacity(m * d.n_features);
+    for f in 0..d.n_features {
+        let col = d.column(f);
+        cols.extend(rows.iter().map(|&r| col[r as usize]));
+    }
+    let bins = d.bins.as_ref().map(|b| {
+        let mut codes = Vec::with_capacity(m * d.n_features);
+        for f in 0..d.n_features {
+            let col = b.column(f);
+            codes.extend(rows.iter().map(|&r| col[r as usize]));
+        }
+        Binned { n_rows: m, codes, edges: b.edges.clone() }
+    });
+    let ys = samples.ys[start..end].to_vec();
+    let ws = samples.ws[start..end].to_vec();
+    let target = match &d.target {
+        Target::Class { n_classes, .. } => {
+            Target::Class { y: ys.iter().map(|&v| v as u32).collect(), n_classes: *n_classes }
+        }
+        Target::Reg { .. } => Target::Reg { y: ys.clone() },
+    };
+    let local = TrainData { cols, n_rows: m, n_features: d.n_features, bins, target };
+    let local_samples =
+        Samples { rows: (0..m as u32).collect(), ys, ws: ws.clone(), classification: samples.classification };
+    (local, local_samples, ws)
 }
 
 /// Moves the samples of `start..end` going left to the front of the range; returns where the right part
@@ -212,15 +306,23 @@ fn make_node(
 ) -> Pending {
     let node_rows = node.rows;
     let classification = node.classification;
-    let mut stats = vec![0.0; k];
+    // Most nodes of a deep tree are tiny: keep their statistics on the stack.
+    let mut small = [0.0f64; 16];
+    let mut large = Vec::new();
+    let stats: &mut [f64] = if k <= small.len() {
+        &mut small[..k]
+    } else {
+        large.resize(k, 0.0);
+        &mut large
+    };
     for (&y, &wi) in node.ys.iter().zip(node.ws) {
-        acc(&mut stats, classification, y, wi, 1.0);
+        acc(stats, classification, y, wi, 1.0);
     }
-    let wn = weight(classification, &stats);
-    let (imp, values) = node_impurity_and_values(d, p.criterion, w, node_rows, &stats, s);
+    let stats: &[f64] = stats;
+    let wn = weight(classification, stats);
     let id = tree.nodes.len();
+    let imp = push_values(d, p.criterion, w, node_rows, stats, s, &mut tree.values);
     tree.nodes.push(Node::leaf(id, 0.0));
-    tree.values.extend(values);
     tree.nodes[id] = tree.leaf_node(id);
     tree.impurity.push(imp);
     tree.weighted_n.push(wn);
@@ -236,7 +338,7 @@ fn make_node(
     if !can_split {
         return pending;
     }
-    if let Some(split) = find_split(d, p, w, node, &stats, rng, s) {
+    if let Some(split) = find_split(d, p, w, node, stats, rng, s) {
         if p.min_impurity_decrease <= 0.0 && p.max_leaf_nodes.is_none() {
             // Neither a threshold nor a growth order needs the decrease: skip computing it.
             pending.split = Some(split);
@@ -258,7 +360,8 @@ fn make_node(
                     Target::Reg { y } => acc(&mut st, false, y[row], w[row], 1.0),
                 }
             }
-            let (imp, _) = node_impurity_and_values(d, p.criterion, w, rs, &st, s);
+            let mut scratch_values = Vec::new();
+            let imp = push_values(d, p.criterion, w, rs, &st, s, &mut scratch_values);
             (weight(classification, &st), imp)
         };
         let (wl, il) = child(&l, s);
@@ -272,24 +375,26 @@ fn make_node(
     pending
 }
 
-/// A node's impurity and output values (class probabilities, mean, or median).
-fn node_impurity_and_values(
+/// Appends a node's output values (class probabilities, mean or median) to `values`; returns its impurity.
+fn push_values(
     d: &TrainData,
     c: Criterion,
     w: &[f32],
     rows: &[u32],
     stats: &[f64],
     s: &mut Scratch,
-) -> (f64, Vec<f32>) {
+    values: &mut Vec<f32>,
+) -> f64 {
     match c {
         Criterion::Gini | Criterion::Entropy => {
             let total: f64 = stats.iter().sum();
-            let probs = stats.iter().map(|v| if total > 0.0 { (v / total) as f32 } else { 0.0 }).collect();
-            (impurity(c, stats), probs)
+            values.extend(stats.iter().map(|v| if total > 0.0 { (v / total) as f32 } else { 0.0 }));
+            impurity(c, stats)
         }
         Criterion::SquaredError => {
             let mean = if stats[0] > 0.0 { stats[1] / stats[0] } else { 0.0 };
-            (impurity(c, stats), vec![mean as f32])
+            values.push(mean as f32);
+            impurity(c, stats)
         }
         Criterion::AbsoluteError => {
             prepare_ranks(d, rows, s);
@@ -297,8 +402,8 @@ fn node_impurity_and_values(
             for &r in rows {
                 t.add(s.ranks[r as usize] as usize, f64::from(w[r as usize]));
             }
-            let imp = if t.total_weight() > 0.0 { t.abs_deviation() / t.total_weight() } else { 0.0 };
-            (imp, vec![t.median() as f32])
+            values.push(t.median() as f32);
+            if t.total_weight() > 0.0 { t.abs_deviation() / t.total_weight() } else { 0.0 }
         }
     }
 }

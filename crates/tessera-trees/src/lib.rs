@@ -44,7 +44,8 @@ pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTre
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Model};
 pub use forest::{
-    ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier, RandomForestRegressor,
+    ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier,
+    RandomForestRegressor,
 };
 pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};

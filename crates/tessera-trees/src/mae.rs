@@ -104,7 +104,14 @@ mod tests {
             let mut sorted: Vec<(f64, f64)> = set.iter().map(|&(r, w)| (f64::from(values[r]), w)).collect();
             sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut acc = 0.0;
-            let med = sorted.iter().find(|(_, w)| { acc += w; acc >= total / 2.0 - 1e-12 }).unwrap().0;
+            let med = sorted
+                .iter()
+                .find(|(_, w)| {
+                    acc += w;
+                    acc >= total / 2.0 - 1e-12
+                })
+                .unwrap()
+                .0;
             let dev: f64 = set.iter().map(|&(r, w)| w * (f64::from(values[r]) - med).abs()).sum();
             assert!((t.median() - med).abs() < 1e-9, "step {k}");
             assert!((t.abs_deviation() - dev).abs() < 1e-9, "step {k}");

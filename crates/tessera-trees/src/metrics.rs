@@ -22,7 +22,11 @@ pub fn accuracy(y_true: ArrayView1<'_, f32>, y_pred: ArrayView1<'_, f32>) -> Res
 pub fn log_loss(y_true: ArrayView1<'_, f32>, proba: ArrayView2<'_, f32>, classes: &[f32]) -> Result<f64> {
     same_len(y_true.len(), proba.nrows())?;
     if proba.ncols() != classes.len() {
-        return Err(Error::Shape(format!("{} probability columns for {} classes", proba.ncols(), classes.len())));
+        return Err(Error::Shape(format!(
+            "{} probability columns for {} classes",
+            proba.ncols(),
+            classes.len()
+        )));
     }
     let eps = 1e-15;
     let mut total = 0.0;
@@ -115,8 +119,13 @@ mod tests {
         let y = array![0.0f32, 0.0, 1.0, 1.0];
         assert_eq!(accuracy(y.view(), array![0.0f32, 1.0, 1.0, 1.0].view()).unwrap(), 0.75);
         // scikit-learn: roc_auc_score([0,0,1,1], [0.1,0.4,0.35,0.8]) = 0.75
-        assert!((roc_auc(y.view(), array![0.1f32, 0.4, 0.35, 0.8].view(), 1.0).unwrap() - 0.75).abs() < 1e-12);
-        assert!((rmse(array![1.0f32, 2.0].view(), array![1.0f32, 4.0].view()).unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert!(
+            (roc_auc(y.view(), array![0.1f32, 0.4, 0.35, 0.8].view(), 1.0).unwrap() - 0.75).abs() < 1e-12
+        );
+        assert!(
+            (rmse(array![1.0f32, 2.0].view(), array![1.0f32, 4.0].view()).unwrap() - 2f64.sqrt()).abs()
+                < 1e-12
+        );
         assert!((mae(array![1.0f32, 2.0].view(), array![1.0f32, 4.0].view()).unwrap() - 1.0).abs() < 1e-12);
         // scikit-learn: r2_score([3,-0.5,2,7],[2.5,0.0,2,8]) = 0.9486081370449679
         let r = r2(array![3.0f32, -0.5, 2.0, 7.0].view(), array![2.5f32, 0.0, 2.0, 8.0].view()).unwrap();

@@ -29,7 +29,9 @@ impl MaxFeatures {
             MaxFeatures::Sqrt => n.sqrt() as usize,
             MaxFeatures::Log2 => n.log2() as usize,
             MaxFeatures::Fraction(f) if f > 0.0 && f <= 1.0 => (f * n) as usize,
-            MaxFeatures::Fraction(f) => return Err(param(format!("max_features fraction must be in (0, 1], got {f}"))),
+            MaxFeatures::Fraction(f) => {
+                return Err(param(format!("max_features fraction must be in (0, 1], got {f}")));
+            }
             MaxFeatures::Count(c) if c >= 1 && c <= n_features => c,
             MaxFeatures::Count(c) => {
                 return Err(param(format!("max_features = {c} must be in 1..={n_features}")));

@@ -31,7 +31,8 @@ pub fn model_to_json<M: Serialize>(model: &M, kind: &str) -> Result<String> {
 /// names the input in errors.
 pub fn model_from_json<M: DeserializeOwned>(text: &str, kind: &str, source: &Path) -> Result<M> {
     let err = |message: String| Error::ModelFile { path: source.to_path_buf(), message };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
     if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
         return Err(err("not a tessera-trees model file (no `format: tessera-trees`)".into()));
     }
@@ -55,8 +56,10 @@ pub fn model_kind(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::ModelFile { path: path.to_path_buf(), message: e.to_string() })?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::ModelFile { path: path.to_path_buf(), message: format!("not valid JSON: {e}") })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::ModelFile {
+        path: path.to_path_buf(),
+        message: format!("not valid JSON: {e}"),
+    })?;
     Ok(value.get("kind").and_then(|v| v.as_str()).unwrap_or("").to_string())
 }
 

@@ -9,7 +9,7 @@ use crate::grow::{GrowParams, Target, TrainData};
 use crate::mae::MedianTracker;
 
 /// The best split found for a node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Split {
     pub feature: usize,
     pub threshold: f32,
@@ -86,9 +86,11 @@ pub(crate) fn find_split(
     s: &mut Scratch,
 ) -> Option<Split> {
     let k = total.len();
-    for v in [&mut s.left, &mut s.right, &mut s.miss, &mut s.tmp_l, &mut s.tmp_r] {
-        v.clear();
-        v.resize(k, 0.0);
+    if s.left.len() != k {
+        for v in [&mut s.left, &mut s.right, &mut s.miss, &mut s.tmp_l, &mut s.tmp_r] {
+            v.clear();
+            v.resize(k, 0.0);
+        }
     }
     let use_hist = !p.random_split
         && p.criterion != Criterion::AbsoluteError
@@ -98,8 +100,11 @@ pub(crate) fn find_split(
     if p.criterion == Criterion::AbsoluteError {
         prepare_ranks(d, rows, s);
     }
-    s.feats.clear();
-    s.feats.extend(0..d.n_features);
+    // Any permutation of the features is a valid start for the partial shuffle below.
+    if s.feats.len() != d.n_features {
+        s.feats.clear();
+        s.feats.extend(0..d.n_features);
+    }
     let mut best: Option<Split> = None;
     let mut visited = 0;
     for j in 0..d.n_features {
@@ -176,7 +181,14 @@ fn consider(
     }
 }
 
-fn exact_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64], f: usize, s: &mut Scratch) -> Outcome {
+fn exact_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    node: NodeView<'_>,
+    total: &[f64],
+    f: usize,
+    s: &mut Scratch,
+) -> Outcome {
     let col = d.column(f);
     let cls = node.classification;
     s.pairs.clear();
@@ -213,7 +225,18 @@ fn exact_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64
             continue;
         }
         let before = best.map(|b| b.0);
-        consider(p, &s.left, &s.right, &s.miss, i + 1, m - i - 1, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+        consider(
+            p,
+            &s.left,
+            &s.right,
+            &s.miss,
+            i + 1,
+            m - i - 1,
+            n_miss,
+            &mut s.tmp_l,
+            &mut s.tmp_r,
+            &mut best,
+        );
         if best.map(|b| b.0) != before {
             best_at = i;
         }
@@ -226,7 +249,14 @@ fn exact_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64
     }))
 }
 
-fn hist_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64], f: usize, s: &mut Scratch) -> Outcome {
+fn hist_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    node: NodeView<'_>,
+    total: &[f64],
+    f: usize,
+    s: &mut Scratch,
+) -> Outcome {
     let rows = node.rows;
     let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
     let k = total.len();
@@ -273,7 +303,18 @@ fn hist_feature(d: &TrainData, p: &GrowParams, node: NodeView<'_>, total: &[f64]
         }
         n_left += s.counts[b] as usize;
         let before = best.map(|(p, _): (f64, bool)| p);
-        consider(p, &s.left, &s.right, &s.miss, n_left, n_present - n_left, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+        consider(
+            p,
+            &s.left,
+            &s.right,
+            &s.miss,
+            n_left,
+            n_present - n_left,
+            n_miss,
+            &mut s.tmp_l,
+            &mut s.tmp_r,
+            &mut best,
+        );
         if best.map(|b| b.0) != before {
             best_bin = b;
         }
@@ -302,14 +343,12 @@ fn random_feature(
     s.xs.clear();
     s.xs.extend(node.rows.iter().map(|&r| col[r as usize]));
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut any_nan = false;
     for &x in &s.xs {
         // NaN compares false both ways and is skipped.
-        if x < lo {
-            lo = x;
-        }
-        if x > hi {
-            hi = x;
-        }
+        lo = if x < lo { x } else { lo };
+        hi = if x > hi { x } else { hi };
+        any_nan |= x.is_nan();
     }
     if !(hi > lo) {
         return Outcome::Constant;
@@ -325,7 +364,11 @@ fn random_feature(
     s.left.iter_mut().for_each(|v| *v = 0.0);
     s.miss.iter_mut().for_each(|v| *v = 0.0);
     let (mut n_left, mut n_miss) = (0, 0);
-    for (i, &x) in s.xs.iter().enumerate() {
+    if !any_nan && total.len() <= 3 && (!cls || total.len() == 2) {
+        n_left = left_sums(&s.xs, node.ys, node.ws, threshold, cls, &mut s.left);
+    }
+    for (i, &x) in s.xs.iter().enumerate().filter(|_| any_nan || total.len() > 3 || (cls && total.len() != 2))
+    {
         if x <= threshold {
             acc(&mut s.left, cls, node.ys[i], node.ws[i], 1.0);
             n_left += 1;
@@ -341,6 +384,40 @@ fn random_feature(
     let n_right = node.rows.len() - n_left - n_miss;
     consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
     Outcome::Searched(best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy }))
+}
+
+/// Left-child statistics of a NaN-free node for binary classification or regression, branch-free (the
+/// comparison is a 0/1 multiplier, as a taken/not-taken branch would be mispredicted half the time) and
+/// with four partial sums per statistic so the additions do not wait on each other. Returns the left count.
+fn left_sums(xs: &[f32], ys: &[f32], ws: &[f32], threshold: f32, cls: bool, left: &mut [f64]) -> usize {
+    let mut w = [0.0f64; 4];
+    let mut wy = [0.0f64; 4];
+    let mut wyy = [0.0f64; 4];
+    let mut count = [0usize; 4];
+    let n = xs.len();
+    for start in (0..n).step_by(4) {
+        for lane in 0..4.min(n - start) {
+            let i = start + lane;
+            let m = u8::from(xs[i] <= threshold);
+            let mw = f64::from(m) * f64::from(ws[i]);
+            let y = f64::from(ys[i]);
+            w[lane] += mw;
+            wy[lane] += mw * y;
+            wyy[lane] += mw * y * y;
+            count[lane] += usize::from(m);
+        }
+    }
+    let (w, wy, wyy): (f64, f64, f64) = (w.iter().sum(), wy.iter().sum(), wyy.iter().sum());
+    if cls {
+        // Binary classes are 0 and 1: the weighted sum of y is the weight of class 1.
+        left[0] = w - wy;
+        left[1] = wy;
+    } else {
+        left[0] = w;
+        left[1] = wy;
+        left[2] = wyy;
+    }
+    count.iter().sum()
 }
 
 /// Sets `s.values` to the node's sorted distinct targets and `s.ranks[r]` to each row's rank among them.
@@ -414,7 +491,15 @@ fn exact_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, s
     }))
 }
 
-fn random_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, threshold: f32, s: &mut Scratch) -> Option<Split> {
+fn random_mae(
+    d: &TrainData,
+    p: &GrowParams,
+    w: &[f32],
+    rows: &[u32],
+    f: usize,
+    threshold: f32,
+    s: &mut Scratch,
+) -> Option<Split> {
     let col = d.column(f);
     let mut best: Option<(f64, bool)> = None;
     let n_miss = rows.iter().filter(|&&r| col[r as usize].is_nan()).count();

@@ -266,7 +266,14 @@ impl TryFrom<TreeRepr> for Tree {
         if n == 0 {
             return Err("a tree needs at least one node".into());
         }
-        let lens = [r.threshold.len(), r.left.len(), r.right.len(), r.missing_left.len(), r.impurity.len(), r.weighted_n.len()];
+        let lens = [
+            r.threshold.len(),
+            r.left.len(),
+            r.right.len(),
+            r.missing_left.len(),
+            r.impurity.len(),
+            r.weighted_n.len(),
+        ];
         if lens.iter().any(|&l| l != n) || r.values.len() != n * r.n_outputs || r.n_outputs == 0 {
             return Err(format!("tree arrays disagree in length ({n} nodes)"));
         }
@@ -278,7 +285,12 @@ impl TryFrom<TreeRepr> for Tree {
                 let f = r.feature[i] as u64;
                 let (l, rt) = (r.left[i] as usize, r.right[i] as usize);
                 // Children come after their parent (which rules out cycles) and siblings are adjacent.
-                if f >= r.n_features as u64 || f >= u64::from(FEATURE_MASK) || l <= i || rt != l + 1 || rt >= n {
+                if f >= r.n_features as u64
+                    || f >= u64::from(FEATURE_MASK)
+                    || l <= i
+                    || rt != l + 1
+                    || rt >= n
+                {
                     return Err(format!("node {i} has an invalid feature or child index"));
                 }
                 Node::split(f as usize, r.threshold[i], r.missing_left[i] != 0, r.left[i])

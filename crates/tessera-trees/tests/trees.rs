@@ -5,8 +5,8 @@
 use ndarray::{Array1, Array2, array};
 use tessera_datasets::{load_breast_cancer, load_diabetes, load_iris, train_test_split};
 use tessera_trees::{
-    Criterion, DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, MaxFeatures, Model,
-    RandomForestClassifier, RandomForestRegressor, metrics,
+    Criterion, DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, MaxFeatures,
+    Model, RandomForestClassifier, RandomForestRegressor, metrics,
 };
 
 #[test]
@@ -38,7 +38,11 @@ fn regression_criteria_give_mean_and_median_leaves() {
     let y = array![1.0f32, 2.0, 10.0, 5.0];
     let mse = DecisionTreeRegressor::new().max_depth(1).fit(x.view(), y.view()).unwrap();
     assert!((mse.predict(array![[0.0f32]].view()).unwrap()[0] - 13.0 / 3.0).abs() < 1e-5);
-    let mae = DecisionTreeRegressor::new().criterion(Criterion::AbsoluteError).max_depth(1).fit(x.view(), y.view()).unwrap();
+    let mae = DecisionTreeRegressor::new()
+        .criterion(Criterion::AbsoluteError)
+        .max_depth(1)
+        .fit(x.view(), y.view())
+        .unwrap();
     assert_eq!(mae.predict(array![[0.0f32]].view()).unwrap()[0], 2.0);
 }
 
@@ -61,7 +65,8 @@ fn bad_input_is_a_clear_error() {
     let x = array![[1.0f32], [2.0]];
     let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32].view()).unwrap_err().to_string();
     assert!(e.contains("2 rows") && e.contains("1 labels"), "{e}");
-    let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32, f32::NAN].view()).unwrap_err().to_string();
+    let e =
+        DecisionTreeClassifier::new().fit(x.view(), array![1.0f32, f32::NAN].view()).unwrap_err().to_string();
     assert!(e.contains("NaN"), "{e}");
     let e = DecisionTreeClassifier::new().fit(x.view(), array![1.0f32, 1.0].view()).unwrap_err().to_string();
     assert!(e.contains("two classes"), "{e}");
@@ -72,14 +77,17 @@ fn bad_input_is_a_clear_error() {
     let e = m.predict(array![[1.0f32, 2.0]].view()).unwrap_err().to_string();
     assert!(e.contains("1 features") && e.contains("has 2"), "{e}");
     assert!(m.predict_proba(x.view()).is_err());
-    let e = DecisionTreeClassifier::new().max_features(MaxFeatures::Count(5)).fit(x.view(), array![0.0f32, 1.0].view());
+    let e = DecisionTreeClassifier::new()
+        .max_features(MaxFeatures::Count(5))
+        .fit(x.view(), array![0.0f32, 1.0].view());
     assert!(e.unwrap_err().to_string().contains("max_features"));
 }
 
 #[test]
 fn forests_beat_single_trees_and_report_oob() {
     let (train, test) = train_test_split(&load_breast_cancer(), 0.3, 1, true).unwrap();
-    let rf = RandomForestClassifier::new().n_estimators(60).oob_score(true).seed(3).fit_dataset(&train).unwrap();
+    let rf =
+        RandomForestClassifier::new().n_estimators(60).oob_score(true).seed(3).fit_dataset(&train).unwrap();
     let acc = metrics::accuracy(test.targets(), rf.predict(test.features()).unwrap().view()).unwrap();
     assert!(acc > 0.93, "rf accuracy {acc}");
     let oob = rf.oob_score.unwrap();
