@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use ndarray::{ArrayView2, s};
 use tessera_datasets::{ClassificationParams, CsvOptions, make_classification, read_csv, write_csv};
-use tessera_trees::{Estimator, ExtraTreesClassifier, Model, RandomForestClassifier, metrics};
+use tessera_trees::{
+    AdaBoostClassifier, Estimator, ExtraTreesClassifier, Model, RandomForestClassifier, metrics,
+};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -107,6 +109,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         measure("extra_trees", "160000x28 train, 100 trees", &|| {
             let m = ExtraTreesClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
             describe(&m);
+            Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
+        });
+    }
+    if run("adaboost") {
+        measure("adaboost", "160000x28 train, 100 stumps", &|| {
+            let m = AdaBoostClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
             Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
         });
     }

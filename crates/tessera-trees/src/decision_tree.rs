@@ -1,5 +1,8 @@
 //! CART decision trees (scikit-learn's `DecisionTreeClassifier` / `DecisionTreeRegressor`).
 
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -115,6 +118,63 @@ pub(crate) fn fit_tree(
     tree
 }
 
+thread_local! {
+    /// The data prepared by the last tree fit on this thread, while a boosting loop allows reuse.
+    static REUSE: RefCell<Option<(u64, Arc<TrainData>)>> = const { RefCell::new(None) };
+    static REUSE_ON: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with reuse of prepared training data (column-major copy and quantile bins) between tree fits
+/// on this thread whose inputs have identical content. Boosting refits one data set with new weights
+/// every round; without this each round would re-sort every feature to bin it. The cache is content-keyed
+/// (a hash of X, y and the task) and dropped when `f` returns.
+pub(crate) fn with_prepared_reuse<T>(f: impl FnOnce() -> T) -> T {
+    let was_on = REUSE_ON.with(|c| c.replace(true));
+    let out = f();
+    REUSE_ON.with(|c| c.set(was_on));
+    if !was_on {
+        REUSE.with(|r| r.borrow_mut().take());
+    }
+    out
+}
+
+fn content_key(x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>, criterion: Criterion, hist: bool) -> u64 {
+    // FNV-1a over the shapes and bit patterns.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        h ^= v;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(x.nrows() as u64);
+    eat(x.ncols() as u64);
+    eat(u64::from(criterion.is_classification()) | (u64::from(hist) << 1));
+    for v in x.iter().chain(y.iter()) {
+        eat(u64::from(v.to_bits()));
+    }
+    h
+}
+
+/// Prepares (or, inside [`with_prepared_reuse`], reuses) the training data for one tree.
+fn prepared_data(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, f32>,
+    target: Target,
+    criterion: Criterion,
+    hist: bool,
+) -> Arc<TrainData> {
+    if !REUSE_ON.with(Cell::get) {
+        return Arc::new(TrainData::new(x, target, hist));
+    }
+    let key = content_key(x, y, criterion, hist);
+    if let Some(data) = REUSE.with(|r| r.borrow().as_ref().filter(|(k, _)| *k == key).map(|(_, d)| d.clone()))
+    {
+        return data;
+    }
+    let data = Arc::new(TrainData::new(x, target, hist));
+    REUSE.with(|r| *r.borrow_mut() = Some((key, data.clone())));
+    data
+}
+
 macro_rules! tree_estimator {
     ($(#[$doc:meta])* $name:ident, $criterion:expr, $classify:literal) => {
         $(#[$doc])*
@@ -198,7 +258,7 @@ macro_rules! tree_estimator {
                 let weights = check_fit_input(x, y, w)?;
                 let g = self.params.grow_params(x.ncols())?;
                 let (target, labels) = encode_target(self.params.criterion, y)?;
-                let data = TrainData::new(x, target, self.params.splitter == Splitter::Best);
+                let data = prepared_data(x, y, target, self.params.criterion, self.params.splitter == Splitter::Best);
                 let tree = fit_tree(&data, &self.params, &g, &weights, self.params.seed);
                 Ok(FittedTree { tree, labels, n_features: x.ncols() })
             }
@@ -277,20 +337,21 @@ pub(crate) fn argmax(v: &[f32]) -> usize {
 impl Model for FittedTree {
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         check_predict_input(x, self.n_features)?;
+        let one = |row: &[f32]| {
+            let v = self.tree.node_values(self.tree.leaf_index(row));
+            match &self.labels {
+                Some(l) => l.classes[argmax(v)],
+                None => v[0],
+            }
+        };
+        // Small inputs (as inside boosting and stacking) are predicted on this thread.
+        if x.nrows() <= 4 * PREDICT_CHUNK {
+            return Ok(rows_of(x).map(|row| one(&row)).collect());
+        }
         let out: Vec<f32> = x
             .axis_chunks_iter(Axis(0), PREDICT_CHUNK)
             .into_par_iter()
-            .flat_map_iter(|chunk| {
-                rows_of(chunk)
-                    .map(|row| {
-                        let v = self.tree.node_values(self.tree.leaf_index(&row));
-                        match &self.labels {
-                            Some(l) => l.classes[argmax(v)],
-                            None => v[0],
-                        }
-                    })
-                    .collect::<Vec<_>>()
-            })
+            .flat_map_iter(|chunk| rows_of(chunk).map(|row| one(&row)).collect::<Vec<_>>())
             .collect();
         Ok(Array1::from(out))
     }

@@ -22,6 +22,7 @@
 //! assert!(acc > 0.9);
 //! ```
 
+mod adaboost;
 mod binning;
 mod criterion;
 mod data;
@@ -38,6 +39,9 @@ mod prune;
 mod split;
 mod tree;
 
+pub use adaboost::{
+    AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor, R2Loss,
+};
 pub use criterion::Criterion;
 pub use data::ClassLabels;
 pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, TreeParams};
