@@ -1,10 +1,11 @@
 //! `tessera`: the command-line tool of the tessera workspace.
 //!
-//! `tessera data info|export|synth` today; `trees`, `attention`, `vlm`, `dist` and `launch` join as their
+//! `tessera data info|export|synth` and `tessera trees train|predict|eval` today; `attention`, `vlm`, `dist` and `launch` join as their
 //! crates land. Errors print one line naming the file, line and column at fault, and exit with status 1.
 
 mod data;
 mod progress;
+mod trees;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ enum Command {
     /// Inspect, export and generate datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Train, apply and evaluate decision trees and their ensembles.
+    #[command(subcommand)]
+    Trees(trees::TreesCommand),
 }
 
 /// Errors of the CLI: each wraps a library error, which already names the file and place at fault.
@@ -31,6 +35,9 @@ pub enum CliError {
     /// A dataset could not be loaded, generated or written.
     #[error(transparent)]
     Datasets(#[from] tessera_datasets::Error),
+    /// A model could not be trained, applied, saved or loaded.
+    #[error(transparent)]
+    Trees(#[from] tessera_trees::Error),
     /// Writing output failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
@@ -43,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),
+        Command::Trees(cmd) => trees::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

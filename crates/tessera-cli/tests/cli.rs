@@ -126,3 +126,120 @@ fn bad_input_is_a_clear_error() {
     assert!(stderr(&o).contains("n_features >= 5"), "{}", stderr(&o));
     assert!(!std::path::Path::new("/tmp/never.csv").exists());
 }
+
+#[test]
+fn trees_train_predict_eval_with_text_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    let test = dir.path().join("test.csv");
+    let mut text = String::from("size,weight,kind\n");
+    for i in 0..60 {
+        let (s, w) = (i as f32 / 10.0, (i % 7) as f32);
+        text.push_str(&format!("{s},{w},{}\n", if i < 30 { "small" } else { "large" }));
+    }
+    std::fs::write(&train, &text).unwrap();
+    // Columns in another order, and only one of the classes: matched by name.
+    std::fs::write(&test, "kind,weight,size\nlarge,1,5.5\nlarge,2,4.0\n").unwrap();
+    let model = dir.path().join("model.json");
+    for kind in ["cart", "rf", "extra-trees", "adaboost", "bagging", "stacking"] {
+        let o = tessera(&[
+            "trees",
+            "train",
+            "--model",
+            kind,
+            "--data",
+            train.to_str().unwrap(),
+            "--target",
+            "kind",
+            "--n-estimators",
+            "10",
+            "--out",
+            model.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        let out = dir.path().join("pred.csv");
+        let o = tessera(&[
+            "trees",
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            test.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "prediction\nlarge\nlarge\n", "{kind}");
+        let o = tessera(&[
+            "trees",
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            test.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--proba",
+        ]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        assert!(std::fs::read_to_string(&out).unwrap().starts_with("proba_large,proba_small\n"), "{kind}");
+        let o = tessera(&[
+            "trees",
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            test.to_str().unwrap(),
+            "--target",
+            "kind",
+        ]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["accuracy"], 1.0, "{kind}");
+    }
+    // A prediction file without a needed column is a clear error.
+    std::fs::write(&test, "kind,size\nlarge,5.5\n").unwrap();
+    let o = tessera(&[
+        "trees",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        test.to_str().unwrap(),
+        "--out",
+        "/tmp/never.csv",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("needs column `weight`"), "{}", stderr(&o));
+    // A regression model refuses --proba and reports RMSE.
+    let o = tessera(&[
+        "trees",
+        "train",
+        "--model",
+        "rf",
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "size",
+        "--task",
+        "regression",
+        "--ignore",
+        "kind",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tessera(&[
+        "trees",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "size",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["rows"], 60);
+    assert!(v["rmse"].as_f64().is_some_and(f64::is_finite) && v["r2"].is_number(), "{v}");
+}

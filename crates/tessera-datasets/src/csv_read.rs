@@ -42,11 +42,14 @@ pub struct CsvOptions {
     pub task: Option<TaskKind>,
     /// The field delimiter (default `,`).
     pub delimiter: u8,
+    /// Read only these columns as features (in file order); `None` reads every non-target column. Other
+    /// columns (ids, free text) are skipped unparsed.
+    pub features: Option<Vec<String>>,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { target: None, task: None, delimiter: b',' }
+        CsvOptions { target: None, task: None, delimiter: b',', features: None }
     }
 }
 
@@ -152,10 +155,12 @@ pub fn read_csv_header(path: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(headers.iter().map(|h| h.trim().to_string()).collect())
 }
 
-/// The header's columns, split into features and the target.
+/// The header's columns, split into features, the target, and skipped columns.
 struct Layout {
     headers: Vec<String>,
     target_col: Option<usize>,
+    /// Whether each column is read as a feature.
+    is_feature: Vec<bool>,
 }
 
 impl Layout {
@@ -169,12 +174,21 @@ impl Layout {
             })?),
             None => None,
         };
-        Ok(Layout { headers, target_col })
+        let mut is_feature: Vec<bool> = (0..headers.len()).map(|i| Some(i) != target_col).collect();
+        if let Some(wanted) = &options.features {
+            is_feature.iter_mut().for_each(|f| *f = false);
+            for name in wanted {
+                let i = headers.iter().position(|h| h == name).ok_or_else(|| {
+                    file_error(source, &format!("no column named `{name}` (columns: {})", headers.join(", ")))
+                })?;
+                is_feature[i] = Some(i) != target_col;
+            }
+        }
+        Ok(Layout { headers, target_col, is_feature })
     }
 
     fn feature_names(&self) -> Vec<String> {
-        let tc = self.target_col;
-        self.headers.iter().enumerate().filter(|(i, _)| Some(*i) != tc).map(|(_, h)| h.clone()).collect()
+        self.headers.iter().zip(&self.is_feature).filter(|(_, f)| **f).map(|(h, _)| h.clone()).collect()
     }
 
     fn column_name(&self, i: usize) -> String {
@@ -369,7 +383,7 @@ pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) ->
                     return Err(layout.parse_error(source, line, i, "the target value is missing"));
                 }
                 targets.push(cell, line);
-            } else {
+            } else if layout.is_feature.get(i).copied().unwrap_or(false) {
                 features.push(parse_cell(cell).ok_or_else(|| {
                     layout.parse_error(source, line, i, &format!("cannot read `{cell}` as a number"))
                 })?);
@@ -517,7 +531,7 @@ fn parse_piece(piece: &[u8], layout: &Layout, delimiter: u8) -> std::result::Res
         loop {
             let col = fields;
             fields += 1;
-            let len = if col >= ncols {
+            let len = if col >= ncols || (col != target_col && !layout.is_feature[col]) {
                 memchr::memchr(delimiter, rest).unwrap_or(rest.len())
             } else if col == target_col {
                 let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
@@ -565,7 +579,7 @@ fn cell_text(cell: &[u8], local: u64, col: usize) -> std::result::Result<&str, P
 
 fn csv_error(source: &Path, e: &csv::Error, headers: &[String]) -> Error {
     let line = e.position().map_or(0, csv::Position::line);
-    let layout = Layout { headers: headers.to_vec(), target_col: None };
+    let layout = Layout { headers: headers.to_vec(), target_col: None, is_feature: Vec::new() };
     match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::Parse {
             path: source.to_path_buf(),
@@ -722,6 +736,21 @@ mod tests {
                 proptest::prop_assert_eq!(parse_cell(&text).map(f32::to_bits), want.map(f32::to_bits), "{}", text);
             }
         }
+    }
+
+    #[test]
+    fn selected_features_skip_other_columns() {
+        let options =
+            CsvOptions { features: Some(vec!["b".into(), "a".into()]), ..CsvOptions::with_target("y") };
+        for block in [3, 1000] {
+            let (p, s) = both("id,a,note,b,y\nx1,1,hello,2,0\nx2,3,,4,1\n", &options, block);
+            for ds in [p.unwrap(), s.unwrap()] {
+                assert_eq!(ds.feature_names(), ["a", "b"]);
+                assert_eq!(ds.features().row(1).to_vec(), vec![3.0, 4.0]);
+            }
+        }
+        let bad = CsvOptions { features: Some(vec!["zzz".into()]), ..CsvOptions::default() };
+        assert!(both("a,b\n1,2\n", &bad, 10).0.unwrap_err().to_string().contains("zzz"));
     }
 
     #[test]

@@ -251,9 +251,7 @@ impl<M: Model> FittedAdaBoostClassifier<M> {
 
 impl<M: Model> Model for FittedAdaBoostClassifier<M> {
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        let votes =
-            self.staged_votes(x)?.pop().unwrap_or_else(|| Array2::zeros((x.nrows(), self.labels.len())));
-        Ok(self.labels_of(&votes))
+        Ok(self.labels_of(&self.final_votes(x)?))
     }
 
     fn n_features(&self) -> usize {
@@ -265,9 +263,7 @@ impl<M: Model> Model for FittedAdaBoostClassifier<M> {
     }
 
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        let votes =
-            self.staged_votes(x)?.pop().unwrap_or_else(|| Array2::zeros((x.nrows(), self.labels.len())));
-        Ok(self.proba_of(&votes))
+        Ok(self.proba_of(&self.final_votes(x)?))
     }
 }
 
@@ -356,8 +352,12 @@ impl<E: Estimator> Estimator for AdaBoostRegressor<E> {
                     Some(*acc)
                 })
                 .collect();
-            let idx: Vec<usize> =
-                (0..n).map(|_| cdf.partition_point(|&c| c < rng.uniform_f64()).min(n - 1)).collect();
+            let idx: Vec<usize> = (0..n)
+                .map(|_| {
+                    let u = rng.uniform_f64();
+                    cdf.partition_point(|&c| c < u).min(n - 1)
+                })
+                .collect();
             let xs = x.select(Axis(0), &idx);
             let ys = y.select(Axis(0), &idx);
             let model = self.estimator.with_seed(rng.next_u64()).fit(xs.view(), ys.view())?;

@@ -23,14 +23,19 @@
 //! ```
 
 mod adaboost;
+mod any;
+mod bagging;
 mod binning;
 mod criterion;
 mod data;
 mod decision_tree;
+mod ensemble;
 mod error;
 mod estimator;
 mod forest;
 mod grow;
+mod inspection;
+mod linear;
 mod mae;
 pub mod metrics;
 mod params;
@@ -42,15 +47,23 @@ mod tree;
 pub use adaboost::{
     AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor, R2Loss,
 };
+pub use any::{AnyEstimator, AnyModel};
+pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
 pub use criterion::Criterion;
 pub use data::ClassLabels;
 pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, TreeParams};
+pub use ensemble::{
+    FittedStacking, FittedVoting, StackingClassifier, StackingParams, StackingRegressor, Voting,
+    VotingEnsemble,
+};
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Model};
 pub use forest::{
     ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier,
     RandomForestRegressor,
 };
+pub use inspection::{PermutationImportance, permutation_importance};
+pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
 pub use tree::Tree;

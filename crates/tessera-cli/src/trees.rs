@@ -1,0 +1,520 @@
+//! `tessera trees`: `train` a tree model on a CSV file, `predict` with it, `eval` it. Flags use
+//! scikit-learn's parameter names. Model files hold the feature names, so prediction files are matched
+//! by column name, whatever their column order.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_datasets::{CsvOptions, Dataset, Task, TaskKind, read_csv};
+use tessera_trees::{
+    AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, Criterion,
+    DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor,
+    MaxFeatures, Model, RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor,
+    TreeParams, load_model, metrics, save_model,
+};
+
+use crate::CliError;
+use crate::data::TaskArg;
+use crate::progress::spinner;
+
+/// The kind under which the CLI saves its model files.
+const MODEL_KIND: &str = "tessera_cli_model";
+
+/// `tessera trees ...`
+#[derive(Debug, Subcommand)]
+pub enum TreesCommand {
+    /// Train a model on a CSV file and save it as JSON.
+    Train(TrainArgs),
+    /// Predict with a saved model; writes a CSV with a `prediction` column (or `proba_<class>` columns).
+    Predict(PredictArgs),
+    /// Evaluate a saved model on a labelled CSV file; prints the metrics as JSON.
+    Eval(EvalArgs),
+}
+
+/// The model families `tessera trees train` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// A single CART tree.
+    Cart,
+    /// Random Forest.
+    Rf,
+    /// Extra Trees.
+    ExtraTrees,
+    /// AdaBoost (SAMME for classes, R2 for values) over trees.
+    Adaboost,
+    /// Bagged trees.
+    Bagging,
+    /// Stacking of a random forest and extra trees under logistic or ridge regression.
+    Stacking,
+}
+
+/// Arguments of `tessera trees train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The model family.
+    #[arg(long, value_enum)]
+    pub model: ModelKind,
+    /// Training data: a CSV file with a header.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The target column.
+    #[arg(long)]
+    pub target: String,
+    /// The task (default: inferred from the target column).
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Where to save the model (JSON, written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of trees / boosting rounds / bagged members.
+    #[arg(long)]
+    pub n_estimators: Option<usize>,
+    /// Maximum tree depth.
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// Features per split: sqrt, log2, all, a fraction (0.5) or a count (3).
+    #[arg(long)]
+    pub max_features: Option<String>,
+    /// Minimum rows to split a node.
+    #[arg(long)]
+    pub min_samples_split: Option<usize>,
+    /// Minimum rows per leaf.
+    #[arg(long)]
+    pub min_samples_leaf: Option<usize>,
+    /// Grow best-first to at most this many leaves.
+    #[arg(long)]
+    pub max_leaf_nodes: Option<usize>,
+    /// Split criterion: gini, entropy, squared_error, absolute_error.
+    #[arg(long)]
+    pub criterion: Option<String>,
+    /// Cost-complexity pruning parameter.
+    #[arg(long)]
+    pub ccp_alpha: Option<f64>,
+    /// AdaBoost learning rate.
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Forests: sample rows with replacement (true/false).
+    #[arg(long)]
+    pub bootstrap: Option<bool>,
+    /// Forests and bagging: compute the out-of-bag score.
+    #[arg(long)]
+    pub oob_score: bool,
+    /// Stacking: folds for the out-of-fold predictions.
+    #[arg(long, default_value_t = 5)]
+    pub cv: usize,
+    /// Stacking: also feed the original features to the meta learner.
+    #[arg(long)]
+    pub passthrough: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Columns to leave out of the features (ids, free text); repeat the flag or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+}
+
+/// Arguments of `tessera trees predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A model saved by `tessera trees train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The rows to predict: a CSV file with (at least) the training feature columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write the predictions (CSV, written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write class probabilities (`proba_<class>` columns) instead of labels.
+    #[arg(long)]
+    pub proba: bool,
+}
+
+/// Arguments of `tessera trees eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A model saved by `tessera trees train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled rows: a CSV file with the feature columns and the target.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The target column.
+    #[arg(long)]
+    pub target: String,
+}
+
+/// What the CLI saves: the model with the feature columns it expects, by name.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedModel {
+    feature_names: Vec<String>,
+    target: String,
+    /// The class names when the training labels were text (the model then predicts their indices).
+    text_classes: Option<Vec<String>>,
+    model: AnyModel,
+}
+
+/// The class names of a classification data set whose labels were text, if they were.
+fn text_classes(data: &Dataset) -> Option<Vec<String>> {
+    match data.task() {
+        Task::Classification { class_names } if class_names.iter().any(|c| c.parse::<f32>().is_err()) => {
+            Some(class_names.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The targets of `data` in the model's label space: text labels are matched to the training classes by
+/// name (a label the model never saw is an error).
+fn targets_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<ndarray::Array1<f32>, CliError> {
+    let (Some(known), Some(file_names)) = (&model.text_classes, text_classes(data)) else {
+        return Ok(data.targets().to_owned());
+    };
+    data.targets()
+        .iter()
+        .map(|&t| {
+            let name = &file_names[t as usize];
+            known.iter().position(|k| k == name).map(|i| i as f32).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "{}: label `{name}` did not occur in the training data",
+                    source.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A prediction as written to a file: the class name for text labels, else the number.
+fn label_text(model: &SavedModel, v: f32) -> String {
+    match &model.text_classes {
+        Some(names) => names.get(v as usize).cloned().unwrap_or_else(|| v.to_string()),
+        None => v.to_string(),
+    }
+}
+
+fn model_name(kind: ModelKind) -> String {
+    kind.to_possible_value().map_or_else(|| format!("{kind:?}"), |v| v.get_name().to_string())
+}
+
+/// Runs a `tessera trees` command.
+pub fn run(cmd: TreesCommand) -> Result<(), CliError> {
+    match cmd {
+        TreesCommand::Train(a) => train(&a),
+        TreesCommand::Predict(a) => predict(&a),
+        TreesCommand::Eval(a) => eval(&a),
+    }
+}
+
+fn tree_params(a: &TrainArgs, mut p: TreeParams) -> Result<TreeParams, CliError> {
+    if let Some(c) = &a.criterion {
+        p.criterion = Criterion::parse(c).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--criterion `{c}`: expected gini, entropy, squared_error or absolute_error"
+            ))
+        })?;
+    }
+    if let Some(m) = &a.max_features {
+        p.max_features = MaxFeatures::parse(m)?;
+    }
+    p.max_depth = a.max_depth.or(p.max_depth);
+    p.min_samples_split = a.min_samples_split.unwrap_or(p.min_samples_split);
+    p.min_samples_leaf = a.min_samples_leaf.unwrap_or(p.min_samples_leaf);
+    p.max_leaf_nodes = a.max_leaf_nodes.or(p.max_leaf_nodes);
+    p.ccp_alpha = a.ccp_alpha.unwrap_or(p.ccp_alpha);
+    p.seed = a.seed;
+    Ok(p)
+}
+
+fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
+    let forest = |mut p: tessera_trees::ForestParams| -> Result<tessera_trees::ForestParams, CliError> {
+        p.tree = tree_params(a, p.tree)?;
+        p.n_estimators = a.n_estimators.unwrap_or(p.n_estimators);
+        p.bootstrap = a.bootstrap.unwrap_or(p.bootstrap);
+        p.oob_score = a.oob_score;
+        p.seed = a.seed;
+        Ok(p)
+    };
+    Ok(match (a.model, classify) {
+        (ModelKind::Cart, true) => AnyEstimator::DecisionTreeClassifier(DecisionTreeClassifier {
+            params: tree_params(a, DecisionTreeClassifier::new().params)?,
+        }),
+        (ModelKind::Cart, false) => AnyEstimator::DecisionTreeRegressor(DecisionTreeRegressor {
+            params: tree_params(a, DecisionTreeRegressor::new().params)?,
+        }),
+        (ModelKind::Rf, true) => AnyEstimator::RandomForestClassifier(RandomForestClassifier {
+            params: forest(RandomForestClassifier::new().params)?,
+        }),
+        (ModelKind::Rf, false) => AnyEstimator::RandomForestRegressor(RandomForestRegressor {
+            params: forest(RandomForestRegressor::new().params)?,
+        }),
+        (ModelKind::ExtraTrees, true) => AnyEstimator::ExtraTreesClassifier(ExtraTreesClassifier {
+            params: forest(ExtraTreesClassifier::new().params)?,
+        }),
+        (ModelKind::ExtraTrees, false) => AnyEstimator::ExtraTreesRegressor(ExtraTreesRegressor {
+            params: forest(ExtraTreesRegressor::new().params)?,
+        }),
+        (ModelKind::Adaboost, true) => {
+            let mut e = AdaBoostClassifier::new().seed(a.seed);
+            e.estimator.params = tree_params(a, e.estimator.params)?;
+            e.n_estimators = a.n_estimators.unwrap_or(e.n_estimators);
+            e.learning_rate = a.learning_rate.unwrap_or(e.learning_rate);
+            AnyEstimator::AdaBoostClassifier(e)
+        }
+        (ModelKind::Adaboost, false) => {
+            let mut e = AdaBoostRegressor::new().seed(a.seed);
+            e.estimator.params = tree_params(a, e.estimator.params)?;
+            e.n_estimators = a.n_estimators.unwrap_or(e.n_estimators);
+            e.learning_rate = a.learning_rate.unwrap_or(e.learning_rate);
+            AnyEstimator::AdaBoostRegressor(e)
+        }
+        (ModelKind::Bagging | ModelKind::Stacking, _) => {
+            return Err(CliError::Usage("internal: bagging and stacking are built separately".into()));
+        }
+    })
+}
+
+fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliError> {
+    let (x, y) = (data.features(), data.targets());
+    let model = match a.model {
+        ModelKind::Bagging => {
+            fn configure<E>(mut b: Bagging<E>, a: &TrainArgs) -> Bagging<E> {
+                b.n_estimators = a.n_estimators.unwrap_or(b.n_estimators);
+                b.oob_score(a.oob_score).seed(a.seed)
+            }
+            let fitted = if classify {
+                let tree =
+                    DecisionTreeClassifier { params: tree_params(a, DecisionTreeClassifier::new().params)? };
+                configure(Bagging::new(tree), a).fit(x, y)?
+            } else {
+                let tree =
+                    DecisionTreeRegressor { params: tree_params(a, DecisionTreeRegressor::new().params)? };
+                configure(Bagging::new(tree), a).fit(x, y)?
+            };
+            if let Some(s) = fitted.oob_score {
+                eprintln!("out-of-bag score: {s:.4}");
+            }
+            AnyModel::Bagging(fitted)
+        }
+        ModelKind::Stacking => {
+            let n = a.n_estimators.unwrap_or(50);
+            let members = if classify {
+                vec![
+                    (
+                        "rf".to_string(),
+                        AnyEstimator::RandomForestClassifier(RandomForestClassifier::new().n_estimators(n)),
+                    ),
+                    (
+                        "et".to_string(),
+                        AnyEstimator::ExtraTreesClassifier(ExtraTreesClassifier::new().n_estimators(n)),
+                    ),
+                ]
+            } else {
+                vec![
+                    (
+                        "rf".to_string(),
+                        AnyEstimator::RandomForestRegressor(RandomForestRegressor::new().n_estimators(n)),
+                    ),
+                    (
+                        "et".to_string(),
+                        AnyEstimator::ExtraTreesRegressor(ExtraTreesRegressor::new().n_estimators(n)),
+                    ),
+                ]
+            };
+            let fitted = if classify {
+                let mut s = StackingClassifier::new(members);
+                (s.params.cv, s.params.passthrough, s.params.seed) = (a.cv, a.passthrough, a.seed);
+                s.fit(x, y)?
+            } else {
+                let mut s = StackingRegressor::new(members);
+                (s.params.cv, s.params.passthrough, s.params.seed) = (a.cv, a.passthrough, a.seed);
+                s.fit(x, y)?
+            };
+            AnyModel::Stacking(fitted)
+        }
+        _ => {
+            let m = estimator(a, classify)?.fit(x, y)?;
+            if let AnyModel::Forest(f) = &m
+                && let Some(s) = f.oob_score
+            {
+                eprintln!("out-of-bag score: {s:.4}");
+            }
+            m
+        }
+    };
+    Ok(model)
+}
+
+/// Rewords "no column named X" for a prediction file as what the model needs.
+fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
+    match &e {
+        tessera_datasets::Error::File { message, .. } if message.starts_with("no column named") => {
+            let name = message.split('`').nth(1).unwrap_or("?");
+            CliError::Usage(format!(
+                "{}: the model needs column `{name}`, which the file lacks",
+                source.display()
+            ))
+        }
+        _ => CliError::Datasets(e),
+    }
+}
+
+fn train(a: &TrainArgs) -> Result<(), CliError> {
+    let bar = spinner(&format!("reading {}", a.data.display()));
+    let features = if a.ignore.is_empty() {
+        None
+    } else {
+        let header = tessera_datasets::read_csv_header(&a.data)?;
+        if let Some(unknown) = a.ignore.iter().find(|c| !header.contains(c)) {
+            return Err(CliError::Usage(format!(
+                "--ignore `{unknown}`: {} has no such column",
+                a.data.display()
+            )));
+        }
+        Some(header.into_iter().filter(|c| *c != a.target && !a.ignore.contains(c)).collect())
+    };
+    let options = CsvOptions {
+        target: Some(a.target.clone()),
+        task: a.task.map(TaskKind::from),
+        features,
+        ..CsvOptions::default()
+    };
+    let data = read_csv(&a.data, &options)?;
+    let classify = match data.task() {
+        Task::Classification { .. } => true,
+        Task::Regression => false,
+        Task::Unlabeled => return Err(CliError::Usage("the training data has no target".into())),
+    };
+    bar.set_message(format!(
+        "training {} ({}) on {} rows x {} features",
+        model_name(a.model),
+        if classify { "classification" } else { "regression" },
+        data.n_samples(),
+        data.n_features()
+    ));
+    let start = Instant::now();
+    let model = fit(a, &data, classify)?;
+    let secs = start.elapsed().as_secs_f64();
+    let saved = SavedModel {
+        feature_names: data.feature_names().to_vec(),
+        target: a.target.clone(),
+        text_classes: text_classes(&data),
+        model,
+    };
+    save_model(&saved, MODEL_KIND, &a.out)?;
+    bar.finish_and_clear();
+    let pred = saved.model.predict(data.features())?;
+    let train_metric = if classify {
+        format!("training accuracy {:.4}", metrics::accuracy(data.targets(), pred.view())?)
+    } else {
+        format!("training RMSE {:.4}", metrics::rmse(data.targets(), pred.view())?)
+    };
+    eprintln!(
+        "trained {} on {} rows x {} features in {secs:.2} s ({train_metric}); saved {}",
+        model_name(a.model),
+        data.n_samples(),
+        data.n_features(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn load(path: &Path) -> Result<SavedModel, CliError> {
+    Ok(load_model::<SavedModel>(path, MODEL_KIND)?)
+}
+
+/// The model's feature columns from `data`, matched by name.
+fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Array2<f32>, CliError> {
+    let index: Vec<usize> = model
+        .feature_names
+        .iter()
+        .map(|name| {
+            data.feature_names().iter().position(|n| n == name).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "{}: the model needs column `{name}`, which the file lacks",
+                    source.display()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(data.features().select(Axis(1), &index))
+}
+
+fn predict(a: &PredictArgs) -> Result<(), CliError> {
+    let model = load(&a.model)?;
+    let options = CsvOptions { features: Some(model.feature_names.clone()), ..CsvOptions::default() };
+    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
+    let x = features_for(&model, &data, &a.data)?;
+    let mut header = Vec::new();
+    let columns: Vec<Vec<String>> = if a.proba {
+        let classes = model.model.classes().ok_or_else(|| {
+            CliError::Usage("--proba needs a classifier; this model predicts values".into())
+        })?;
+        header.extend(classes.iter().map(|&c| format!("proba_{}", label_text(&model, c))));
+        let p = model.model.predict_proba(x.view())?;
+        p.columns().into_iter().map(|c| c.iter().map(f32::to_string).collect()).collect()
+    } else {
+        header.push("prediction".to_string());
+        vec![model.model.predict(x.view())?.iter().map(|&v| label_text(&model, v)).collect()]
+    };
+    let n = x.nrows();
+    tessera_tensor::write_atomic(&a.out, |w| {
+        use std::io::Write;
+        writeln!(w, "{}", header.join(","))?;
+        for i in 0..n {
+            let row: Vec<&str> = columns.iter().map(|c| c[i].as_str()).collect();
+            writeln!(w, "{}", row.join(","))?;
+        }
+        Ok(())
+    })?;
+    eprintln!("wrote {} predictions to {}", n, a.out.display());
+    Ok(())
+}
+
+fn eval(a: &EvalArgs) -> Result<(), CliError> {
+    let model = load(&a.model)?;
+    let task = if model.model.classes().is_some() { TaskKind::Classification } else { TaskKind::Regression };
+    let options = CsvOptions {
+        target: Some(a.target.clone()),
+        task: Some(task),
+        features: Some(model.feature_names.clone()),
+        ..CsvOptions::default()
+    };
+    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
+    let x = features_for(&model, &data, &a.data)?;
+    let y_owned = targets_for(&model, &data, &a.data)?;
+    let y = y_owned.view();
+    let pred = model.model.predict(x.view())?;
+    let out = match model.model.classes() {
+        Some(classes) => {
+            let proba = model.model.predict_proba(x.view()).ok();
+            let mut m = json!({
+                "rows": y.len(),
+                "accuracy": metrics::accuracy(y, pred.view())?,
+                "confusion_matrix": metrics::confusion_matrix(y, pred.view(), classes)?,
+                "classes": classes,
+            });
+            if let Some(p) = &proba {
+                if let Ok(l) = metrics::log_loss(y, p.view(), classes) {
+                    m["log_loss"] = json!(l);
+                }
+                if classes.len() == 2 {
+                    // Undefined (null) when the file holds only one of the two classes.
+                    m["roc_auc"] = json!(metrics::roc_auc(y, p.column(1), classes[1]).ok());
+                }
+            }
+            m
+        }
+        None => json!({
+            "rows": y.len(),
+            "rmse": metrics::rmse(y, pred.view())?,
+            "mae": metrics::mae(y, pred.view())?,
+            "r2": metrics::r2(y, pred.view())?,
+        }),
+    };
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(())
+}
