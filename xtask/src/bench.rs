@@ -16,12 +16,20 @@ struct Area {
     reference: Option<(&'static str, &'static str)>,
 }
 
-const AREAS: &[Area] = &[Area {
-    name: "datasets",
-    package: "tessera-datasets",
-    bench: "datasets",
-    reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
-}];
+const AREAS: &[Area] = &[
+    Area {
+        name: "datasets",
+        package: "tessera-datasets",
+        bench: "datasets",
+        reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
+    },
+    Area {
+        name: "trees",
+        package: "tessera-trees",
+        bench: "trees",
+        reference: Some(("scripts/bench_sklearn_trees.py", "import sklearn, numpy")),
+    },
+];
 
 /// Runs one area, or all of them.
 pub fn run(area: Option<&str>) -> Result<(), String> {
@@ -87,19 +95,40 @@ fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
     for c in commands {
         s.push_str(&format!("{c}\n"));
     }
-    s.push_str("```\n\n| benchmark | implementation | parameters | time (s) | rows/s | peak RSS (MiB) |\n");
-    s.push_str("|---|---|---|---:|---:|---:|\n");
+    // Columns: every numeric field any row reports, in first-seen order.
+    let mut fields: Vec<String> = Vec::new();
     for r in rows {
-        let num = |k: &str, prec: usize| r[k].as_f64().map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        if let Some(obj) = r.as_object() {
+            for (k, v) in obj {
+                if v.is_number() && !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+    }
+    s.push_str("```\n\n| benchmark | implementation | parameters |");
+    for f in &fields {
+        s.push_str(&format!(" {f} |"));
+    }
+    s.push_str("\n|---|---|---|");
+    s.push_str(&"---:|".repeat(fields.len()));
+    s.push('\n');
+    for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} |",
             r["bench"].as_str().unwrap_or("?"),
             r["impl"].as_str().unwrap_or("?"),
-            r["params"].as_str().unwrap_or(""),
-            num("seconds", 4),
-            num("rows_per_s", 0),
-            num("peak_rss_mib", 0),
+            r["params"].as_str().unwrap_or("")
         ));
+        for f in &fields {
+            let cell = match r[f.as_str()].as_f64() {
+                Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+                Some(v) => format!("{v:.4}"),
+                None => "-".to_string(),
+            };
+            s.push_str(&format!(" {cell} |"));
+        }
+        s.push('\n');
     }
     s
 }

@@ -24,7 +24,7 @@ commands:
   tidy           module docs, no todo!/dbg!, file sizes, fixture budget, dependency rules
   api [--check]  write the golden public-API files under api/ (or compare and print the diff)
   demo           run the tour of every crate on embedded data (release build)
-  bench [AREA]   run benchmarks (areas: datasets) and update docs/benchmarks.md
+  bench [AREA]   run benchmarks (areas: datasets, trees) and update docs/benchmarks.md
   fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)";
 
 fn main() -> ExitCode {
@@ -52,7 +52,10 @@ fn main() -> ExitCode {
 }
 
 /// The committed scripts that produce parity fixtures with the reference libraries, and what they need.
-const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[("scripts/export_datasets.py", &["sklearn", "numpy"])];
+const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[
+    ("scripts/export_datasets.py", &["sklearn", "numpy"]),
+    ("scripts/trees_parity.py", &["sklearn", "numpy"]),
+];
 
 fn fixtures() -> Result<(), String> {
     let root = util::root();

@@ -16,6 +16,9 @@ use tessera_trees::{
     AdaBoostClassifier, Estimator, ExtraTreesClassifier, Model, RandomForestClassifier, metrics,
 };
 
+/// A fitted model, as a closure from rows to predictions.
+type Predictor = Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>;
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -81,23 +84,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // `fit` returns a predictor; accuracy is measured on the test rows, throughput as the best of three
     // predictions of all 200,000 rows.
-    let measure =
-        |bench: &str, params: &str, fit: &dyn Fn() -> Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>| {
-            progress(bench);
-            let t = Instant::now();
-            let predictor = fit();
-            let fit_s = t.elapsed().as_secs_f64();
-            let pred = predictor(xte);
-            let acc = metrics::accuracy(yte, ndarray::ArrayView1::from(&pred)).unwrap_or(0.0);
-            let best = (0..3)
-                .map(|_| {
-                    let t = Instant::now();
-                    let _ = predictor(x);
-                    t.elapsed().as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min);
-            report(bench, params, fit_s, x.nrows() as f64 / best, acc);
-        };
+    let measure = |bench: &str, params: &str, fit: &dyn Fn() -> Predictor| {
+        progress(bench);
+        let t = Instant::now();
+        let predictor = fit();
+        let fit_s = t.elapsed().as_secs_f64();
+        let pred = predictor(xte);
+        let acc = metrics::accuracy(yte, ndarray::ArrayView1::from(&pred)).unwrap_or(0.0);
+        let best = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = predictor(x);
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        report(bench, params, fit_s, x.nrows() as f64 / best, acc);
+    };
     if run("random_forest") {
         measure("random_forest", "160000x28 train, 100 trees", &|| {
             let m = RandomForestClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");

@@ -22,6 +22,9 @@
 //! assert!(acc > 0.9);
 //! ```
 
+// `!(x > 0.0)` is deliberate in parameter checks: it rejects NaN as well as out-of-range values.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 mod adaboost;
 mod any;
 mod bagging;

@@ -212,8 +212,8 @@ fn exact_feature(
         return Outcome::Constant;
     }
     s.left.iter_mut().for_each(|v| *v = 0.0);
-    for i in 0..total.len() {
-        s.right[i] = total[i] - s.miss[i];
+    for ((r, t), m) in s.right.iter_mut().zip(total).zip(&s.miss) {
+        *r = t - m;
     }
     let mut best: Option<(f64, bool)> = None;
     let mut best_at = 0;
@@ -290,8 +290,8 @@ fn hist_feature(
     let n_miss = s.counts[miss_bin] as usize;
     s.miss.copy_from_slice(&s.hist[miss_bin * k..miss_bin * k + k]);
     s.left.iter_mut().for_each(|v| *v = 0.0);
-    for i in 0..k {
-        s.right[i] = total[i] - s.miss[i];
+    for ((r, t), m) in s.right.iter_mut().zip(total).zip(&s.miss) {
+        *r = t - m;
     }
     let n_present = rows.len() - n_miss;
     let (mut n_left, mut best, mut best_bin) = (0usize, None, 0usize);
@@ -377,8 +377,8 @@ fn random_feature(
             n_miss += 1;
         }
     }
-    for i in 0..total.len() {
-        s.right[i] = total[i] - s.left[i] - s.miss[i];
+    for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
+        *r = t - l - m;
     }
     let mut best = None;
     let n_right = node.rows.len() - n_left - n_miss;

@@ -13,7 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("tessera tour\n============\n");
     datasets()?;
     tensor()?;
-    println!("\nDone. Crates still to come: autograd, nn, attention, trees, vlm, dist.");
+    trees()?;
+    println!("\nDone. Crates still to come: autograd, nn, attention, vlm, dist.");
     Ok(())
 }
 
@@ -76,6 +77,67 @@ fn tensor() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => println!("  unexpected: a wrong shape loaded"),
     }
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+fn trees() -> Result<(), Box<dyn std::error::Error>> {
+    use tessera::trees::{
+        AdaBoostClassifier, AnyEstimator, DecisionTreeClassifier, Estimator, ExtraTreesClassifier, Model,
+        RandomForestClassifier, RandomForestRegressor, StackingClassifier, metrics, model_from_json,
+        model_to_json,
+    };
+    println!("\n[trees] CART, forests, boosting and stacking on embedded data (25% stratified test split)");
+    let data = load_embedded("breast_cancer")?;
+    let (train, test) = train_test_split(&data, 0.25, 0, true)?;
+    let (xt, yt) = (test.features(), test.targets());
+    let report =
+        |name: &str, pred: ndarray::Array1<f32>, secs: f64| -> Result<(), Box<dyn std::error::Error>> {
+            let acc = metrics::accuracy(yt, pred.view())?;
+            println!("  breast_cancer {name:<28} accuracy {acc:.4}  ({secs:.3} s)");
+            Ok(())
+        };
+    let t = Instant::now();
+    let cart = DecisionTreeClassifier::new().max_depth(4).fit_dataset(&train)?;
+    report("decision tree (depth 4)", cart.predict(xt)?, t.elapsed().as_secs_f64())?;
+    let t = Instant::now();
+    let rf = RandomForestClassifier::new().n_estimators(200).oob_score(true).fit_dataset(&train)?;
+    report("random forest (200 trees)", rf.predict(xt)?, t.elapsed().as_secs_f64())?;
+    println!("    out-of-bag accuracy {:.4}", rf.oob_score.unwrap_or(f64::NAN));
+    let mut imp: Vec<(usize, f64)> = rf.feature_importances().into_iter().enumerate().collect();
+    imp.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let names = data.feature_names();
+    let top: Vec<String> = imp.iter().take(3).map(|(i, v)| format!("{} {:.3}", names[*i], v)).collect();
+    println!("    top importances: {}", top.join(", "));
+    let t = Instant::now();
+    let et = ExtraTreesClassifier::new().n_estimators(200).fit_dataset(&train)?;
+    report("extra trees (200 trees)", et.predict(xt)?, t.elapsed().as_secs_f64())?;
+    let t = Instant::now();
+    let ada = AdaBoostClassifier::new().n_estimators(100).fit_dataset(&train)?;
+    report("AdaBoost (100 stumps)", ada.predict(xt)?, t.elapsed().as_secs_f64())?;
+    let t = Instant::now();
+    let stack = StackingClassifier::new(vec![
+        ("rf".into(), AnyEstimator::RandomForestClassifier(RandomForestClassifier::new().n_estimators(100))),
+        ("et".into(), AnyEstimator::ExtraTreesClassifier(ExtraTreesClassifier::new().n_estimators(100))),
+    ])
+    .fit_dataset(&train)?;
+    report("stacking (rf + et -> logistic)", stack.predict(xt)?, t.elapsed().as_secs_f64())?;
+    let json = model_to_json(&rf, "forest")?;
+    let back: tessera::trees::FittedForest =
+        model_from_json(&json, "forest", std::path::Path::new("memory"))?;
+    println!(
+        "  the forest saved as JSON ({} KiB) and reloaded predicts identically: {}",
+        json.len() / 1024,
+        back.predict_proba(xt)? == rf.predict_proba(xt)?
+    );
+    let diabetes = load_embedded("diabetes")?;
+    let (train, test) = train_test_split(&diabetes, 0.25, 0, false)?;
+    let rf = RandomForestRegressor::new().fit_dataset(&train)?;
+    let pred = rf.predict(test.features())?;
+    println!(
+        "  diabetes random forest regressor: RMSE {:.2}, R^2 {:.3}",
+        metrics::rmse(test.targets(), pred.view())?,
+        metrics::r2(test.targets(), pred.view())?
+    );
     Ok(())
 }
 

@@ -9,8 +9,9 @@
 //! | `tensor` (default) | [`tensor`] | `tessera-tensor`: candle tensors, devices, safetensors IO, ndarray interop, seeded RNG |
 //! | `cuda` | [`tensor`] | the same, with CUDA devices (needs the CUDA toolkit) |
 //! | `datasets` (default) | [`datasets`] | `tessera-datasets`: embedded datasets, CSV/LibSVM loaders, generators, splits |
+//! | `trees` (default) | [`trees`] | `tessera-trees`: CART, Random Forest, Extra Trees, Bagging, AdaBoost, Stacking, Voting |
 //!
-//! Later crates (`trees`, `autograd`, `nn`, `attention`, `vlm`, `dist`) join as modules here when they land.
+//! Later crates (`autograd`, `nn`, `attention`, `vlm`, `dist`) join as modules here when they land.
 //! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
 //! --check` fails when the API changes without them being updated.
 //!
@@ -34,4 +35,10 @@ pub mod tensor {
 #[cfg(feature = "datasets")]
 pub mod datasets {
     pub use tessera_datasets::*;
+}
+
+/// Decision trees and ensembles (crate `tessera-trees`).
+#[cfg(feature = "trees")]
+pub mod trees {
+    pub use tessera_trees::*;
 }

@@ -4,18 +4,20 @@
 fn send_sync<T: Send + Sync>() {}
 
 #[test]
-fn public_types_are_send_and_sync() {
-    use tessera::datasets::*;
+fn tensor_types_are_send_and_sync() {
     use tessera::tensor::*;
-
-    send_sync::<tessera::tensor::Error>();
+    send_sync::<Error>();
     send_sync::<SafetensorsFile>();
     send_sync::<TensorInfo>();
     send_sync::<SeededRng>();
     send_sync::<DeviceSpec>();
     send_sync::<Tensor>();
+}
 
-    send_sync::<tessera::datasets::Error>();
+#[test]
+fn dataset_types_are_send_and_sync() {
+    use tessera::datasets::*;
+    send_sync::<Error>();
     send_sync::<Dataset>();
     send_sync::<Task>();
     send_sync::<Summary>();
@@ -27,4 +29,27 @@ fn public_types_are_send_and_sync() {
     send_sync::<KFold>();
     send_sync::<StratifiedKFold>();
     send_sync::<SplitIndices>();
+}
+
+#[test]
+fn tree_models_are_send_and_sync() {
+    use tessera::trees::*;
+    send_sync::<Error>();
+    send_sync::<DecisionTreeClassifier>();
+    send_sync::<FittedTree>();
+    send_sync::<RandomForestClassifier>();
+    send_sync::<FittedForest>();
+    send_sync::<AdaBoostClassifier>();
+    send_sync::<FittedAdaBoostClassifier<FittedTree>>();
+    send_sync::<FittedAdaBoostRegressor<FittedTree>>();
+    send_sync::<BaggingClassifier>();
+    send_sync::<FittedBagging<FittedTree>>();
+    send_sync::<StackingClassifier>();
+    send_sync::<FittedStacking>();
+    send_sync::<VotingEnsemble>();
+    send_sync::<FittedVoting>();
+    send_sync::<AnyEstimator>();
+    send_sync::<AnyModel>();
+    send_sync::<FittedLogistic>();
+    send_sync::<FittedRidge>();
 }
