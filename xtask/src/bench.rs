@@ -122,7 +122,7 @@ fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
         ));
         for f in &fields {
             let cell = match r[f.as_str()].as_f64() {
-                Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+                Some(v) if v.abs() >= 1000.0 || v.fract() == 0.0 => format!("{v:.0}"),
                 Some(v) => format!("{v:.4}"),
                 None => "-".to_string(),
             };

@@ -55,7 +55,7 @@ impl Node {
         self.left + 1
     }
 
-    /// The child a row goes to (a leaf's own index for a leaf).
+    /// The child a row goes to (internal nodes only).
     #[inline(always)]
     fn child(&self, row: &[f32]) -> usize {
         let v = row[self.feature()];
@@ -99,36 +99,50 @@ impl Tree {
     /// longer paths.
     #[inline]
     fn walk(&self, rows: &[&[f32]], mut on_leaf: impl FnMut(usize, &Node, usize)) {
-        const IDLE: usize = usize::MAX;
-        let mut lane_row = [IDLE; LANES];
-        let mut lane_node = [0usize; LANES];
-        let mut next = 0;
-        for lane in lane_row.iter_mut().take(rows.len()) {
-            *lane = next;
-            next += 1;
+        let n = rows.len();
+        if n < LANES {
+            for (r, row) in rows.iter().enumerate() {
+                let leaf = self.leaf_index(row);
+                on_leaf(r, &self.nodes[leaf], leaf);
+            }
+            return;
         }
-        let mut active = rows.len().min(LANES);
-        while active > 0 {
+        let mut lane_row: [usize; LANES] = std::array::from_fn(|j| j);
+        let mut lane_ref: [&[f32]; LANES] = std::array::from_fn(|j| rows[j]);
+        let mut lane_node = [0usize; LANES];
+        let mut done = [false; LANES];
+        let mut next = LANES;
+        // Steady state: every lane holds a row; a lane that reaches a leaf takes the next row.
+        'steady: loop {
+            let mut draining = false;
             for j in 0..LANES {
-                let r = lane_row[j];
-                if r == IDLE {
-                    continue;
-                }
                 let node = &self.nodes[lane_node[j]];
                 if node.is_leaf() {
-                    on_leaf(r, node, lane_node[j]);
-                    lane_node[j] = 0;
-                    if next < rows.len() {
+                    on_leaf(lane_row[j], node, lane_node[j]);
+                    if next < n {
                         lane_row[j] = next;
+                        lane_ref[j] = rows[next];
+                        lane_node[j] = 0;
                         next += 1;
                     } else {
-                        lane_row[j] = IDLE;
-                        active -= 1;
+                        done[j] = true;
+                        draining = true;
                     }
                 } else {
-                    lane_node[j] = node.child(rows[r]);
+                    lane_node[j] = node.child(lane_ref[j]);
                 }
             }
+            if draining {
+                break 'steady;
+            }
+        }
+        // Drain: finish the rows still on their way down, one by one.
+        for j in (0..LANES).filter(|&j| !done[j]) {
+            let mut i = lane_node[j];
+            while !self.nodes[i].is_leaf() {
+                i = self.nodes[i].child(lane_ref[j]);
+            }
+            on_leaf(lane_row[j], &self.nodes[i], i);
         }
     }
 

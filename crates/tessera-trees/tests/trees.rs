@@ -118,3 +118,75 @@ fn iris_depth_two_tree_matches_the_textbook() {
     let acc = metrics::accuracy(iris.targets(), m.predict(iris.features()).unwrap().view()).unwrap();
     assert!((acc - 0.96).abs() < 1e-9, "{acc}");
 }
+
+#[test]
+fn permutation_importance_finds_the_informative_feature() {
+    let mut rng = tessera_tensor::SeededRng::new(4);
+    let x: Array2<f32> = rng.normal_array((600, 3), 0.0, 1.0);
+    let y: Array1<f32> = x.column(1).mapv(|v| f32::from(v > 0.0));
+    let model = RandomForestClassifier::new().n_estimators(30).fit(x.view(), y.view()).unwrap();
+    let imp = tessera_trees::permutation_importance(&model, x.view(), y.view(), 3, 0).unwrap();
+    assert_eq!(imp.baseline, 1.0);
+    assert!(imp.mean[1] > 0.3, "{:?}", imp.mean);
+    assert!(imp.mean[0].abs() < 0.05 && imp.mean[2].abs() < 0.05, "{:?}", imp.mean);
+}
+
+#[test]
+fn adaboost_stages_end_at_the_final_prediction() {
+    let (train, test) = train_test_split(&load_breast_cancer(), 0.3, 2, true).unwrap();
+    let ada = tessera_trees::AdaBoostClassifier::new().n_estimators(20).fit_dataset(&train).unwrap();
+    let stages = ada.staged_predict(test.features()).unwrap();
+    assert_eq!(stages.len(), ada.estimators.len());
+    assert_eq!(stages.last().unwrap(), &ada.predict(test.features()).unwrap());
+    let first = metrics::accuracy(test.targets(), stages[0].view()).unwrap();
+    let last = metrics::accuracy(test.targets(), stages.last().unwrap().view()).unwrap();
+    assert!(last > first, "boosting should improve on one stump: {first} -> {last}");
+    let probas = ada.staged_predict_proba(test.features()).unwrap();
+    assert_eq!(probas.last().unwrap(), &ada.predict_proba(test.features()).unwrap());
+    let r2 = tessera_trees::AdaBoostRegressor::new().n_estimators(10).fit_dataset(&load_diabetes()).unwrap();
+    let stages = r2.staged_predict(load_diabetes().features()).unwrap();
+    assert_eq!(stages.last().unwrap(), &r2.predict(load_diabetes().features()).unwrap());
+}
+
+#[test]
+fn bagging_reports_oob_and_uses_feature_subsets() {
+    let data = load_breast_cancer();
+    let mut bag = tessera_trees::Bagging::new(DecisionTreeClassifier::new()).n_estimators(25).oob_score(true);
+    bag.max_features = 0.5;
+    bag.bootstrap_features = false;
+    let m = bag.fit_dataset(&data).unwrap();
+    assert!(m.oob_score.unwrap() > 0.9, "{:?}", m.oob_score);
+    assert!(m.features.iter().all(|f| f.len() == 15));
+    let proba = m.predict_proba(data.features()).unwrap();
+    assert!(proba.outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-4));
+}
+
+#[test]
+fn linear_meta_learners_match_closed_forms() {
+    // Ridge with alpha 0 on an exactly linear target recovers the coefficients.
+    let mut rng = tessera_tensor::SeededRng::new(9);
+    let x: Array2<f32> = rng.normal_array((200, 3), 0.0, 1.0);
+    let y: Array1<f32> = x.outer_iter().map(|r| 2.0 * r[0] - 0.5 * r[1] + 3.0).collect();
+    let m = tessera_trees::Ridge { alpha: 0.0 }.fit(x.view(), y.view()).unwrap();
+    assert!((m.coef[0] - 2.0).abs() < 1e-4 && (m.coef[1] + 0.5).abs() < 1e-4 && m.coef[2].abs() < 1e-4);
+    assert!((m.intercept - 3.0).abs() < 1e-4);
+    // Logistic regression separates a linearly separable problem and its probabilities sum to one.
+    let yc: Array1<f32> = x.column(0).mapv(|v| {
+        if v > 0.2 {
+            2.0
+        } else if v < -0.5 {
+            0.0
+        } else {
+            1.0
+        }
+    });
+    let lr = tessera_trees::LogisticRegression { c: 100.0, max_iter: 500, tol: 1e-6 }
+        .fit(x.view(), yc.view())
+        .unwrap();
+    let acc = metrics::accuracy(yc.view(), lr.predict(x.view()).unwrap().view()).unwrap();
+    assert!(acc > 0.95, "{acc}");
+    assert!(lr.predict_proba(x.view()).unwrap().outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-5));
+    let e =
+        tessera_trees::LogisticRegression::default().fit(array![[f32::NAN]].view(), array![1.0f32].view());
+    assert!(e.is_err());
+}
