@@ -258,7 +258,7 @@ macro_rules! tree_estimator {
                 let weights = check_fit_input(x, y, w)?;
                 let g = self.params.grow_params(x.ncols())?;
                 let (target, labels) = encode_target(self.params.criterion, y)?;
-                let data = prepared_data(x, y, target, self.params.criterion, self.params.splitter == Splitter::Best);
+                let data = prepared_data(x, y, target, self.params.criterion, true);
                 let tree = fit_tree(&data, &self.params, &g, &weights, self.params.seed);
                 Ok(FittedTree { tree, labels, n_features: x.ncols() })
             }

@@ -72,7 +72,7 @@ impl ForestParams {
         let weights = check_fit_input(x, y, w)?;
         let g = self.tree.grow_params(x.ncols())?;
         let (target, labels) = encode_target(self.tree.criterion, y)?;
-        let data = TrainData::new(x, target, self.tree.splitter == Splitter::Best);
+        let data = TrainData::new(x, target, true);
         let n = x.nrows();
         let draws = self.max_samples.map_or(n, |f| ((f * n as f64).round() as usize).max(1));
         let base = SeededRng::new(self.seed);

@@ -92,10 +92,8 @@ pub(crate) fn find_split(
             v.resize(k, 0.0);
         }
     }
-    let use_hist = !p.random_split
-        && p.criterion != Criterion::AbsoluteError
-        && d.bins.is_some()
-        && node.rows.len() >= HIST_MIN_ROWS;
+    let use_hist =
+        p.criterion != Criterion::AbsoluteError && d.bins.is_some() && node.rows.len() >= HIST_MIN_ROWS;
     let rows = node.rows;
     if p.criterion == Criterion::AbsoluteError {
         prepare_ranks(d, rows, s);
@@ -111,7 +109,9 @@ pub(crate) fn find_split(
         let pick = j + rng.below(d.n_features - j);
         s.feats.swap(j, pick);
         let f = s.feats[j];
-        let outcome = if p.random_split {
+        let outcome = if p.random_split && use_hist {
+            random_hist_feature(d, p, node, total, f, rng, s)
+        } else if p.random_split {
             random_feature(d, p, w, node, total, f, rng, s)
         } else if p.criterion == Criterion::AbsoluteError {
             exact_mae(d, p, w, rows, f, s)
@@ -249,6 +249,85 @@ fn exact_feature(
     }))
 }
 
+/// Fills `s.hist` (per bin statistics) and `s.counts` for feature `f` of a node from the bin codes.
+fn build_hist(codes: &[u8], node: NodeView<'_>, k: usize, s: &mut Scratch) {
+    s.hist.clear();
+    s.hist.resize(256 * k, 0.0);
+    s.counts.clear();
+    s.counts.resize(256, 0);
+    if node.classification {
+        for (i, &r) in node.rows.iter().enumerate() {
+            let b = codes[r as usize] as usize;
+            s.hist[b * k + node.ys[i] as usize] += f64::from(node.ws[i]);
+            s.counts[b] += 1;
+        }
+    } else {
+        for (i, &r) in node.rows.iter().enumerate() {
+            let b = codes[r as usize] as usize;
+            let (wr, yr) = (f64::from(node.ws[i]), f64::from(node.ys[i]));
+            let h = &mut s.hist[b * 3..b * 3 + 3];
+            h[0] += wr;
+            h[1] += wr * yr;
+            h[2] += wr * yr * yr;
+            s.counts[b] += 1;
+        }
+    }
+}
+
+/// Extra Trees on a large binned node: the random threshold is drawn uniformly between the node's
+/// smallest and largest bin edges and snapped to a bin edge, so one pass over the bin codes replaces a
+/// gather, a min/max pass and a partition pass.
+fn random_hist_feature(
+    d: &TrainData,
+    p: &GrowParams,
+    node: NodeView<'_>,
+    total: &[f64],
+    f: usize,
+    rng: &mut SeededRng,
+    s: &mut Scratch,
+) -> Outcome {
+    let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
+    let k = total.len();
+    build_hist(bins.column(f), node, k, s);
+    let miss_bin = MISSING_BIN as usize;
+    let (Some(lo), Some(hi)) =
+        ((0..miss_bin).find(|&b| s.counts[b] > 0), (0..miss_bin).rev().find(|&b| s.counts[b] > 0))
+    else {
+        return Outcome::Constant;
+    };
+    if lo == hi {
+        return Outcome::Constant;
+    }
+    // Boundaries lo..hi (threshold edges[b] sends bins <= b left); pick one with probability proportional
+    // to the width of the value range it covers, as a uniform threshold would.
+    let edges = &bins.edges[f];
+    let (a, z) = (edges[lo], edges[hi - 1]);
+    let t = a + (z - a) * rng.uniform();
+    let b = (lo + edges[lo..hi].partition_point(|&e| e < t)).min(hi - 1);
+    s.left.iter_mut().for_each(|v| *v = 0.0);
+    let mut n_left = 0usize;
+    for bin in 0..=b {
+        for i in 0..k {
+            s.left[i] += s.hist[bin * k + i];
+        }
+        n_left += s.counts[bin] as usize;
+    }
+    let n_miss = s.counts[miss_bin] as usize;
+    s.miss.copy_from_slice(&s.hist[miss_bin * k..miss_bin * k + k]);
+    for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
+        *r = t - l - m;
+    }
+    let n_right = node.rows.len() - n_left - n_miss;
+    let mut best = None;
+    consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
+        feature: f,
+        threshold: edges[b],
+        missing_left,
+        proxy,
+    }))
+}
+
 fn hist_feature(
     d: &TrainData,
     p: &GrowParams,
@@ -260,28 +339,7 @@ fn hist_feature(
     let rows = node.rows;
     let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
     let k = total.len();
-    let codes = bins.column(f);
-    s.hist.clear();
-    s.hist.resize(256 * k, 0.0);
-    s.counts.clear();
-    s.counts.resize(256, 0);
-    if node.classification {
-        for (i, &r) in rows.iter().enumerate() {
-            let b = codes[r as usize] as usize;
-            s.hist[b * k + node.ys[i] as usize] += f64::from(node.ws[i]);
-            s.counts[b] += 1;
-        }
-    } else {
-        for (i, &r) in rows.iter().enumerate() {
-            let b = codes[r as usize] as usize;
-            let (wr, yr) = (f64::from(node.ws[i]), f64::from(node.ys[i]));
-            let h = &mut s.hist[b * 3..b * 3 + 3];
-            h[0] += wr;
-            h[1] += wr * yr;
-            h[2] += wr * yr * yr;
-            s.counts[b] += 1;
-        }
-    }
+    build_hist(bins.column(f), node, k, s);
     let miss_bin = MISSING_BIN as usize;
     let nonempty: Vec<usize> = (0..miss_bin).filter(|&b| s.counts[b] > 0).collect();
     if nonempty.len() < 2 {
