@@ -150,7 +150,8 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
     let mut s = Scratch::default();
     let total_weight: f64 = samples.ws.iter().map(|&v| f64::from(v)).sum();
     let n = samples.rows.len();
-    let root = make_node(d, p, w, samples.view(0, n), 0, k, total_weight, &mut tree, rng, &mut s);
+    let root_stats = NodeStats::of(samples.view(0, n), k);
+    let root = make_node(d, p, w, samples.view(0, n), &root_stats, 0, total_weight, &mut tree, rng, &mut s);
     let mut ctx = Ctx { p, k, total_weight, leaves: 1, tree: &mut tree, rng, s: &mut s };
     if p.max_leaf_nodes.is_some() {
         grow_best_first(d, w, &mut samples, root, &mut ctx);
@@ -228,13 +229,33 @@ fn split_node(
     split: &Split,
     c: &mut Ctx<'_, '_>,
 ) -> (Pending, Pending) {
-    let mid = partition(d, samples, item.start, item.end, split);
+    let (mid, left_stats, right_stats) = partition(d, samples, item.start, item.end, split, c.k);
     c.leaves += 1;
     let depth = item.depth + 1;
-    let mut left =
-        make_node(d, c.p, w, samples.view(item.start, mid), depth, c.k, c.total_weight, c.tree, c.rng, c.s);
-    let mut right =
-        make_node(d, c.p, w, samples.view(mid, item.end), depth, c.k, c.total_weight, c.tree, c.rng, c.s);
+    let mut left = make_node(
+        d,
+        c.p,
+        w,
+        samples.view(item.start, mid),
+        &left_stats,
+        depth,
+        c.total_weight,
+        c.tree,
+        c.rng,
+        c.s,
+    );
+    let mut right = make_node(
+        d,
+        c.p,
+        w,
+        samples.view(mid, item.end),
+        &right_stats,
+        depth,
+        c.total_weight,
+        c.tree,
+        c.rng,
+        c.s,
+    );
     (left.start, left.end, right.start, right.end) = (item.start, mid, mid, item.end);
     debug_assert_eq!(right.node, left.node + 1);
     c.tree.nodes[item.node] =
@@ -275,19 +296,62 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
 
 /// Moves the samples of `start..end` going left to the front of the range; returns where the right part
 /// starts.
-fn partition(d: &TrainData, samples: &mut Samples, start: usize, end: usize, split: &Split) -> usize {
+/// The statistics of both children are accumulated on the way, so the children need no pass of their own.
+fn partition(
+    d: &TrainData,
+    samples: &mut Samples,
+    start: usize,
+    end: usize,
+    split: &Split,
+    k: usize,
+) -> (usize, NodeStats, NodeStats) {
     let col = d.column(split.feature);
+    let cls = samples.classification;
+    let (mut left, mut right) = (NodeStats::zeros(k), NodeStats::zeros(k));
     let mut i = start;
     for j in start..end {
         let x = col[samples.rows[j] as usize];
+        let (y, w) = (samples.ys[j], samples.ws[j]);
         if x <= split.threshold || (split.missing_left && x.is_nan()) {
+            acc(left.as_mut(), cls, y, w, 1.0);
             samples.rows.swap(i, j);
             samples.ys.swap(i, j);
             samples.ws.swap(i, j);
             i += 1;
+        } else {
+            acc(right.as_mut(), cls, y, w, 1.0);
         }
     }
-    i
+    (i, left, right)
+}
+
+/// A node's statistics, on the stack for up to 16 values (most problems), on the heap beyond.
+pub(crate) struct NodeStats {
+    small: [f64; 16],
+    large: Vec<f64>,
+    k: usize,
+}
+
+impl NodeStats {
+    fn zeros(k: usize) -> Self {
+        NodeStats { small: [0.0; 16], large: if k > 16 { vec![0.0; k] } else { Vec::new() }, k }
+    }
+
+    fn of(node: NodeView<'_>, k: usize) -> Self {
+        let mut st = NodeStats::zeros(k);
+        for (&y, &w) in node.ys.iter().zip(node.ws) {
+            acc(st.as_mut(), node.classification, y, w, 1.0);
+        }
+        st
+    }
+
+    fn as_mut(&mut self) -> &mut [f64] {
+        if self.k > 16 { &mut self.large } else { &mut self.small[..self.k] }
+    }
+
+    fn as_slice(&self) -> &[f64] {
+        if self.k > 16 { &self.large } else { &self.small[..self.k] }
+    }
 }
 
 /// Appends a node for `rows[start..end]`, computes its values and impurity, and searches its split.
@@ -297,8 +361,8 @@ fn make_node(
     p: &GrowParams,
     w: &[f32],
     node: NodeView<'_>,
+    stats: &NodeStats,
     depth: usize,
-    k: usize,
     total_weight: f64,
     tree: &mut Tree,
     rng: &mut SeededRng,
@@ -306,19 +370,8 @@ fn make_node(
 ) -> Pending {
     let node_rows = node.rows;
     let classification = node.classification;
-    // Most nodes of a deep tree are tiny: keep their statistics on the stack.
-    let mut small = [0.0f64; 16];
-    let mut large = Vec::new();
-    let stats: &mut [f64] = if k <= small.len() {
-        &mut small[..k]
-    } else {
-        large.resize(k, 0.0);
-        &mut large
-    };
-    for (&y, &wi) in node.ys.iter().zip(node.ws) {
-        acc(stats, classification, y, wi, 1.0);
-    }
-    let stats: &[f64] = stats;
+    let stats = stats.as_slice();
+    let k = stats.len();
     let wn = weight(classification, stats);
     let id = tree.nodes.len();
     let imp = push_values(d, p.criterion, w, node_rows, stats, s, &mut tree.values);
