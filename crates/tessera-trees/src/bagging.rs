@@ -10,7 +10,7 @@ use tessera_tensor::SeededRng;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, argmax};
 use crate::error::{Error, Result, param};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
 
 /// Bagging over base estimator `E`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,21 +176,7 @@ impl<M: Model> FittedBagging<M> {
     /// or predictions as one column.
     fn member_output(&self, i: usize, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let xs = x.select(Axis(1), &self.features[i]);
-        let m = &self.members[i];
-        match &self.classes {
-            None => Ok(m.predict(xs.view())?.insert_axis(Axis(1))),
-            Some(all) => {
-                let p = m.predict_proba(xs.view())?;
-                let mine = m.classes().unwrap_or(&[]);
-                let mut out = Array2::<f32>::zeros((x.nrows(), all.len()));
-                for (j, c) in mine.iter().enumerate() {
-                    if let Some(k) = all.iter().position(|a| a == c) {
-                        out.column_mut(k).assign(&p.column(j));
-                    }
-                }
-                Ok(out)
-            }
-        }
+        aligned_output(&self.members[i], xs.view(), self.classes.as_deref())
     }
 
     fn average(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {

@@ -16,7 +16,7 @@ use crate::any::{AnyEstimator, AnyModel};
 use crate::data::{ClassLabels, check_fit_input};
 use crate::decision_tree::argmax;
 use crate::error::{Error, Result, param};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
 use crate::linear::{LogisticRegression, Ridge};
 
 /// Stacking hyperparameters shared by the classifier and the regressor.
@@ -95,21 +95,9 @@ pub struct FittedStacking {
 
 /// The meta-feature columns one base model contributes for `x`.
 fn meta_columns(model: &AnyModel, x: ArrayView2<'_, f32>, classes: Option<&[f32]>) -> Result<Array2<f32>> {
-    match classes {
-        None => Ok(model.predict(x)?.insert_axis(Axis(1))),
-        Some(all) => {
-            let p = model.predict_proba(x)?;
-            let mine = model.classes().unwrap_or(&[]);
-            let mut out = Array2::<f32>::zeros((x.nrows(), all.len()));
-            for (j, c) in mine.iter().enumerate() {
-                if let Some(k) = all.iter().position(|a| a == c) {
-                    out.column_mut(k).assign(&p.column(j));
-                }
-            }
-            // Two classes: the second column carries all the information (scikit-learn drops the first).
-            Ok(if all.len() == 2 { out.slice_move(ndarray::s![.., 1..]) } else { out })
-        }
-    }
+    let out = aligned_output(model, x, classes)?;
+    // Two classes: the second column carries all the information (scikit-learn drops the first).
+    Ok(if classes.is_some_and(|c| c.len() == 2) { out.slice_move(ndarray::s![.., 1..]) } else { out })
 }
 
 impl StackingParams {
@@ -330,12 +318,7 @@ impl FittedVoting {
         let mut acc = Array2::<f32>::zeros((x.nrows(), all.len()));
         let total: f64 = self.weights.iter().sum();
         for ((_, m), &w) in self.members.iter().zip(&self.weights) {
-            let p = m.predict_proba(x)?;
-            for (j, c) in m.classes().unwrap_or(&[]).iter().enumerate() {
-                if let Some(k) = all.iter().position(|a| a == c) {
-                    acc.column_mut(k).scaled_add((w / total) as f32, &p.column(j));
-                }
-            }
+            acc.scaled_add((w / total) as f32, &aligned_output(m, x, Some(all))?);
         }
         Ok(acc)
     }

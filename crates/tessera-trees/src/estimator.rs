@@ -65,3 +65,24 @@ pub(crate) fn check_predict_input(x: ArrayView2<'_, f32>, n_features: usize) -> 
     }
     Ok(())
 }
+
+/// A model's output for `x` in a fixed column layout: class probabilities placed in the columns of `all`
+/// (a member fitted on a subset of the classes gets zeros for the others), or, when `all` is `None`, the
+/// predictions as one column. Ensembles combine members through this.
+pub(crate) fn aligned_output<M: Model>(
+    model: &M,
+    x: ArrayView2<'_, f32>,
+    all: Option<&[f32]>,
+) -> Result<Array2<f32>> {
+    let Some(all) = all else {
+        return Ok(model.predict(x)?.insert_axis(ndarray::Axis(1)));
+    };
+    let p = model.predict_proba(x)?;
+    let mut out = Array2::<f32>::zeros((x.nrows(), all.len()));
+    for (j, c) in model.classes().unwrap_or(&[]).iter().enumerate() {
+        if let Some(k) = all.iter().position(|a| a == c) {
+            out.column_mut(k).assign(&p.column(j));
+        }
+    }
+    Ok(out)
+}
