@@ -16,6 +16,7 @@ import numpy as np
 import sklearn
 from sklearn import datasets
 from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier, BaggingRegressor,
+                              GradientBoostingClassifier, GradientBoostingRegressor,
                               ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
                               RandomForestRegressor, StackingClassifier, StackingRegressor, VotingClassifier,
                               VotingRegressor)
@@ -54,6 +55,8 @@ def classifiers(seed):
             [("rf", RandomForestClassifier(n_estimators=50, random_state=seed)),
              ("et", ExtraTreesClassifier(n_estimators=50, random_state=seed)),
              ("cart", DecisionTreeClassifier(random_state=seed))], voting="hard"),
+        "gbdt": GradientBoostingClassifier(random_state=seed),
+        "gbdt_subsample": GradientBoostingClassifier(subsample=0.5, n_estimators=50, random_state=seed),
     }
 
 
@@ -73,6 +76,11 @@ def regressors(seed):
         "voting": VotingRegressor(
             [("rf", RandomForestRegressor(n_estimators=50, random_state=seed)),
              ("et", ExtraTreesRegressor(n_estimators=50, random_state=seed))]),
+        "gbdt_squared": GradientBoostingRegressor(random_state=seed),
+        "gbdt_absolute": GradientBoostingRegressor(loss="absolute_error", random_state=seed),
+        "gbdt_huber": GradientBoostingRegressor(loss="huber", random_state=seed),
+        "gbdt_quantile": GradientBoostingRegressor(loss="quantile", alpha=0.5, random_state=seed),
+        "gbdt_subsample": GradientBoostingRegressor(subsample=0.5, random_state=seed),
     }
 
 

@@ -13,8 +13,9 @@ use tessera_datasets::{CsvOptions, Dataset, Task, TaskKind, read_csv};
 use tessera_trees::{
     AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, Criterion,
     DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor,
-    MaxFeatures, Model, RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor,
-    TreeParams, load_model, metrics, save_model,
+    GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, MaxFeatures, Model,
+    RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor, TreeParams,
+    load_model, metrics, save_model,
 };
 
 use crate::CliError;
@@ -28,7 +29,7 @@ const MODEL_KIND: &str = "tessera_cli_model";
 #[derive(Debug, Subcommand)]
 pub enum TreesCommand {
     /// Train a model on a CSV file and save it as JSON.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Predict with a saved model; writes a CSV with a `prediction` column (or `proba_<class>` columns).
     Predict(PredictArgs),
     /// Evaluate a saved model on a labelled CSV file; prints the metrics as JSON.
@@ -50,6 +51,8 @@ pub enum ModelKind {
     Bagging,
     /// Stacking of a random forest and extra trees under logistic or ridge regression.
     Stacking,
+    /// Gradient boosting (Friedman): depth-3 trees fitted to the loss's negative gradient.
+    Gbdt,
 }
 
 /// Arguments of `tessera trees train`.
@@ -94,9 +97,18 @@ pub struct TrainArgs {
     /// Cost-complexity pruning parameter.
     #[arg(long)]
     pub ccp_alpha: Option<f64>,
-    /// AdaBoost learning rate.
+    /// AdaBoost / gradient boosting learning rate.
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Gradient boosting loss: squared_error, absolute_error, huber, quantile (regression), log_loss.
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Huber and quantile losses: the alpha quantile.
+    #[arg(long, default_value_t = 0.9)]
+    pub alpha: f64,
+    /// Gradient boosting: fraction of rows per round.
+    #[arg(long)]
+    pub subsample: Option<f64>,
     /// Forests: sample rows with replacement (true/false).
     #[arg(long)]
     pub bootstrap: Option<bool>,
@@ -270,6 +282,43 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
             e.n_estimators = a.n_estimators.unwrap_or(e.n_estimators);
             e.learning_rate = a.learning_rate.unwrap_or(e.learning_rate);
             AnyEstimator::AdaBoostRegressor(e)
+        }
+        (ModelKind::Gbdt, _) => {
+            let loss = match a.loss.as_deref() {
+                None => {
+                    if classify {
+                        GbLoss::LogLoss
+                    } else {
+                        GbLoss::SquaredError
+                    }
+                }
+                Some("squared_error") => GbLoss::SquaredError,
+                Some("absolute_error") => GbLoss::AbsoluteError,
+                Some("huber") => GbLoss::Huber { alpha: a.alpha },
+                Some("quantile") => GbLoss::Quantile { alpha: a.alpha },
+                Some("log_loss") => GbLoss::LogLoss,
+                Some(other) => {
+                    return Err(CliError::Usage(format!(
+                        "--loss `{other}`: expected squared_error, absolute_error, huber, quantile or log_loss"
+                    )));
+                }
+            };
+            let mut p = if classify {
+                GradientBoostingClassifier::new().params
+            } else {
+                GradientBoostingRegressor::new().params
+            };
+            p.loss = loss;
+            p.tree = tree_params(a, p.tree)?;
+            p.n_estimators = a.n_estimators.unwrap_or(p.n_estimators);
+            p.learning_rate = a.learning_rate.unwrap_or(p.learning_rate);
+            p.subsample = a.subsample.unwrap_or(p.subsample);
+            p.seed = a.seed;
+            if classify {
+                AnyEstimator::GradientBoostingClassifier(GradientBoostingClassifier { params: p })
+            } else {
+                AnyEstimator::GradientBoostingRegressor(GradientBoostingRegressor { params: p })
+            }
         }
         (ModelKind::Bagging | ModelKind::Stacking, _) => {
             return Err(CliError::Usage("internal: bagging and stacking are built separately".into()));

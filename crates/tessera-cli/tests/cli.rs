@@ -141,7 +141,7 @@ fn trees_train_predict_eval_with_text_labels() {
     // Columns in another order, and only one of the classes: matched by name.
     std::fs::write(&test, "kind,weight,size\nlarge,1,5.5\nlarge,2,4.0\n").unwrap();
     let model = dir.path().join("model.json");
-    for kind in ["cart", "rf", "extra-trees", "adaboost", "bagging", "stacking"] {
+    for kind in ["cart", "rf", "extra-trees", "adaboost", "bagging", "stacking", "gbdt"] {
         let o = tessera(&[
             "trees",
             "train",

@@ -15,6 +15,7 @@ use crate::estimator::{Estimator, Model};
 use crate::forest::{
     ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, RandomForestClassifier, RandomForestRegressor,
 };
+use crate::gbdt::{FittedGradientBoosting, GradientBoostingClassifier, GradientBoostingRegressor};
 use crate::linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 
 /// Any estimator of this crate.
@@ -41,6 +42,10 @@ pub enum AnyEstimator {
     LogisticRegression(LogisticRegression),
     /// Ridge regression.
     Ridge(Ridge),
+    /// Gradient boosting classifier.
+    GradientBoostingClassifier(GradientBoostingClassifier),
+    /// Gradient boosting regressor.
+    GradientBoostingRegressor(GradientBoostingRegressor),
 }
 
 /// Any fitted model of this crate.
@@ -65,6 +70,8 @@ pub enum AnyModel {
     Stacking(FittedStacking),
     /// A fitted voting ensemble.
     Voting(FittedVoting),
+    /// A fitted gradient boosting model.
+    GradientBoosting(FittedGradientBoosting),
 }
 
 macro_rules! dispatch_model {
@@ -79,6 +86,7 @@ macro_rules! dispatch_model {
             AnyModel::Bagging($m) => $e,
             AnyModel::Stacking($m) => $e,
             AnyModel::Voting($m) => $e,
+            AnyModel::GradientBoosting($m) => $e,
         }
     };
 }
@@ -111,6 +119,7 @@ impl AnyEstimator {
                 | AnyEstimator::ExtraTreesClassifier(_)
                 | AnyEstimator::AdaBoostClassifier(_)
                 | AnyEstimator::LogisticRegression(_)
+                | AnyEstimator::GradientBoostingClassifier(_)
         )
     }
 }
@@ -135,6 +144,12 @@ impl Estimator for AnyEstimator {
             AnyEstimator::AdaBoostRegressor(e) => AnyModel::AdaBoostRegressor(e.fit_weighted(x, y, w)?),
             AnyEstimator::LogisticRegression(e) => AnyModel::Logistic(e.fit_weighted(x, y, w)?),
             AnyEstimator::Ridge(e) => AnyModel::Ridge(e.fit_weighted(x, y, w)?),
+            AnyEstimator::GradientBoostingClassifier(e) => {
+                AnyModel::GradientBoosting(e.fit_weighted(x, y, w)?)
+            }
+            AnyEstimator::GradientBoostingRegressor(e) => {
+                AnyModel::GradientBoosting(e.fit_weighted(x, y, w)?)
+            }
         })
     }
 
@@ -154,6 +169,12 @@ impl Estimator for AnyEstimator {
             AnyEstimator::AdaBoostRegressor(e) => AnyEstimator::AdaBoostRegressor(e.with_seed(seed)),
             AnyEstimator::LogisticRegression(e) => AnyEstimator::LogisticRegression(e.with_seed(seed)),
             AnyEstimator::Ridge(e) => AnyEstimator::Ridge(e.with_seed(seed)),
+            AnyEstimator::GradientBoostingClassifier(e) => {
+                AnyEstimator::GradientBoostingClassifier(e.with_seed(seed))
+            }
+            AnyEstimator::GradientBoostingRegressor(e) => {
+                AnyEstimator::GradientBoostingRegressor(e.with_seed(seed))
+            }
         }
     }
 }

@@ -39,12 +39,18 @@ pub(crate) struct TrainData {
 impl TrainData {
     /// Copies `x` column-major; bins it when `histograms` is asked for and the data is large enough.
     pub fn new(x: ArrayView2<'_, f32>, target: Target, histograms: bool) -> Self {
+        Self::with_bins_from(x, target, if histograms { BIN_MIN_ROWS } else { usize::MAX })
+    }
+
+    /// As [`TrainData::new`], binning when the data has at least `bin_min_rows` rows. Boosting, which
+    /// fits hundreds of trees to one data set, bins smaller sets than a single tree would.
+    pub fn with_bins_from(x: ArrayView2<'_, f32>, target: Target, bin_min_rows: usize) -> Self {
         let (n_rows, n_features) = x.dim();
         let mut cols = Vec::with_capacity(n_rows * n_features);
         for c in x.columns() {
             cols.extend(c.iter().copied());
         }
-        let bins = (histograms && n_rows >= BIN_MIN_ROWS).then(|| Binned::new(&cols, n_rows));
+        let bins = (n_rows >= bin_min_rows).then(|| Binned::new(&cols, n_rows));
         TrainData { cols, n_rows, n_features, bins, target }
     }
 

@@ -36,6 +36,7 @@ mod ensemble;
 mod error;
 mod estimator;
 mod forest;
+mod gbdt;
 mod grow;
 mod inspection;
 mod linear;
@@ -64,6 +65,9 @@ pub use estimator::{Estimator, Model};
 pub use forest::{
     ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier,
     RandomForestRegressor,
+};
+pub use gbdt::{
+    FittedGradientBoosting, GbLoss, GbParams, GradientBoostingClassifier, GradientBoostingRegressor,
 };
 pub use inspection::{PermutationImportance, permutation_importance};
 pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};

@@ -169,6 +169,13 @@ impl Tree {
         Node::leaf(i, score)
     }
 
+    /// Replaces the value of leaf `i` of a single-output tree (boosting's line search sets leaf values
+    /// after the tree is grown).
+    pub(crate) fn set_leaf_value(&mut self, i: usize, value: f32) {
+        self.values[i] = value;
+        self.nodes[i] = self.leaf_node(i);
+    }
+
     /// The output values of node `i` (class probabilities, or one value).
     #[inline]
     pub fn node_values(&self, i: usize) -> &[f32] {

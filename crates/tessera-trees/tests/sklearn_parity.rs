@@ -11,9 +11,9 @@ use serde_json::Value;
 use tessera_datasets::{Dataset, load_embedded};
 use tessera_trees::{
     AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, Bagging, Criterion, DecisionTreeClassifier,
-    DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor, MaxFeatures, Model,
-    RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor, Voting,
-    VotingEnsemble, metrics,
+    DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor, GbLoss,
+    GradientBoostingClassifier, GradientBoostingRegressor, MaxFeatures, Model, RandomForestClassifier,
+    RandomForestRegressor, StackingClassifier, StackingRegressor, Voting, VotingEnsemble, metrics,
 };
 
 const ACCURACY_TOLERANCE: f64 = 0.015;
@@ -111,6 +111,12 @@ fn classifier_score(name: &str, data: &Dataset, folds: &[usize]) -> f64 {
             folds,
             false,
         ),
+        "gbdt" => cv_score(&GradientBoostingClassifier::new(), data, folds, false),
+        "gbdt_subsample" => {
+            let mut gb = GradientBoostingClassifier::new();
+            (gb.params.subsample, gb.params.n_estimators) = (0.5, 50);
+            cv_score(&gb, data, folds, false)
+        }
         other => panic!("no tessera counterpart for `{other}`"),
     }
 }
@@ -139,6 +145,24 @@ fn regressor_score(name: &str, data: &Dataset, folds: &[usize]) -> f64 {
             folds,
             true,
         ),
+        "gbdt_squared" => cv_score(&GradientBoostingRegressor::new(), data, folds, true),
+        "gbdt_absolute" => {
+            cv_score(&GradientBoostingRegressor::new().loss(GbLoss::AbsoluteError), data, folds, true)
+        }
+        "gbdt_huber" => {
+            cv_score(&GradientBoostingRegressor::new().loss(GbLoss::Huber { alpha: 0.9 }), data, folds, true)
+        }
+        "gbdt_quantile" => cv_score(
+            &GradientBoostingRegressor::new().loss(GbLoss::Quantile { alpha: 0.5 }),
+            data,
+            folds,
+            true,
+        ),
+        "gbdt_subsample" => {
+            let mut gb = GradientBoostingRegressor::new();
+            gb.params.subsample = 0.5;
+            cv_score(&gb, data, folds, true)
+        }
         other => panic!("no tessera counterpart for `{other}`"),
     }
 }

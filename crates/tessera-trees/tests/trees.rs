@@ -190,3 +190,40 @@ fn linear_meta_learners_match_closed_forms() {
         tessera_trees::LogisticRegression::default().fit(array![[f32::NAN]].view(), array![1.0f32].view());
     assert!(e.is_err());
 }
+
+#[test]
+fn gradient_boosting_behaves() {
+    use tessera_trees::{GbLoss, GradientBoostingClassifier, GradientBoostingRegressor};
+    let (train, test) = train_test_split(&load_breast_cancer(), 0.3, 5, true).unwrap();
+    let gb = GradientBoostingClassifier::new().fit_dataset(&train).unwrap();
+    let acc = metrics::accuracy(test.targets(), gb.predict(test.features()).unwrap().view()).unwrap();
+    assert!(acc > 0.93, "{acc}");
+    let stages = gb.staged_predict(test.features()).unwrap();
+    assert_eq!(stages.len(), 100);
+    assert_eq!(stages.last().unwrap(), &gb.predict(test.features()).unwrap());
+    assert!(gb.predict_proba(test.features()).unwrap().outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-5));
+    let imp = gb.feature_importances();
+    assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    // Multinomial.
+    let iris = load_iris();
+    let gb = GradientBoostingClassifier::new().fit_dataset(&iris).unwrap();
+    assert_eq!(gb.trees.len(), 300);
+    assert!(metrics::accuracy(iris.targets(), gb.predict(iris.features()).unwrap().view()).unwrap() > 0.98);
+    // Every regression loss lowers the training error of the initial constant.
+    let data = load_diabetes();
+    for loss in [
+        GbLoss::SquaredError,
+        GbLoss::AbsoluteError,
+        GbLoss::Huber { alpha: 0.9 },
+        GbLoss::Quantile { alpha: 0.5 },
+    ] {
+        let m = GradientBoostingRegressor::new().loss(loss).fit_dataset(&data).unwrap();
+        let stages = m.staged_predict(data.features()).unwrap();
+        let first = metrics::mae(data.targets(), stages[0].view()).unwrap();
+        let last = metrics::mae(data.targets(), stages.last().unwrap().view()).unwrap();
+        assert!(last < first * 0.8, "{loss:?}: {first} -> {last}");
+    }
+    // The wrong loss for the task is a clear error.
+    let e = GradientBoostingRegressor::new().loss(GbLoss::LogLoss).fit_dataset(&data).unwrap_err();
+    assert!(e.to_string().contains("LogLoss"), "{e}");
+}
