@@ -29,6 +29,7 @@ mod adaboost;
 mod any;
 mod bagging;
 mod binning;
+mod booster;
 mod criterion;
 mod data;
 mod decision_tree;
@@ -53,6 +54,7 @@ pub use adaboost::{
 };
 pub use any::{AnyEstimator, AnyModel};
 pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
+pub use booster::{BoosterParams, EvalSet, FittedBooster, HistGradientBooster, Objective, booster_metric};
 pub use criterion::Criterion;
 pub use data::ClassLabels;
 pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, TreeParams};

@@ -182,6 +182,11 @@ impl Tree {
         &self.values[i * self.n_outputs..(i + 1) * self.n_outputs]
     }
 
+    /// The feature the root splits on (`None` for a single leaf).
+    pub fn root_feature(&self) -> Option<usize> {
+        self.nodes.first().filter(|n| !n.is_leaf()).map(Node::feature)
+    }
+
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.nodes.len()

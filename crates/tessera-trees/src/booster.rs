@@ -1,0 +1,758 @@
+//! An XGBoost-class histogram gradient booster (the first part of "Trees II"): second-order Taylor
+//! expansion of the loss, gradient and hessian sums per quantile bin, XGBoost's regularised gain and leaf
+//! weights (`lambda`, `alpha`, `gamma`, `min_child_weight`, `max_delta_step`), histogram subtraction (the
+//! smaller child is built, its sibling is the parent minus it), features in parallel, depth-wise growth,
+//! sparsity-aware splits (missing values learn a default direction), row and column subsampling, and the
+//! objectives `reg:squarederror`, `reg:absoluteerror`, `reg:pseudohubererror`, `binary:logistic`,
+//! `multi:softprob` and `count:poisson`, with evaluation sets and early stopping.
+//!
+//! Not yet here (see the issue note): loss-guided growth, the hessian-weighted quantile sketch (bins are
+//! plain quantiles), XGBoost JSON interoperability, TreeSHAP, monotone and categorical splits.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tessera_tensor::SeededRng;
+
+use crate::binning::{Binned, MISSING_BIN};
+use crate::data::{ClassLabels, check_fit_input};
+use crate::decision_tree::{PREDICT_CHUNK, argmax, rows_of};
+use crate::error::{Error, Result, param};
+use crate::estimator::{Model, check_predict_input};
+use crate::metrics;
+use crate::tree::{Node, Tree};
+
+/// The learning objective, with XGBoost's names and definitions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// `reg:squarederror`.
+    SquaredError,
+    /// `reg:absoluteerror` (leaf values re-fitted to the median residual).
+    AbsoluteError,
+    /// `reg:pseudohubererror` with `huber_slope`.
+    PseudoHuber {
+        /// The slope (delta) of the pseudo-Huber loss.
+        slope: f64,
+    },
+    /// `binary:logistic`.
+    Logistic,
+    /// `multi:softprob` (one tree per class and round).
+    Softprob,
+    /// `count:poisson`.
+    Poisson,
+}
+
+impl Objective {
+    /// Parses XGBoost's objective names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "reg:squarederror" => Objective::SquaredError,
+            "reg:absoluteerror" => Objective::AbsoluteError,
+            "reg:pseudohubererror" => Objective::PseudoHuber { slope: 1.0 },
+            "binary:logistic" => Objective::Logistic,
+            "multi:softprob" => Objective::Softprob,
+            "count:poisson" => Objective::Poisson,
+            _ => return None,
+        })
+    }
+}
+
+/// Hyperparameters, named and defaulted as XGBoost's (`tree_method=hist`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoosterParams {
+    /// The objective.
+    pub objective: Objective,
+    /// Boosting rounds.
+    pub n_estimators: usize,
+    /// Shrinkage (`eta`).
+    pub learning_rate: f64,
+    /// Maximum depth.
+    pub max_depth: usize,
+    /// L2 regularisation on leaf weights (`lambda`).
+    pub lambda: f64,
+    /// L1 regularisation on leaf weights (`alpha`).
+    pub alpha: f64,
+    /// Minimum loss reduction to split (`gamma`).
+    pub gamma: f64,
+    /// Minimum hessian sum in a child.
+    pub min_child_weight: f64,
+    /// Maximum absolute leaf weight before shrinkage (0 = none; Poisson defaults to 0.7).
+    pub max_delta_step: f64,
+    /// Fraction of rows per tree.
+    pub subsample: f64,
+    /// Fraction of features per tree.
+    pub colsample_bytree: f64,
+    /// Initial margin; `None` estimates it from the data as XGBoost does.
+    pub base_score: Option<f64>,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl Default for BoosterParams {
+    fn default() -> Self {
+        BoosterParams {
+            objective: Objective::SquaredError,
+            n_estimators: 100,
+            learning_rate: 0.3,
+            max_depth: 6,
+            lambda: 1.0,
+            alpha: 0.0,
+            gamma: 0.0,
+            min_child_weight: 1.0,
+            max_delta_step: 0.0,
+            subsample: 1.0,
+            colsample_bytree: 1.0,
+            base_score: None,
+            seed: 0,
+        }
+    }
+}
+
+/// One evaluation set: a name and its rows and labels.
+pub type EvalSet<'a> = (&'a str, ArrayView2<'a, f32>, ArrayView1<'a, f32>);
+
+/// The histogram booster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HistGradientBooster {
+    /// Its hyperparameters.
+    pub params: BoosterParams,
+}
+
+/// A fitted booster: base margins, trees (round-major, one per output) and the evaluation history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedBooster {
+    /// The objective it was trained with.
+    pub objective: Objective,
+    /// Initial margin per output.
+    pub base_margin: Vec<f32>,
+    /// Trees, round-major: round `m`, output `k` is `trees[m * n_outputs + k]`. Leaf values include the
+    /// learning rate.
+    pub trees: Vec<Tree>,
+    /// Outputs (classes for `multi:softprob`, else 1).
+    pub n_outputs: usize,
+    /// Class labels (classification objectives).
+    pub labels: Option<ClassLabels>,
+    /// Feature columns at fit time.
+    pub n_features: usize,
+    /// The round with the best first evaluation metric (early stopping), if evaluation sets were given.
+    pub best_iteration: Option<usize>,
+    /// Per evaluation set and round: the metric value.
+    pub eval_history: Vec<(String, Vec<f64>)>,
+    /// Per feature: number of splits, total gain (without XGBoost's 1/2, as it stores it), total cover.
+    pub split_stats: Vec<[f64; 3]>,
+}
+
+/// XGBoost's soft-threshold of a gradient sum for L1 regularisation.
+fn threshold_l1(g: f64, alpha: f64) -> f64 {
+    if g > alpha {
+        g - alpha
+    } else if g < -alpha {
+        g + alpha
+    } else {
+        0.0
+    }
+}
+
+impl BoosterParams {
+    fn leaf_weight(&self, g: f64, h: f64) -> f64 {
+        let mut w = -threshold_l1(g, self.alpha) / (h + self.lambda);
+        if self.max_delta_step > 0.0 {
+            w = w.clamp(-self.max_delta_step, self.max_delta_step);
+        }
+        w
+    }
+
+    /// The score `T(G)^2 / (H + lambda)` a node contributes (XGBoost's gain terms, no 1/2).
+    fn score(&self, g: f64, h: f64) -> f64 {
+        let t = threshold_l1(g, self.alpha);
+        if self.max_delta_step > 0.0 {
+            let w = self.leaf_weight(g, h);
+            return -(2.0 * g * w + (h + self.lambda) * w * w) + self.alpha * w.abs();
+        }
+        t * t / (h + self.lambda)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.n_estimators == 0 || !(self.learning_rate > 0.0) || self.max_depth == 0 {
+            return Err(param("the booster needs n_estimators >= 1, learning_rate > 0 and max_depth >= 1"));
+        }
+        for (name, v) in [("subsample", self.subsample), ("colsample_bytree", self.colsample_bytree)] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(param(format!("{name} must be in (0, 1], got {v}")));
+            }
+        }
+        if !(self.lambda >= 0.0 && self.alpha >= 0.0 && self.gamma >= 0.0 && self.min_child_weight >= 0.0) {
+            return Err(param("lambda, alpha, gamma and min_child_weight must be >= 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Gradient and hessian histogram of one node: `[G, H]` per (feature, bin).
+type Hist = Vec<[f64; 2]>;
+
+fn build_hist(bins: &Binned, rows: &[u32], g: &[f32], h: &[f32], features: &[usize]) -> Hist {
+    let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
+    let parts: Vec<(usize, Vec<[f64; 2]>)> = features
+        .par_iter()
+        .map(|&f| {
+            let codes = bins.column(f);
+            let mut local = vec![[0.0f64; 2]; 256];
+            for &r in rows {
+                let b = &mut local[codes[r as usize] as usize];
+                b[0] += f64::from(g[r as usize]);
+                b[1] += f64::from(h[r as usize]);
+            }
+            (f, local)
+        })
+        .collect();
+    for (f, local) in parts {
+        hist[f * 256..(f + 1) * 256].copy_from_slice(&local);
+    }
+    hist
+}
+
+/// The best split of a node: (gain, feature, bin, missing_left).
+fn best_split(
+    p: &BoosterParams,
+    hist: &Hist,
+    features: &[usize],
+    g: f64,
+    h: f64,
+) -> Option<(f64, usize, usize, bool)> {
+    let parent = p.score(g, h);
+    let mut best: Option<(f64, usize, usize, bool)> = None;
+    for &f in features {
+        let hf = &hist[f * 256..(f + 1) * 256];
+        let [gm, hm] = hf[MISSING_BIN as usize];
+        let (mut gl, mut hl) = (0.0, 0.0);
+        for (b, bin) in hf.iter().enumerate().take(MISSING_BIN as usize - 1) {
+            gl += bin[0];
+            hl += bin[1];
+            if bin[1] == 0.0 && bin[0] == 0.0 {
+                continue;
+            }
+            for missing_left in [false, true] {
+                let (gl2, hl2) = if missing_left { (gl + gm, hl + hm) } else { (gl, hl) };
+                let (gr2, hr2) = (g - gl2, h - hl2);
+                if hl2 < p.min_child_weight || hr2 < p.min_child_weight || hr2 <= 0.0 || hl2 <= 0.0 {
+                    continue;
+                }
+                let gain = p.score(gl2, hl2) + p.score(gr2, hr2) - parent;
+                if best.is_none_or(|bb| gain > bb.0) {
+                    best = Some((gain, f, b, missing_left));
+                }
+            }
+        }
+    }
+    best.filter(|b| b.0 > p.gamma && b.0 > 1e-12)
+}
+
+/// Grows one tree on gradients `g`, hessians `h` for the rows `rows`, depth-wise.
+#[allow(clippy::too_many_arguments)]
+fn grow_tree(
+    p: &BoosterParams,
+    bins: &Binned,
+    cols: &[f32],
+    n_rows: usize,
+    g: &[f32],
+    h: &[f32],
+    rows: Vec<u32>,
+    features: &[usize],
+    split_stats: &mut [[f64; 3]],
+) -> (Tree, Vec<u32>, Vec<usize>) {
+    let mut tree = Tree {
+        nodes: Vec::new(),
+        max_depth: 0,
+        values: Vec::new(),
+        impurity: Vec::new(),
+        weighted_n: Vec::new(),
+        n_outputs: 1,
+        n_features: bins.edges.len(),
+    };
+    let sums = |rs: &[u32]| {
+        rs.iter().fold((0.0, 0.0), |(a, b), &r| (a + f64::from(g[r as usize]), b + f64::from(h[r as usize])))
+    };
+    let push_leaf = |tree: &mut Tree, gs: f64, hs: f64| {
+        let id = tree.nodes.len();
+        tree.values.push((p.leaf_weight(gs, hs) * p.learning_rate) as f32);
+        tree.impurity.push(0.0);
+        tree.weighted_n.push(hs);
+        tree.nodes.push(Node::leaf(id, 0.0));
+        tree.nodes[id] = tree.leaf_node(id);
+        id
+    };
+    let (g0, h0) = sums(&rows);
+    let root = push_leaf(&mut tree, g0, h0);
+    // (node id, rows, histogram, G, H)
+    let mut level = vec![(root, rows, build_hist(bins, &[], g, h, &[]), g0, h0)];
+    level[0].2 = build_hist(bins, &level[0].1, g, h, features);
+    let mut leaf_rows: Vec<(usize, Vec<u32>)> = Vec::new();
+    for _depth in 0..p.max_depth {
+        let mut next = Vec::new();
+        for (id, node_rows, hist, gs, hs) in level {
+            let Some((gain, f, b, missing_left)) = best_split(p, &hist, features, gs, hs) else {
+                leaf_rows.push((id, node_rows));
+                continue;
+            };
+            let threshold = bins.edges[f][b];
+            let col = &cols[f * n_rows..(f + 1) * n_rows];
+            let (left, right): (Vec<u32>, Vec<u32>) = node_rows.iter().partition(|&&r| {
+                let x = col[r as usize];
+                x <= threshold || (missing_left && x.is_nan())
+            });
+            split_stats[f][0] += 1.0;
+            split_stats[f][1] += gain;
+            split_stats[f][2] += hs;
+            let (gl, hl) = sums(&left);
+            let (gr, hr) = (gs - gl, hs - hl);
+            let l = push_leaf(&mut tree, gl, hl);
+            let r = push_leaf(&mut tree, gr, hr);
+            tree.nodes[id] = Node::split(f, threshold, missing_left, l as u32);
+            // Histogram subtraction: build the smaller child, derive the larger.
+            let (small_rows, small_is_left) =
+                if left.len() <= right.len() { (&left, true) } else { (&right, false) };
+            let small = build_hist(bins, small_rows, g, h, features);
+            let large: Hist = hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
+            let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
+            next.push((l, left, hl_hist, gl, hl));
+            next.push((r, right, hr_hist, gr, hr));
+        }
+        level = next;
+        if level.is_empty() {
+            break;
+        }
+    }
+    for (id, node_rows, ..) in level {
+        leaf_rows.push((id, node_rows));
+    }
+    tree.max_depth = tree.compute_depth();
+    // Rows per leaf, flattened, for objectives that refit leaf values.
+    let mut order = Vec::new();
+    let mut leaf_of = Vec::new();
+    for (id, rs) in leaf_rows {
+        leaf_of.extend(std::iter::repeat_n(id, rs.len()));
+        order.extend(rs);
+    }
+    (tree, order, leaf_of)
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Gradients and hessians of the objective at `margin` (`n x outputs`, row-major) for labels `y`
+/// (class indices for classification).
+fn grad_hess(
+    obj: Objective,
+    margin: &[f64],
+    y: &[f64],
+    outputs: usize,
+    max_delta_step: f64,
+) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let n = y.len();
+    let mut g = vec![vec![0.0f32; n]; outputs];
+    let mut h = vec![vec![0.0f32; n]; outputs];
+    for i in 0..n {
+        match obj {
+            Objective::SquaredError => {
+                g[0][i] = (margin[i] - y[i]) as f32;
+                h[0][i] = 1.0;
+            }
+            Objective::AbsoluteError => {
+                g[0][i] = (margin[i] - y[i]).signum() as f32;
+                h[0][i] = 1.0;
+            }
+            Objective::PseudoHuber { slope } => {
+                let z = margin[i] - y[i];
+                let scale = (1.0 + (z / slope).powi(2)).sqrt();
+                g[0][i] = (z / scale) as f32;
+                h[0][i] = (slope * slope / ((slope * slope + z * z) * scale)) as f32;
+            }
+            Objective::Logistic => {
+                let p = sigmoid(margin[i]);
+                g[0][i] = (p - y[i]) as f32;
+                h[0][i] = (p * (1.0 - p)).max(1e-16) as f32;
+            }
+            Objective::Poisson => {
+                g[0][i] = (margin[i].exp() - y[i]) as f32;
+                h[0][i] = (margin[i] + max_delta_step).exp() as f32;
+            }
+            Objective::Softprob => {
+                let row = &margin[i * outputs..(i + 1) * outputs];
+                let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for k in 0..outputs {
+                    let p = e[k] / sum;
+                    let t = if y[i] as usize == k { 1.0 } else { 0.0 };
+                    g[k][i] = (p - t) as f32;
+                    h[k][i] = (2.0 * p * (1.0 - p)).max(1e-16) as f32;
+                }
+            }
+        }
+    }
+    (g, h)
+}
+
+/// Weighted `q`-quantile of `values` (lower, on the cumulative weight).
+fn quantile(mut values: Vec<(f64, f64)>, q: f64) -> f64 {
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = values.iter().map(|v| v.1).sum();
+    let mut acc = 0.0;
+    for &(v, w) in &values {
+        acc += w;
+        if acc >= q * total {
+            return v;
+        }
+    }
+    values.last().map_or(0.0, |v| v.0)
+}
+
+impl HistGradientBooster {
+    /// Fits without evaluation sets.
+    pub fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>) -> Result<FittedBooster> {
+        self.fit_eval(x, y, None, &[], None, |_, _| {})
+    }
+
+    /// Fits with optional sample weights and evaluation sets. The first set's metric drives early stopping
+    /// (`early_stopping_rounds`) and `best_iteration`; `progress(round, metrics)` is called after each round
+    /// with the evaluation metric of every set.
+    pub fn fit_eval(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        w: Option<ArrayView1<'_, f32>>,
+        eval_sets: &[EvalSet<'_>],
+        early_stopping_rounds: Option<usize>,
+        mut progress: impl FnMut(usize, &[(String, f64)]),
+    ) -> Result<FittedBooster> {
+        let p = &self.params;
+        p.check()?;
+        let weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
+        let (n, d) = x.dim();
+        let classify = matches!(p.objective, Objective::Logistic | Objective::Softprob);
+        let (labels, yv): (Option<ClassLabels>, Vec<f64>) = if classify {
+            let (l, enc) = ClassLabels::fit(y)?;
+            if p.objective == Objective::Logistic && l.len() != 2 {
+                return Err(Error::Data(format!("binary:logistic needs two classes, found {}", l.len())));
+            }
+            (Some(l), enc.into_iter().map(f64::from).collect())
+        } else {
+            if p.objective == Objective::Poisson && y.iter().any(|&v| v < 0.0) {
+                return Err(Error::Data("count:poisson needs non-negative labels".into()));
+            }
+            (None, y.iter().map(|&v| f64::from(v)).collect())
+        };
+        let outputs =
+            if p.objective == Objective::Softprob { labels.as_ref().map_or(1, ClassLabels::len) } else { 1 };
+        let sw: f64 = weights.iter().sum();
+        let wmean = |f: &dyn Fn(usize) -> f64| (0..n).map(|i| weights[i] * f(i)).sum::<f64>() / sw;
+        let base_margin: Vec<f64> = match (p.base_score, p.objective) {
+            (Some(b), Objective::Logistic) => vec![(b / (1.0 - b)).ln()],
+            (Some(b), Objective::Poisson) => vec![b.ln()],
+            (Some(b), _) => vec![b; outputs],
+            (None, Objective::SquaredError | Objective::PseudoHuber { .. }) => vec![wmean(&|i| yv[i])],
+            (None, Objective::AbsoluteError) => {
+                vec![quantile((0..n).map(|i| (yv[i], weights[i])).collect(), 0.5)]
+            }
+            (None, Objective::Logistic) => {
+                let m = wmean(&|i| yv[i]).clamp(1e-6, 1.0 - 1e-6);
+                vec![(m / (1.0 - m)).ln()]
+            }
+            (None, Objective::Poisson) => vec![wmean(&|i| yv[i]).max(1e-6).ln()],
+            (None, Objective::Softprob) => (0..outputs)
+                .map(|k| wmean(&|i| f64::from(u8::from(yv[i] as usize == k))).max(1e-6).ln())
+                .collect(),
+        };
+        let max_delta =
+            if p.objective == Objective::Poisson && p.max_delta_step == 0.0 { 0.7 } else { p.max_delta_step };
+        let mut params = p.clone();
+        params.max_delta_step = max_delta;
+        let mut cols = Vec::with_capacity(n * d);
+        for c in x.columns() {
+            cols.extend(c.iter().copied());
+        }
+        let bins = Binned::new(&cols, n);
+        let mut margin: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
+        let mut eval_margins: Vec<Vec<f64>> = eval_sets
+            .iter()
+            .map(|(_, ex, _)| (0..ex.nrows()).flat_map(|_| base_margin.iter().copied()).collect())
+            .collect();
+        for (name, ex, ey) in eval_sets {
+            check_predict_input(*ex, d)?;
+            if ey.len() != ex.nrows() {
+                return Err(Error::Shape(format!(
+                    "eval set `{name}`: {} rows but {} labels",
+                    ex.nrows(),
+                    ey.len()
+                )));
+            }
+        }
+        let mut rng = SeededRng::new(p.seed);
+        let mut trees = Vec::new();
+        let mut split_stats = vec![[0.0; 3]; d];
+        let mut history: Vec<(String, Vec<f64>)> =
+            eval_sets.iter().map(|(nm, ..)| (nm.to_string(), Vec::new())).collect();
+        let mut best: Option<(usize, f64)> = None;
+        for round in 0..p.n_estimators {
+            let (mut g, mut h) = grad_hess(p.objective, &margin, &yv, outputs, max_delta);
+            for k in 0..outputs {
+                for i in 0..n {
+                    g[k][i] *= weights[i] as f32;
+                    h[k][i] *= weights[i] as f32;
+                }
+            }
+            let rows: Vec<u32> = if p.subsample < 1.0 {
+                (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect()
+            } else {
+                (0..n as u32).collect()
+            };
+            let mut features: Vec<usize> = (0..d).collect();
+            if p.colsample_bytree < 1.0 {
+                rng.shuffle(&mut features);
+                features.truncate(((p.colsample_bytree * d as f64).round() as usize).max(1));
+                features.sort_unstable();
+            }
+            for k in 0..outputs {
+                let (mut tree, order, leaf_of) = grow_tree(
+                    &params,
+                    &bins,
+                    &cols,
+                    n,
+                    &g[k],
+                    &h[k],
+                    rows.clone(),
+                    &features,
+                    &mut split_stats,
+                );
+                if p.objective == Objective::AbsoluteError {
+                    // XGBoost re-fits each leaf to the median residual of its rows.
+                    let mut by_leaf: std::collections::BTreeMap<usize, Vec<(f64, f64)>> = Default::default();
+                    for (&r, &leaf) in order.iter().zip(&leaf_of) {
+                        let r = r as usize;
+                        by_leaf.entry(leaf).or_default().push((yv[r] - margin[r], weights[r]));
+                    }
+                    for (leaf, res) in by_leaf {
+                        tree.set_leaf_value(leaf, (quantile(res, 0.5) * p.learning_rate) as f32);
+                    }
+                }
+                for (i, row) in rows_of(x).enumerate() {
+                    margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
+                }
+                for ((_, ex, _), em) in eval_sets.iter().zip(eval_margins.iter_mut()) {
+                    for (i, row) in rows_of(*ex).enumerate() {
+                        em[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
+                    }
+                }
+                trees.push(tree);
+            }
+            if !eval_sets.is_empty() {
+                let mut round_metrics = Vec::new();
+                for (((name, _, ey), em), hist) in eval_sets.iter().zip(&eval_margins).zip(history.iter_mut())
+                {
+                    let m = eval_metric(p.objective, em, *ey, outputs, labels.as_ref())?;
+                    hist.1.push(m);
+                    round_metrics.push((name.to_string(), m));
+                }
+                progress(round, &round_metrics);
+                let first = round_metrics[0].1;
+                if best.is_none_or(|(_, b)| first < b) {
+                    best = Some((round, first));
+                }
+                if let (Some(patience), Some((b, _))) = (early_stopping_rounds, best)
+                    && round >= b + patience
+                {
+                    break;
+                }
+            } else {
+                progress(round, &[]);
+            }
+        }
+        Ok(FittedBooster {
+            objective: p.objective,
+            base_margin: base_margin.into_iter().map(|v| v as f32).collect(),
+            trees,
+            n_outputs: outputs,
+            labels,
+            n_features: d,
+            best_iteration: best.map(|b| b.0),
+            eval_history: history,
+            split_stats,
+        })
+    }
+}
+
+/// The default metric of an objective (lower is better): rmse, mae, logloss, mlogloss, poisson-nloglik.
+fn eval_metric(
+    obj: Objective,
+    margin: &[f64],
+    y: ArrayView1<'_, f32>,
+    outputs: usize,
+    labels: Option<&ClassLabels>,
+) -> Result<f64> {
+    let n = y.len();
+    Ok(match obj {
+        Objective::SquaredError | Objective::PseudoHuber { .. } => {
+            (margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).powi(2)).sum::<f64>() / n as f64).sqrt()
+        }
+        Objective::AbsoluteError => {
+            margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).abs()).sum::<f64>() / n as f64
+        }
+        Objective::Poisson => {
+            margin.iter().zip(y).map(|(m, &t)| m.exp() - f64::from(t) * m).sum::<f64>() / n as f64
+        }
+        Objective::Logistic | Objective::Softprob => {
+            let labels = labels.ok_or_else(|| Error::Data("classification metric without labels".into()))?;
+            let mut total = 0.0;
+            for (i, &t) in y.iter().enumerate() {
+                let k = labels
+                    .index_of(t)
+                    .ok_or_else(|| Error::Data(format!("eval label {t} was not seen in training")))?
+                    as usize;
+                let p = if outputs == 1 {
+                    let p1 = sigmoid(margin[i]);
+                    if k == 1 { p1 } else { 1.0 - p1 }
+                } else {
+                    let row = &margin[i * outputs..(i + 1) * outputs];
+                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                    (row[k] - max).exp() / sum
+                };
+                total -= p.clamp(1e-15, 1.0).ln();
+            }
+            total / n as f64
+        }
+    })
+}
+
+impl FittedBooster {
+    /// Raw margins (`n x n_outputs`) using the first `rounds` rounds (all with `None`); leaf values are
+    /// added in f32, one tree at a time in order, onto the base margin, as XGBoost does.
+    pub fn predict_margin(&self, x: ArrayView2<'_, f32>, rounds: Option<usize>) -> Result<Array2<f32>> {
+        check_predict_input(x, self.n_features)?;
+        let k = self.n_outputs;
+        let rounds = rounds.unwrap_or(self.trees.len() / k).min(self.trees.len() / k);
+        let trees = &self.trees[..rounds * k];
+        let blocks: Vec<Vec<f32>> = x
+            .axis_chunks_iter(Axis(0), PREDICT_CHUNK)
+            .into_par_iter()
+            .map(|chunk| {
+                let owned: Vec<std::borrow::Cow<'_, [f32]>> = rows_of(chunk).collect();
+                let rows: Vec<&[f32]> = owned.iter().map(|r| r.as_ref()).collect();
+                let mut out: Vec<f32> = rows.iter().flat_map(|_| self.base_margin.iter().copied()).collect();
+                let mut leaves = Vec::with_capacity(rows.len());
+                for (t, tree) in trees.iter().enumerate() {
+                    let o = t % k;
+                    tree.leaf_indices(&rows, &mut leaves);
+                    for (i, &leaf) in leaves.iter().enumerate() {
+                        out[i * k + o] += tree.node_values(leaf)[0];
+                    }
+                }
+                out
+            })
+            .collect();
+        Array2::from_shape_vec((x.nrows(), k), blocks.concat()).map_err(|e| Error::Shape(e.to_string()))
+    }
+
+    /// Leaf index of every row in every tree (`n x trees`), as XGBoost's `pred_leaf`.
+    pub fn predict_leaf(&self, x: ArrayView2<'_, f32>) -> Result<Array2<u32>> {
+        check_predict_input(x, self.n_features)?;
+        let mut out = Array2::<u32>::zeros((x.nrows(), self.trees.len()));
+        for (i, row) in rows_of(x).enumerate() {
+            for (t, tree) in self.trees.iter().enumerate() {
+                out[[i, t]] = tree.leaf_index(&row) as u32;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Feature importance: `weight` (splits), `gain` (mean gain per split) or `cover` (mean hessian).
+    pub fn feature_importance(&self, kind: &str) -> Result<Vec<f64>> {
+        self.split_stats
+            .iter()
+            .map(|s| match kind {
+                "weight" => Ok(s[0]),
+                "gain" => Ok(if s[0] > 0.0 { s[1] / s[0] } else { 0.0 }),
+                "cover" => Ok(if s[0] > 0.0 { s[2] / s[0] } else { 0.0 }),
+                other => Err(param(format!("importance type `{other}`: expected weight, gain or cover"))),
+            })
+            .collect()
+    }
+
+    fn transform(&self, margin: &Array2<f32>) -> Array2<f32> {
+        match self.objective {
+            Objective::Logistic => {
+                let mut out = Array2::<f32>::zeros((margin.nrows(), 2));
+                for (i, m) in margin.column(0).iter().enumerate() {
+                    let p1 = sigmoid(f64::from(*m)) as f32;
+                    out[[i, 0]] = 1.0 - p1;
+                    out[[i, 1]] = p1;
+                }
+                out
+            }
+            Objective::Softprob => {
+                let mut out = margin.clone();
+                for mut row in out.outer_iter_mut() {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    row.mapv_inplace(|v| (v - max).exp());
+                    let s = row.sum();
+                    row.mapv_inplace(|v| v / s);
+                }
+                out
+            }
+            Objective::Poisson => margin.mapv(f32::exp),
+            _ => margin.clone(),
+        }
+    }
+}
+
+impl Model for FittedBooster {
+    fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
+        let out = self.transform(&self.predict_margin(x, None)?);
+        Ok(match &self.labels {
+            Some(l) => out.outer_iter().map(|r| l.classes[argmax(&r.to_vec())]).collect(),
+            None => out.column(0).to_owned(),
+        })
+    }
+
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn classes(&self) -> Option<&[f32]> {
+        self.labels.as_ref().map(|l| l.classes.as_slice())
+    }
+
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        if self.labels.is_none() {
+            return Err(Error::Unsupported("a regression booster has no class probabilities".into()));
+        }
+        Ok(self.transform(&self.predict_margin(x, None)?))
+    }
+}
+
+/// Metrics XGBoost can print for an evaluation set, computed from predictions.
+pub fn booster_metric(
+    name: &str,
+    model: &FittedBooster,
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, f32>,
+) -> Result<f64> {
+    let pred = model.predict(x)?;
+    match name {
+        "rmse" => metrics::rmse(y, pred.view()),
+        "mae" => metrics::mae(y, pred.view()),
+        "error" => Ok(1.0 - metrics::accuracy(y, pred.view())?),
+        "logloss" | "mlogloss" => {
+            let classes = model.classes().ok_or_else(|| param("logloss needs a classifier"))?;
+            metrics::log_loss(y, model.predict_proba(x)?.view(), classes)
+        }
+        "auc" => {
+            let classes = model.classes().ok_or_else(|| param("auc needs a classifier"))?;
+            metrics::roc_auc(y, model.predict_proba(x)?.column(1), classes[1])
+        }
+        other => Err(param(format!("metric `{other}`: expected rmse, mae, error, logloss, mlogloss or auc"))),
+    }
+}
