@@ -756,3 +756,42 @@ pub fn booster_metric(
         other => Err(param(format!("metric `{other}`: expected rmse, mae, error, logloss, mlogloss or auc"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Histogram subtraction: parent minus the smaller child equals the larger child built directly.
+    #[test]
+    fn histogram_subtraction_equals_direct_construction() {
+        let mut rng = SeededRng::new(3);
+        let n = 5000;
+        let x: Array2<f32> = rng.normal_array((n, 4), 0.0, 1.0);
+        let mut cols = Vec::new();
+        for c in x.columns() {
+            cols.extend(c.iter().copied());
+        }
+        let bins = Binned::new(&cols, n);
+        let g: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+        let h: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
+        let features = [0, 1, 2, 3];
+        let all: Vec<u32> = (0..n as u32).collect();
+        let (left, right): (Vec<u32>, Vec<u32>) = all.iter().partition(|&&r| x[[r as usize, 1]] < 0.3);
+        let parent = build_hist(&bins, &all, &g, &h, &features);
+        let small = build_hist(&bins, &left, &g, &h, &features);
+        let direct = build_hist(&bins, &right, &g, &h, &features);
+        for ((p, s), d) in parent.iter().zip(&small).zip(&direct) {
+            assert!((p[0] - s[0] - d[0]).abs() < 1e-9 && (p[1] - s[1] - d[1]).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn leaf_weights_follow_xgboost_formulas() {
+        let p = BoosterParams { lambda: 2.0, alpha: 1.0, ..Default::default() };
+        // w = -T(G) / (H + lambda), T soft-thresholds by alpha.
+        assert!((p.leaf_weight(5.0, 3.0) - (-(5.0 - 1.0) / 5.0)).abs() < 1e-12);
+        assert_eq!(p.leaf_weight(0.5, 3.0), 0.0);
+        let clipped = BoosterParams { max_delta_step: 0.1, ..Default::default() };
+        assert_eq!(clipped.leaf_weight(-100.0, 1.0), 0.1);
+    }
+}

@@ -1,0 +1,125 @@
+//! Behaviour of the histogram booster: determinism across thread counts, save/load, early stopping,
+//! objectives, missing values, leaf predictions and importances.
+
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
+use ndarray::{Array1, Array2};
+use tessera_datasets::{
+    ClassificationParams, load_breast_cancer, load_diabetes, make_classification, train_test_split,
+};
+use tessera_tensor::SeededRng;
+use tessera_trees::{
+    BoosterParams, FittedBooster, HistGradientBooster, Model, Objective, model_from_json, model_to_json,
+};
+
+fn booster(objective: Objective, rounds: usize) -> HistGradientBooster {
+    HistGradientBooster { params: BoosterParams { objective, n_estimators: rounds, ..Default::default() } }
+}
+
+fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
+#[test]
+fn results_do_not_depend_on_threads_and_survive_save_load() {
+    let ds = make_classification(&ClassificationParams {
+        n_samples: 4000,
+        n_features: 10,
+        n_informative: 5,
+        seed: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut b = booster(Objective::Logistic, 20);
+    (b.params.subsample, b.params.colsample_bytree) = (0.8, 0.7);
+    let one = with_threads(1, || b.fit(ds.features(), ds.targets()).unwrap());
+    let two = with_threads(2, || b.fit(ds.features(), ds.targets()).unwrap());
+    assert_eq!(one, two);
+    let back: FittedBooster =
+        model_from_json(&model_to_json(&one, "booster").unwrap(), "booster", "mem".as_ref()).unwrap();
+    let (m1, m2) =
+        (one.predict_margin(ds.features(), None).unwrap(), back.predict_margin(ds.features(), None).unwrap());
+    assert!(m1.iter().zip(m2.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(one.predict_leaf(ds.features()).unwrap().dim(), (4000, 20));
+    let gain = one.feature_importance("gain").unwrap();
+    assert_eq!(gain.len(), 10);
+    assert!(one.feature_importance("weight").unwrap().iter().sum::<f64>() > 0.0);
+    assert!(one.feature_importance("bogus").is_err());
+}
+
+#[test]
+fn early_stopping_keeps_the_best_iteration() {
+    let (train, valid) = train_test_split(&load_diabetes(), 0.3, 0, false).unwrap();
+    let mut b = booster(Objective::SquaredError, 300);
+    b.params.learning_rate = 0.3;
+    let mut rounds_seen = 0;
+    let m = b
+        .fit_eval(
+            train.features(),
+            train.targets(),
+            None,
+            &[("valid", valid.features(), valid.targets())],
+            Some(10),
+            |r, metrics| {
+                rounds_seen = r + 1;
+                assert_eq!(metrics[0].0, "valid");
+            },
+        )
+        .unwrap();
+    let best = m.best_iteration.unwrap();
+    let history = &m.eval_history[0].1;
+    assert!(rounds_seen < 300, "early stopping should stop before 300 rounds");
+    assert_eq!(history.len(), rounds_seen);
+    assert_eq!(rounds_seen, best + 11);
+    let min = history.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(history[best], min);
+}
+
+#[test]
+fn objectives_fit_what_they_should() {
+    let data = load_diabetes();
+    let (x, y) = (data.features(), data.targets());
+    let rmse = |m: &FittedBooster| tessera_trees::metrics::rmse(y, m.predict(x).unwrap().view()).unwrap();
+    for obj in [
+        Objective::SquaredError,
+        Objective::AbsoluteError,
+        Objective::PseudoHuber { slope: 50.0 },
+        Objective::Poisson,
+    ] {
+        let first = rmse(&booster(obj, 1).fit(x, y).unwrap());
+        let last = rmse(&booster(obj, 50).fit(x, y).unwrap());
+        assert!(last < first * 0.8, "{obj:?}: {first} -> {last}");
+    }
+    let (train, test) = train_test_split(&load_breast_cancer(), 0.3, 0, true).unwrap();
+    let m = booster(Objective::Logistic, 50).fit(train.features(), train.targets()).unwrap();
+    let auc = tessera_trees::metrics::roc_auc(
+        test.targets(),
+        m.predict_proba(test.features()).unwrap().column(1),
+        1.0,
+    )
+    .unwrap();
+    assert!(auc > 0.97, "{auc}");
+    assert!(booster(Objective::Logistic, 5).fit(x, y).is_err(), "logistic on regression targets is an error");
+    let negative: Array1<f32> = y.mapv(|v| -v);
+    assert!(booster(Objective::Poisson, 5).fit(x, negative.view()).is_err());
+}
+
+#[test]
+fn missing_values_learn_a_default_direction() {
+    let mut rng = SeededRng::new(2);
+    let n = 2000;
+    let mut x: Array2<f32> = rng.normal_array((n, 2), 0.0, 1.0);
+    let mut y = Array1::<f32>::zeros(n);
+    for i in 0..n {
+        // Missing in feature 0 means the positive class, like large values.
+        if i % 4 == 0 {
+            x[[i, 0]] = f32::NAN;
+            y[i] = 1.0;
+        } else {
+            y[i] = f32::from(x[[i, 0]] > 0.5);
+        }
+    }
+    let m = booster(Objective::Logistic, 20).fit(x.view(), y.view()).unwrap();
+    let probe = ndarray::array![[f32::NAN, 0.0], [-2.0, 0.0], [2.0, 0.0]];
+    assert_eq!(m.predict(probe.view()).unwrap().to_vec(), vec![1.0, 0.0, 1.0]);
+}
