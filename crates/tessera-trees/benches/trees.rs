@@ -13,7 +13,8 @@ use std::time::Instant;
 use ndarray::{ArrayView2, s};
 use tessera_datasets::{ClassificationParams, CsvOptions, make_classification, read_csv, write_csv};
 use tessera_trees::{
-    AdaBoostClassifier, Estimator, ExtraTreesClassifier, Model, RandomForestClassifier, metrics,
+    AdaBoostClassifier, BoosterParams, Estimator, ExtraTreesClassifier, HistGradientBooster, Model,
+    Objective, RandomForestClassifier, metrics,
 };
 
 /// A fitted model, as a closure from rows to predictions.
@@ -117,6 +118,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if run("adaboost") {
         measure("adaboost", "160000x28 train, 100 stumps", &|| {
             let m = AdaBoostClassifier::new().n_estimators(100).fit(xtr, ytr).expect("fit");
+            Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
+        });
+    }
+    if run("hist_booster") {
+        measure("hist_booster", "160000x28 train, 100 rounds, depth 6, eta 0.3", &|| {
+            let b = HistGradientBooster {
+                params: BoosterParams {
+                    objective: Objective::Logistic,
+                    n_estimators: 100,
+                    ..Default::default()
+                },
+            };
+            let m = b.fit(xtr, ytr).expect("fit");
             Box::new(move |rows| m.predict(rows).expect("predict").to_vec())
         });
     }

@@ -192,7 +192,7 @@ impl BoosterParams {
 /// Gradient and hessian histogram of one node: `[G, H]` per (feature, bin).
 type Hist = Vec<[f64; 2]>;
 
-fn build_hist(bins: &Binned, rows: &[u32], g: &[f32], h: &[f32], features: &[usize]) -> Hist {
+fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) -> Hist {
     let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
     let parts: Vec<(usize, Vec<[f64; 2]>)> = features
         .par_iter()
@@ -200,9 +200,10 @@ fn build_hist(bins: &Binned, rows: &[u32], g: &[f32], h: &[f32], features: &[usi
             let codes = bins.column(f);
             let mut local = vec![[0.0f64; 2]; 256];
             for &r in rows {
+                let [g, h] = gh[r as usize];
                 let b = &mut local[codes[r as usize] as usize];
-                b[0] += f64::from(g[r as usize]);
-                b[1] += f64::from(h[r as usize]);
+                b[0] += f64::from(g);
+                b[1] += f64::from(h);
             }
             (f, local)
         })
@@ -256,8 +257,7 @@ fn grow_tree(
     bins: &Binned,
     cols: &[f32],
     n_rows: usize,
-    g: &[f32],
-    h: &[f32],
+    gh: &[[f32; 2]],
     rows: Vec<u32>,
     features: &[usize],
     split_stats: &mut [[f64; 3]],
@@ -272,7 +272,10 @@ fn grow_tree(
         n_features: bins.edges.len(),
     };
     let sums = |rs: &[u32]| {
-        rs.iter().fold((0.0, 0.0), |(a, b), &r| (a + f64::from(g[r as usize]), b + f64::from(h[r as usize])))
+        rs.iter().fold((0.0, 0.0), |(a, b), &r| {
+            let [g, h] = gh[r as usize];
+            (a + f64::from(g), b + f64::from(h))
+        })
     };
     let push_leaf = |tree: &mut Tree, gs: f64, hs: f64| {
         let id = tree.nodes.len();
@@ -286,8 +289,8 @@ fn grow_tree(
     let (g0, h0) = sums(&rows);
     let root = push_leaf(&mut tree, g0, h0);
     // (node id, rows, histogram, G, H)
-    let mut level = vec![(root, rows, build_hist(bins, &[], g, h, &[]), g0, h0)];
-    level[0].2 = build_hist(bins, &level[0].1, g, h, features);
+    let root_hist = build_hist(bins, &rows, gh, features);
+    let mut level = vec![(root, rows, root_hist, g0, h0)];
     let mut leaf_rows: Vec<(usize, Vec<u32>)> = Vec::new();
     for _depth in 0..p.max_depth {
         let mut next = Vec::new();
@@ -313,7 +316,7 @@ fn grow_tree(
             // Histogram subtraction: build the smaller child, derive the larger.
             let (small_rows, small_is_left) =
                 if left.len() <= right.len() { (&left, true) } else { (&right, false) };
-            let small = build_hist(bins, small_rows, g, h, features);
+            let small = build_hist(bins, small_rows, gh, features);
             let large: Hist = hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
             let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
             next.push((l, left, hl_hist, gl, hl));
@@ -516,17 +519,9 @@ impl HistGradientBooster {
                 features.sort_unstable();
             }
             for k in 0..outputs {
-                let (mut tree, order, leaf_of) = grow_tree(
-                    &params,
-                    &bins,
-                    &cols,
-                    n,
-                    &g[k],
-                    &h[k],
-                    rows.clone(),
-                    &features,
-                    &mut split_stats,
-                );
+                let gh: Vec<[f32; 2]> = g[k].iter().zip(&h[k]).map(|(&a, &b)| [a, b]).collect();
+                let (mut tree, order, leaf_of) =
+                    grow_tree(&params, &bins, &cols, n, &gh, rows.clone(), &features, &mut split_stats);
                 if p.objective == Objective::AbsoluteError {
                     // XGBoost re-fits each leaf to the median residual of its rows.
                     let mut by_leaf: std::collections::BTreeMap<usize, Vec<(f64, f64)>> = Default::default();
@@ -538,8 +533,18 @@ impl HistGradientBooster {
                         tree.set_leaf_value(leaf, (quantile(res, 0.5) * p.learning_rate) as f32);
                     }
                 }
-                for (i, row) in rows_of(x).enumerate() {
-                    margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
+                // Sampled rows already know their leaf; only rows left out of this round's sample walk the tree.
+                let mut done = vec![false; if rows.len() < n { n } else { 0 }];
+                for (&r, &leaf) in order.iter().zip(&leaf_of) {
+                    margin[r as usize * outputs + k] += f64::from(tree.node_values(leaf)[0]);
+                    if let Some(d) = done.get_mut(r as usize) {
+                        *d = true;
+                    }
+                }
+                if rows.len() < n {
+                    for (i, row) in rows_of(x).enumerate().filter(|(i, _)| !done[*i]) {
+                        margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
+                    }
                 }
                 for ((_, ex, _), em) in eval_sets.iter().zip(eval_margins.iter_mut()) {
                     for (i, row) in rows_of(*ex).enumerate() {
@@ -641,14 +646,15 @@ impl FittedBooster {
             .map(|chunk| {
                 let owned: Vec<std::borrow::Cow<'_, [f32]>> = rows_of(chunk).collect();
                 let rows: Vec<&[f32]> = owned.iter().map(|r| r.as_ref()).collect();
-                let mut out: Vec<f32> = rows.iter().flat_map(|_| self.base_margin.iter().copied()).collect();
-                let mut leaves = Vec::with_capacity(rows.len());
+                // One margin column per output; each tree adds its leaf values in order (f32, as XGBoost).
+                let mut per_output: Vec<Vec<f32>> =
+                    self.base_margin.iter().map(|&b| vec![b; rows.len()]).collect();
                 for (t, tree) in trees.iter().enumerate() {
-                    let o = t % k;
-                    tree.leaf_indices(&rows, &mut leaves);
-                    for (i, &leaf) in leaves.iter().enumerate() {
-                        out[i * k + o] += tree.node_values(leaf)[0];
-                    }
+                    tree.add_scores(&rows, &mut per_output[t % k]);
+                }
+                let mut out = Vec::with_capacity(rows.len() * k);
+                for i in 0..rows.len() {
+                    out.extend(per_output.iter().map(|c| c[i]));
                 }
                 out
             })
@@ -777,9 +783,10 @@ mod tests {
         let features = [0, 1, 2, 3];
         let all: Vec<u32> = (0..n as u32).collect();
         let (left, right): (Vec<u32>, Vec<u32>) = all.iter().partition(|&&r| x[[r as usize, 1]] < 0.3);
-        let parent = build_hist(&bins, &all, &g, &h, &features);
-        let small = build_hist(&bins, &left, &g, &h, &features);
-        let direct = build_hist(&bins, &right, &g, &h, &features);
+        let gh: Vec<[f32; 2]> = g.iter().zip(&h).map(|(&a, &b)| [a, b]).collect();
+        let parent = build_hist(&bins, &all, &gh, &features);
+        let small = build_hist(&bins, &left, &gh, &features);
+        let direct = build_hist(&bins, &right, &gh, &features);
         for ((p, s), d) in parent.iter().zip(&small).zip(&direct) {
             assert!((p[0] - s[0] - d[0]).abs() < 1e-9 && (p[1] - s[1] - d[1]).abs() < 1e-9);
         }
