@@ -19,3 +19,16 @@ pub fn spinner(message: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
+
+/// A progress bar over boosting rounds, drawn on stderr only when stderr is a terminal.
+pub fn rounds(total: u64) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("round {pos}/{len} {bar:30} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_datasets::{CsvOptions, Dataset, Task, TaskKind, read_csv};
 use tessera_trees::{
-    AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, Criterion,
+    AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, BoosterParams, Criterion,
     DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor,
-    GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, MaxFeatures, Model,
-    RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor, TreeParams,
-    load_model, metrics, save_model,
+    FittedBooster, GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBooster,
+    MaxFeatures, Model, Objective, RandomForestClassifier, RandomForestRegressor, StackingClassifier,
+    StackingRegressor, TreeParams, load_model, metrics, save_model,
 };
 
 use crate::CliError;
@@ -53,6 +53,8 @@ pub enum ModelKind {
     Stacking,
     /// Gradient boosting (Friedman): depth-3 trees fitted to the loss's negative gradient.
     Gbdt,
+    /// The XGBoost-class histogram booster (XGBoost's parameter names: --objective, --lambda, ...).
+    Hist,
 }
 
 /// Arguments of `tessera trees train`.
@@ -109,6 +111,34 @@ pub struct TrainArgs {
     /// Gradient boosting: fraction of rows per round.
     #[arg(long)]
     pub subsample: Option<f64>,
+    /// Histogram booster objective (XGBoost's names): reg:squarederror, reg:absoluteerror,
+    /// reg:pseudohubererror, binary:logistic, multi:softprob, count:poisson.
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// Histogram booster: L2 regularisation of leaf weights.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Histogram booster: L1 regularisation of leaf weights (XGBoost's `alpha`; see --alpha for quantiles).
+    #[arg(long = "reg-alpha")]
+    pub reg_alpha: Option<f64>,
+    /// Histogram booster: minimum loss reduction to split.
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// Histogram booster: minimum hessian sum per child.
+    #[arg(long)]
+    pub min_child_weight: Option<f64>,
+    /// Histogram booster: fraction of features per tree.
+    #[arg(long)]
+    pub colsample_bytree: Option<f64>,
+    /// Histogram booster: a labelled CSV evaluated after every round (same target column).
+    #[arg(long)]
+    pub eval_data: Option<PathBuf>,
+    /// Histogram booster: stop when the eval metric has not improved for this many rounds.
+    #[arg(long)]
+    pub early_stopping_rounds: Option<usize>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Forests: sample rows with replacement (true/false).
     #[arg(long)]
     pub bootstrap: Option<bool>,
@@ -320,7 +350,7 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
                 AnyEstimator::GradientBoostingRegressor(GradientBoostingRegressor { params: p })
             }
         }
-        (ModelKind::Bagging | ModelKind::Stacking, _) => {
+        (ModelKind::Bagging | ModelKind::Stacking | ModelKind::Hist, _) => {
             return Err(CliError::Usage("internal: bagging and stacking are built separately".into()));
         }
     })
@@ -329,6 +359,7 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
 fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliError> {
     let (x, y) = (data.features(), data.targets());
     let model = match a.model {
+        ModelKind::Hist => AnyModel::Booster(fit_hist(a, data, classify)?),
         ModelKind::Bagging => {
             fn configure<E>(mut b: Bagging<E>, a: &TrainArgs) -> Bagging<E> {
                 b.n_estimators = a.n_estimators.unwrap_or(b.n_estimators);
@@ -445,7 +476,11 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         data.n_features()
     ));
     let start = Instant::now();
-    let model = fit(a, &data, classify)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::Usage(format!("--threads: {e}")))?;
+    let model = pool.install(|| fit(a, &data, classify))?;
     let secs = start.elapsed().as_secs_f64();
     let saved = SavedModel {
         feature_names: data.feature_names().to_vec(),
@@ -469,6 +504,75 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         a.out.display()
     );
     Ok(())
+}
+
+/// Trains the histogram booster with XGBoost's parameter names, printing each round's evaluation metric
+/// (and elapsed time) on a terminal.
+fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBooster, CliError> {
+    let objective = match a.objective.as_deref() {
+        Some(name) => Objective::parse(name).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--objective `{name}`: expected reg:squarederror, reg:absoluteerror, reg:pseudohubererror, \
+                 binary:logistic, multi:softprob or count:poisson"
+            ))
+        })?,
+        None if classify => {
+            if data.task().n_classes() == Some(2) {
+                Objective::Logistic
+            } else {
+                Objective::Softprob
+            }
+        }
+        None => Objective::SquaredError,
+    };
+    let d = BoosterParams::default();
+    let params = BoosterParams {
+        objective,
+        n_estimators: a.n_estimators.unwrap_or(d.n_estimators),
+        learning_rate: a.learning_rate.unwrap_or(d.learning_rate),
+        max_depth: a.max_depth.unwrap_or(d.max_depth),
+        lambda: a.lambda.unwrap_or(d.lambda),
+        alpha: a.reg_alpha.unwrap_or(d.alpha),
+        gamma: a.gamma.unwrap_or(d.gamma),
+        min_child_weight: a.min_child_weight.unwrap_or(d.min_child_weight),
+        subsample: a.subsample.unwrap_or(d.subsample),
+        colsample_bytree: a.colsample_bytree.unwrap_or(d.colsample_bytree),
+        seed: a.seed,
+        ..d
+    };
+    let eval = match &a.eval_data {
+        Some(path) => {
+            let options = CsvOptions {
+                target: Some(a.target.clone()),
+                task: Some(if classify { TaskKind::Classification } else { TaskKind::Regression }),
+                features: Some(data.feature_names().to_vec()),
+                ..CsvOptions::default()
+            };
+            Some(read_csv(path, &options).map_err(|e| missing_column_hint(e, path))?)
+        }
+        None => None,
+    };
+    let eval_sets: Vec<tessera_trees::EvalSet<'_>> =
+        eval.iter().map(|e| ("eval", e.features(), e.targets())).collect();
+    let bar = crate::progress::rounds(params.n_estimators as u64);
+    let start = Instant::now();
+    let model = HistGradientBooster { params }.fit_eval(
+        data.features(),
+        data.targets(),
+        None,
+        &eval_sets,
+        a.early_stopping_rounds,
+        |round, metrics| {
+            let shown: Vec<String> = metrics.iter().map(|(n, v)| format!("{n} {v:.5}")).collect();
+            bar.set_position(round as u64 + 1);
+            bar.set_message(format!("{} [{:.1} s]", shown.join(", "), start.elapsed().as_secs_f64()));
+        },
+    )?;
+    bar.finish_and_clear();
+    if let (Some(best), Some((_, hist))) = (model.best_iteration, model.eval_history.first()) {
+        eprintln!("best iteration {best}: eval metric {:.5}", hist[best]);
+    }
+    Ok(model)
 }
 
 fn load(path: &Path) -> Result<SavedModel, CliError> {

@@ -141,7 +141,7 @@ fn trees_train_predict_eval_with_text_labels() {
     // Columns in another order, and only one of the classes: matched by name.
     std::fs::write(&test, "kind,weight,size\nlarge,1,5.5\nlarge,2,4.0\n").unwrap();
     let model = dir.path().join("model.json");
-    for kind in ["cart", "rf", "extra-trees", "adaboost", "bagging", "stacking", "gbdt"] {
+    for kind in ["cart", "rf", "extra-trees", "adaboost", "bagging", "stacking", "gbdt", "hist"] {
         let o = tessera(&[
             "trees",
             "train",
@@ -242,4 +242,67 @@ fn trees_train_predict_eval_with_text_labels() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["rows"], 60);
     assert!(v["rmse"].as_f64().is_some_and(f64::is_finite) && v["r2"].is_number(), "{v}");
+}
+
+#[test]
+fn hist_booster_with_eval_data_and_early_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, valid, model) =
+        (dir.path().join("t.csv"), dir.path().join("v.csv"), dir.path().join("m.json"));
+    for (path, seed) in [(&train, "1"), (&valid, "2")] {
+        let o = tessera(&[
+            "data",
+            "synth",
+            "friedman1",
+            "--rows",
+            "800",
+            "--features",
+            "6",
+            "--noise",
+            "1",
+            "--seed",
+            seed,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = tessera(&[
+        "trees",
+        "train",
+        "--model",
+        "hist",
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "target",
+        "--eval-data",
+        valid.to_str().unwrap(),
+        "--early-stopping-rounds",
+        "5",
+        "--n-estimators",
+        "500",
+        "--learning-rate",
+        "0.3",
+        "--lambda",
+        "2",
+        "--threads",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("best iteration"), "{}", stderr(&o));
+    let o = tessera(&[
+        "trees",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        valid.to_str().unwrap(),
+        "--target",
+        "target",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["r2"].as_f64().unwrap() > 0.7, "{v}");
 }

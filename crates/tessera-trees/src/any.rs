@@ -8,6 +8,7 @@ use crate::adaboost::{
     AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor,
 };
 use crate::bagging::FittedBagging;
+use crate::booster::FittedBooster;
 use crate::decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree};
 use crate::ensemble::{FittedStacking, FittedVoting};
 use crate::error::Result;
@@ -72,6 +73,8 @@ pub enum AnyModel {
     Voting(FittedVoting),
     /// A fitted gradient boosting model.
     GradientBoosting(FittedGradientBoosting),
+    /// A fitted histogram booster.
+    Booster(FittedBooster),
 }
 
 macro_rules! dispatch_model {
@@ -87,6 +90,7 @@ macro_rules! dispatch_model {
             AnyModel::Stacking($m) => $e,
             AnyModel::Voting($m) => $e,
             AnyModel::GradientBoosting($m) => $e,
+            AnyModel::Booster($m) => $e,
         }
     };
 }
