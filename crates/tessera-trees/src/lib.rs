@@ -49,6 +49,7 @@ mod persist;
 mod prune;
 mod split;
 mod tree;
+mod xgboost_json;
 
 pub use adaboost::{
     AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor, R2Loss,
@@ -77,3 +78,4 @@ pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
 pub use tree::Tree;
+pub use xgboost_json::{booster_from_xgboost_json, load_xgboost_json};

@@ -1,0 +1,71 @@
+//! XGBoost model interoperability: models saved by XGBoost 3.2 (`scripts/xgboost_models.py`) load into
+//! tessera's booster and predict XGBoost's own margins to 1e-5, missing values included.
+
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
+use std::path::PathBuf;
+
+use ndarray::Array2;
+use serde_json::Value;
+use tessera_datasets::load_embedded;
+use tessera_trees::{Model, load_xgboost_json};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xgboost").join(name)
+}
+
+fn check(name: &str, dataset: &str) {
+    let model = load_xgboost_json(fixture(&format!("{name}.json"))).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.margins.json"))).unwrap())
+            .unwrap();
+    let mut x: Array2<f32> = load_embedded(dataset).unwrap().features().to_owned();
+    if expected["missing"].as_bool().unwrap() {
+        for ((r, c), v) in x.indexed_iter_mut() {
+            if (r * 31 + c * 7) % 11 == 0 {
+                *v = f32::NAN;
+            }
+        }
+    }
+    let margins = model.predict_margin(x.view(), None).unwrap();
+    let want = &expected["margins"];
+    let mut worst = 0.0f64;
+    for (i, row) in margins.outer_iter().enumerate() {
+        for (k, &m) in row.iter().enumerate() {
+            let w = if row.len() == 1 { want[i].as_f64().unwrap() } else { want[i][k].as_f64().unwrap() };
+            worst = worst.max((f64::from(m) - w).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "{name}: worst margin difference {worst}");
+    // Predictions go through the objective's transform.
+    let pred = model.predict(x.view()).unwrap();
+    assert_eq!(pred.len(), x.nrows());
+}
+
+#[test]
+fn binary_logistic_with_missing_values() {
+    check("breast_cancer_logistic", "breast_cancer");
+}
+
+#[test]
+fn multiclass_softprob() {
+    check("iris_softprob", "iris");
+}
+
+#[test]
+fn regression_objectives() {
+    check("diabetes_squarederror", "diabetes");
+    check("diabetes_absoluteerror", "diabetes");
+    check("diabetes_poisson", "diabetes");
+}
+
+#[test]
+fn bad_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, "{\"learner\": {\"objective\": {\"name\": \"rank:pairwise\"}}}").unwrap();
+    let e = load_xgboost_json(&path).unwrap_err().to_string();
+    assert!(e.contains("rank:pairwise") && e.contains("m.json"), "{e}");
+    std::fs::write(&path, "not json").unwrap();
+    assert!(load_xgboost_json(&path).unwrap_err().to_string().contains("not valid JSON"));
+}
