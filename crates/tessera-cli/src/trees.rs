@@ -174,6 +174,20 @@ pub struct PredictArgs {
     /// Write class probabilities (`proba_<class>` columns) instead of labels.
     #[arg(long)]
     pub proba: bool,
+    /// The model file's format (default: detected).
+    #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
+    pub format: ModelFormat,
+}
+
+/// Model file formats `predict` and `eval` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelFormat {
+    /// Detect from the content.
+    Auto,
+    /// A model saved by `tessera trees train`.
+    Tessera,
+    /// A `model.json` saved by XGBoost (gbtree).
+    Xgboost,
 }
 
 /// Arguments of `tessera trees eval`.
@@ -188,6 +202,9 @@ pub struct EvalArgs {
     /// The target column.
     #[arg(long)]
     pub target: String,
+    /// The model file's format (default: detected).
+    #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
+    pub format: ModelFormat,
 }
 
 /// What the CLI saves: the model with the feature columns it expects, by name.
@@ -575,12 +592,61 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
     Ok(model)
 }
 
-fn load(path: &Path) -> Result<SavedModel, CliError> {
-    Ok(load_model::<SavedModel>(path, MODEL_KIND)?)
+/// Loads a tessera model file, or an XGBoost `model.json`. XGBoost models without feature names take the
+/// file's feature columns in order.
+fn load(path: &Path, format: ModelFormat) -> Result<SavedModel, CliError> {
+    let xgboost = match format {
+        ModelFormat::Tessera => false,
+        ModelFormat::Xgboost => true,
+        ModelFormat::Auto => {
+            let text = std::fs::read_to_string(path).map_err(|e| tessera_trees::Error::ModelFile {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            text.trim_start().starts_with('{') && text.contains("\"learner\"")
+        }
+    };
+    if !xgboost {
+        return Ok(load_model::<SavedModel>(path, MODEL_KIND)?);
+    }
+    let booster = tessera_trees::load_xgboost_json(path)?;
+    let names: Vec<String> = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["learner"]["feature_names"].as_array().cloned())
+        .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok(SavedModel {
+        feature_names: names,
+        target: String::new(),
+        text_classes: None,
+        model: AnyModel::Booster(booster),
+    })
 }
 
-/// The model's feature columns from `data`, matched by name.
+/// CSV options reading a model's features: by name, or (a model without names) every column but `target`.
+fn feature_options(model: &SavedModel, target: Option<&str>) -> CsvOptions {
+    CsvOptions {
+        target: target.map(str::to_string),
+        features: (!model.feature_names.is_empty()).then(|| model.feature_names.clone()),
+        ..CsvOptions::default()
+    }
+}
+
+/// The model's feature columns from `data`, matched by name (or, for a model without names, all of them in
+/// order, which must be as many as the model has).
 fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Array2<f32>, CliError> {
+    if model.feature_names.is_empty() {
+        let want = model.model.n_features();
+        if data.n_features() != want {
+            return Err(CliError::Usage(format!(
+                "{}: the model has {want} features and no feature names; the file has {} feature columns",
+                source.display(),
+                data.n_features()
+            )));
+        }
+        return Ok(data.features().to_owned());
+    }
     let index: Vec<usize> = model
         .feature_names
         .iter()
@@ -597,9 +663,9 @@ fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Arr
 }
 
 fn predict(a: &PredictArgs) -> Result<(), CliError> {
-    let model = load(&a.model)?;
-    let options = CsvOptions { features: Some(model.feature_names.clone()), ..CsvOptions::default() };
-    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
+    let model = load(&a.model, a.format)?;
+    let data =
+        read_csv(&a.data, &feature_options(&model, None)).map_err(|e| missing_column_hint(e, &a.data))?;
     let x = features_for(&model, &data, &a.data)?;
     let mut header = Vec::new();
     let columns: Vec<Vec<String>> = if a.proba {
@@ -628,14 +694,9 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
 }
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
-    let model = load(&a.model)?;
+    let model = load(&a.model, a.format)?;
     let task = if model.model.classes().is_some() { TaskKind::Classification } else { TaskKind::Regression };
-    let options = CsvOptions {
-        target: Some(a.target.clone()),
-        task: Some(task),
-        features: Some(model.feature_names.clone()),
-        ..CsvOptions::default()
-    };
+    let options = CsvOptions { task: Some(task), ..feature_options(&model, Some(&a.target)) };
     let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
     let x = features_for(&model, &data, &a.data)?;
     let y_owned = targets_for(&model, &data, &a.data)?;

@@ -306,3 +306,45 @@ fn hist_booster_with_eval_data_and_early_stopping() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(v["r2"].as_f64().unwrap() > 0.7, "{v}");
 }
+
+#[test]
+fn predicts_with_a_model_saved_by_xgboost() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tessera-trees/tests/fixtures/xgboost/diabetes_squarederror.json");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    let out = dir.path().join("p.csv");
+    let o = tessera(&["data", "export", "diabetes", "--out", data.to_str().unwrap()]);
+    assert!(o.status.success());
+    // No feature names in the model: every column but the target, in order.
+    let o = tessera(&[
+        "trees",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "target",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["rmse"].as_f64().unwrap() < 60.0, "{v}");
+    // Predicting from a file that still holds the target column is a clear error.
+    let o = tessera(&[
+        "trees",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("10 features") && stderr(&o).contains("11 feature columns"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     datasets()?;
     tensor()?;
     trees()?;
+    boosting()?;
     println!("\nDone. Crates still to come: autograd, nn, attention, vlm, dist.");
     Ok(())
 }
@@ -137,6 +138,56 @@ fn trees() -> Result<(), Box<dyn std::error::Error>> {
         "  diabetes random forest regressor: RMSE {:.2}, R^2 {:.3}",
         metrics::rmse(test.targets(), pred.view())?,
         metrics::r2(test.targets(), pred.view())?
+    );
+    Ok(())
+}
+
+fn boosting() -> Result<(), Box<dyn std::error::Error>> {
+    use tessera::trees::Estimator;
+    use tessera::trees::{
+        BoosterParams, GradientBoostingClassifier, HistGradientBooster, Model, Objective, load_xgboost_json,
+        metrics,
+    };
+    println!("\n[boosting] gradient boosting and the histogram booster");
+    let data = load_embedded("breast_cancer")?;
+    let (train, test) = train_test_split(&data, 0.25, 0, true)?;
+    let t = Instant::now();
+    let gb = GradientBoostingClassifier::new().fit_dataset(&train)?;
+    let acc = metrics::accuracy(test.targets(), gb.predict(test.features())?.view())?;
+    println!(
+        "  breast_cancer GBDT (100 depth-3 trees)        accuracy {acc:.4}  ({:.3} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let booster = HistGradientBooster {
+        params: BoosterParams {
+            objective: Objective::Logistic,
+            n_estimators: 300,
+            learning_rate: 0.1,
+            ..Default::default()
+        },
+    };
+    let t = Instant::now();
+    let (x, y) = (train.features(), train.targets());
+    let m =
+        booster.fit_eval(x, y, None, &[("test", test.features(), test.targets())], Some(20), |_, _| {})?;
+    let acc = metrics::accuracy(test.targets(), m.predict(test.features())?.view())?;
+    println!(
+        "  breast_cancer histogram booster (early stop)  accuracy {acc:.4}  best iteration {} of {}  ({:.3} s)",
+        m.best_iteration.unwrap_or(0),
+        m.trees.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tessera-trees/tests/fixtures/xgboost/diabetes_squarederror.json"
+    );
+    let xgb = load_xgboost_json(path)?;
+    let diabetes = load_embedded("diabetes")?;
+    let pred = xgb.predict(diabetes.features())?;
+    println!(
+        "  an XGBoost 3.2 model.json loaded and applied: {} trees, diabetes RMSE {:.2} (XGBoost's own margins match to 1e-5)",
+        xgb.trees.len(),
+        metrics::rmse(diabetes.targets(), pred.view())?
     );
     Ok(())
 }
