@@ -139,6 +139,9 @@ pub struct TrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Model file format: tessera's, or (for `--model hist`) XGBoost's JSON schema, loadable by XGBoost.
+    #[arg(long, value_enum, default_value_t = SaveFormat::Tessera)]
+    pub save_format: SaveFormat,
     /// Forests: sample rows with replacement (true/false).
     #[arg(long)]
     pub bootstrap: Option<bool>,
@@ -157,6 +160,15 @@ pub struct TrainArgs {
     /// Columns to leave out of the features (ids, free text); repeat the flag or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,
+}
+
+/// Formats `tessera trees train` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaveFormat {
+    /// tessera's versioned JSON (any model).
+    Tessera,
+    /// XGBoost's `model.json` schema (histogram booster only).
+    Xgboost,
 }
 
 /// Arguments of `tessera trees predict`.
@@ -505,7 +517,21 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         text_classes: text_classes(&data),
         model,
     };
-    save_model(&saved, MODEL_KIND, &a.out)?;
+    match (a.save_format, &saved.model) {
+        (SaveFormat::Tessera, _) => save_model(&saved, MODEL_KIND, &a.out)?,
+        (SaveFormat::Xgboost, AnyModel::Booster(b)) => {
+            if saved.text_classes.is_some() {
+                return Err(CliError::Usage(
+                    "--save-format xgboost needs numeric class labels (XGBoost has no class names)".into(),
+                ));
+            }
+            let json = tessera_trees::booster_to_xgboost_json(b, Some(&saved.feature_names));
+            tessera_tensor::write_atomic(&a.out, |w| std::io::Write::write_all(w, json.as_bytes()))?;
+        }
+        (SaveFormat::Xgboost, _) => {
+            return Err(CliError::Usage("--save-format xgboost applies to --model hist only".into()));
+        }
+    }
     bar.finish_and_clear();
     let pred = saved.model.predict(data.features())?;
     let train_metric = if classify {

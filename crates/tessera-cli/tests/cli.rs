@@ -348,3 +348,59 @@ fn predicts_with_a_model_saved_by_xgboost() {
         stderr(&o)
     );
 }
+
+#[test]
+fn hist_models_save_in_xgboost_format_and_load_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (dir.path().join("bc.csv"), dir.path().join("xgb.json"));
+    assert!(tessera(&["data", "export", "breast_cancer", "--out", data.to_str().unwrap()]).status.success());
+    let o = tessera(&[
+        "trees",
+        "train",
+        "--model",
+        "hist",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "target",
+        "--n-estimators",
+        "20",
+        "--save-format",
+        "xgboost",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&model).unwrap();
+    assert!(text.contains("\"gbtree\"") && text.contains("mean radius"), "XGBoost schema with feature names");
+    // Read back as an XGBoost model (detected), columns matched by the stored names.
+    let o = tessera(&[
+        "trees",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "target",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["accuracy"].as_f64().unwrap() > 0.99, "{v}");
+    let o = tessera(&[
+        "trees",
+        "train",
+        "--model",
+        "rf",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "target",
+        "--save-format",
+        "xgboost",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--model hist only"));
+}

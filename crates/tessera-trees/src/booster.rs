@@ -360,9 +360,8 @@ impl HistGradientBooster {
                 vec![(m / (1.0 - m)).ln()]
             }
             (None, Objective::Poisson) => vec![wmean(&|i| yv[i]).max(1e-6).ln()],
-            (None, Objective::Softprob) => (0..outputs)
-                .map(|k| wmean(&|i| f64::from(u8::from(yv[i] as usize == k))).max(1e-6).ln())
-                .collect(),
+            // XGBoost 3.2 starts multi:softprob from zero margins.
+            (None, Objective::Softprob) => vec![0.0; outputs],
         };
         let max_delta =
             if p.objective == Objective::Poisson && p.max_delta_step == 0.0 { 0.7 } else { p.max_delta_step };

@@ -78,4 +78,4 @@ pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
 pub use tree::Tree;
-pub use xgboost_json::{booster_from_xgboost_json, load_xgboost_json};
+pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};

@@ -32,9 +32,14 @@ pub fn booster_from_xgboost_json(text: &str, source: &Path) -> Result<FittedBoos
     let v: Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
     let learner = v.get("learner").ok_or_else(|| err("not an XGBoost model (no `learner`)".into()))?;
     let objective_name = learner["objective"]["name"].as_str().unwrap_or("");
-    let objective = Objective::parse(objective_name).ok_or_else(|| {
+    let mut objective = Objective::parse(objective_name).ok_or_else(|| {
         err(format!("objective `{objective_name}` is not supported (tessera reads {})", SUPPORTED))
     })?;
+    if let Objective::PseudoHuber { slope } = &mut objective
+        && let Some(s) = parse_num(&learner["objective"]["pseudo_huber_param"]["huber_slope"])
+    {
+        *slope = s;
+    }
     let gb = &learner["gradient_booster"];
     if gb["name"].as_str() != Some("gbtree") {
         return Err(err(format!("booster `{}` is not supported (only gbtree)", gb["name"])));
@@ -190,4 +195,109 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
     }
     tree.max_depth = tree.compute_depth();
     Ok(tree)
+}
+
+/// Serializes a booster in XGBoost's JSON model schema (version 3.2), so XGBoost's `Booster.load_model`
+/// reads it and predicts the same margins. Splits `x <= t` become XGBoost's `x < c` with `c` the smallest
+/// f32 above `t`. Feature names, when given, are stored (with type `float`) so tools can match columns.
+pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[String]>) -> String {
+    let k = model.n_outputs;
+    let base: Vec<f64> = model
+        .base_margin
+        .iter()
+        .map(|&m| match model.objective {
+            Objective::Logistic => 1.0 / (1.0 + (-f64::from(m)).exp()),
+            Objective::Poisson => f64::from(m).exp(),
+            _ => f64::from(m),
+        })
+        .collect();
+    let base_score =
+        format!("[{}]", base.iter().map(|v| format!("{:e}", *v as f32)).collect::<Vec<_>>().join(","));
+    let objective = match model.objective {
+        Objective::SquaredError => {
+            serde_json::json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}})
+        }
+        Objective::AbsoluteError => serde_json::json!({"name": "reg:absoluteerror"}),
+        Objective::PseudoHuber { slope } => {
+            serde_json::json!({"name": "reg:pseudohubererror", "pseudo_huber_param": {"huber_slope": slope.to_string()}})
+        }
+        Objective::Logistic => {
+            serde_json::json!({"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}})
+        }
+        Objective::Softprob => {
+            serde_json::json!({"name": "multi:softprob", "softmax_multiclass_param": {"num_class": k.to_string()}})
+        }
+        Objective::Poisson => {
+            serde_json::json!({"name": "count:poisson", "poisson_regression_param": {"max_delta_step": "0.699999988"}})
+        }
+    };
+    let trees: Vec<Value> =
+        model.trees.iter().enumerate().map(|(id, t)| tree_json(t, id, model.n_features)).collect();
+    let n = model.trees.len();
+    serde_json::json!({
+        "learner": {
+            "attributes": {},
+            "feature_names": feature_names.unwrap_or(&[]),
+            "feature_types": feature_names.map_or(Vec::new(), |n| vec!["float"; n.len()]),
+            "gradient_booster": {
+                "model": {
+                    "cats": {"enc": [], "feature_segments": [], "sorted_idx": []},
+                    "gbtree_model_param": {"num_parallel_tree": "1", "num_trees": n.to_string()},
+                    "iteration_indptr": (0..=n / k.max(1)).map(|r| r * k).collect::<Vec<_>>(),
+                    "tree_info": (0..n).map(|t| t % k.max(1)).collect::<Vec<_>>(),
+                    "trees": trees,
+                },
+                "name": "gbtree"
+            },
+            "learner_model_param": {
+                "base_score": base_score,
+                "boost_from_average": "1",
+                "num_class": if model.objective == Objective::Softprob { k.to_string() } else { "0".to_string() },
+                "num_feature": model.n_features.to_string(),
+                "num_target": "1"
+            },
+            "objective": objective
+        },
+        "version": [3, 2, 0]
+    })
+    .to_string()
+}
+
+fn tree_json(t: &Tree, id: usize, n_features: usize) -> Value {
+    let n = t.nodes.len();
+    let mut parents = vec![2_147_483_647i64; n];
+    let (mut left, mut right, mut feature, mut cond, mut default_left) =
+        (vec![-1i64; n], vec![-1i64; n], vec![0i64; n], vec![0f32; n], vec![0u8; n]);
+    for (i, node) in t.nodes.iter().enumerate() {
+        if node.is_leaf() {
+            cond[i] = t.node_values(i)[0];
+        } else {
+            let l = node.left as usize;
+            (left[i], right[i]) = (l as i64, l as i64 + 1);
+            parents[l] = i as i64;
+            parents[l + 1] = i as i64;
+            feature[i] = node.feature() as i64;
+            cond[i] = node.threshold.next_up();
+            default_left[i] = u8::from(node.missing_left());
+        }
+    }
+    let base_weights: Vec<f32> = (0..n).map(|i| if t.nodes[i].is_leaf() { cond[i] } else { 0.0 }).collect();
+    serde_json::json!({
+        "base_weights": base_weights,
+        "categories": [],
+        "categories_nodes": [],
+        "categories_segments": [],
+        "categories_sizes": [],
+        "default_left": default_left,
+        "id": id,
+        "left_children": left,
+        "loss_changes": vec![0.0f32; n],
+        "parents": parents,
+        "right_children": right,
+        "split_conditions": cond,
+        "split_indices": feature,
+        "split_type": vec![0u8; n],
+        "sum_hessian": t.weighted_n.iter().map(|&h| h as f32).collect::<Vec<_>>(),
+        "tree_param": {"num_deleted": "0", "num_feature": n_features.to_string(), "num_nodes": n.to_string(), "size_leaf_vector": "1"}
+    })
 }
