@@ -4,7 +4,8 @@ XGBoost predicts for them (`output_margin=True`), which tessera must reproduce t
 
 Models (tree_method=hist) on the embedded datasets; breast_cancer gets missing values at
 (row * 31 + column * 7) % 11 == 0 so that learned default directions are exercised.
-Writes crates/tessera-trees/tests/fixtures/xgboost/<name>.json and <name>.margins.json.
+Writes crates/tessera-trees/tests/fixtures/xgboost/<name>.json and <name>.margins.json (margins of every
+row, TreeSHAP contributions of the first 40).
 Run: pip install -r scripts/requirements.txt && python3 scripts/xgboost_models.py  (or: cargo xtask fixtures)
 """
 import json
@@ -45,8 +46,11 @@ def main():
         model = xgb.train(p, xgb.DMatrix(x, label=y), num_boost_round=rounds)
         model.save_model(str(OUT / f"{name}.json"))
         margins = model.predict(xgb.DMatrix(x), output_margin=True)
+        # TreeSHAP contributions (the first 40 rows keep the fixture small).
+        contribs = model.predict(xgb.DMatrix(x[:40]), pred_contribs=True)
         (OUT / f"{name}.margins.json").write_text(json.dumps(
-            {"xgboost_version": xgb.__version__, "missing": missing, "margins": np.asarray(margins, dtype=float).tolist()}))
+            {"xgboost_version": xgb.__version__, "missing": missing, "margins": np.asarray(margins, dtype=float).tolist(),
+             "contributions": np.asarray(contribs, dtype=float).tolist()}))
         print(name, margins.shape)
 
 

@@ -189,6 +189,10 @@ pub struct PredictArgs {
     /// The model file's format (default: detected).
     #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
     pub format: ModelFormat,
+    /// Also write each feature's contribution to the margin (TreeSHAP; histogram booster and XGBoost models)
+    /// as `contrib_<feature>` columns plus `bias` (per class `contrib_<class>_<feature>` for several classes).
+    #[arg(long)]
+    pub contributions: bool,
 }
 
 /// Model file formats `predict` and `eval` read.
@@ -705,6 +709,27 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
         header.push("prediction".to_string());
         vec![model.model.predict(x.view())?.iter().map(|&v| label_text(&model, v)).collect()]
     };
+    let mut columns = columns;
+    if a.contributions {
+        let AnyModel::Booster(b) = &model.model else {
+            return Err(CliError::Usage(
+                "--contributions needs a histogram booster or an XGBoost model".into(),
+            ));
+        };
+        let c = b.predict_contributions(x.view())?;
+        let d = b.n_features;
+        let names: Vec<String> = if model.feature_names.is_empty() {
+            (0..d).map(|j| format!("f{j}")).collect()
+        } else {
+            model.feature_names.clone()
+        };
+        for o in 0..b.n_outputs {
+            let prefix = if b.n_outputs > 1 { format!("contrib_{o}_") } else { "contrib_".to_string() };
+            header.extend(names.iter().map(|n| format!("{prefix}{n}")));
+            header.push(if b.n_outputs > 1 { format!("bias_{o}") } else { "bias".to_string() });
+        }
+        columns.extend(c.columns().into_iter().map(|col| col.iter().map(f32::to_string).collect()));
+    }
     let n = x.nrows();
     tessera_tensor::write_atomic(&a.out, |w| {
         use std::io::Write;

@@ -330,6 +330,29 @@ fn predicts_with_a_model_saved_by_xgboost() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(v["rmse"].as_f64().unwrap() < 60.0, "{v}");
+    // Contributions (TreeSHAP): one column per feature plus the bias, summing to the margin.
+    let features_only = dir.path().join("x.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let stripped: String = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect();
+    std::fs::write(&features_only, stripped).unwrap();
+    let o = tessera(&[
+        "trees",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        features_only.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--contributions",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let mut lines = written.lines();
+    assert!(lines.next().unwrap().starts_with("prediction,contrib_f0,"));
+    let first: Vec<f64> = lines.next().unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+    let sum: f64 = first[1..].iter().sum();
+    assert!((sum - first[0]).abs() < 1e-3, "contributions {sum} vs prediction {}", first[0]);
     // Predicting from a file that still holds the target column is a clear error.
     let o = tessera(&[
         "trees",

@@ -266,7 +266,8 @@ fn grow_tree(
                 leaf_rows.push((id, node_rows));
                 continue;
             };
-            let threshold = bins.edges[f][b];
+            // Past the last edge the split separates present values (left) from missing ones (right).
+            let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
             let col = &cols[f * n_rows..(f + 1) * n_rows];
             let (left, right): (Vec<u32>, Vec<u32>) = node_rows.iter().partition(|&&r| {
                 let x = col[r as usize];
@@ -511,6 +512,36 @@ impl FittedBooster {
             })
             .collect();
         Array2::from_shape_vec((x.nrows(), k), blocks.concat()).map_err(|e| Error::Shape(e.to_string()))
+    }
+
+    /// Per-feature contributions to the margin (TreeSHAP), as XGBoost's `pred_contribs`: for each output
+    /// `k`, columns `k * (d + 1) .. k * (d + 1) + d` hold the features' SHAP values and column
+    /// `k * (d + 1) + d` the bias (base margin plus the trees' expected values); each group sums to the
+    /// row's margin for that output.
+    pub fn predict_contributions(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        check_predict_input(x, self.n_features)?;
+        let (k, d) = (self.n_outputs, self.n_features);
+        let rows: Vec<Vec<f32>> = x
+            .axis_chunks_iter(Axis(0), 256)
+            .into_par_iter()
+            .flat_map_iter(|chunk| {
+                rows_of(chunk)
+                    .map(|row| {
+                        let mut phi = vec![0.0f64; k * (d + 1)];
+                        for o in 0..k {
+                            phi[o * (d + 1) + d] += f64::from(self.base_margin[o]);
+                        }
+                        for (t, tree) in self.trees.iter().enumerate() {
+                            let o = t % k;
+                            crate::shap::add_tree_shap(tree, &row, &mut phi[o * (d + 1)..(o + 1) * (d + 1)]);
+                        }
+                        phi.into_iter().map(|v| v as f32).collect::<Vec<f32>>()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Array2::from_shape_vec((x.nrows(), k * (d + 1)), rows.concat())
+            .map_err(|e| Error::Shape(e.to_string()))
     }
 
     /// Leaf index of every row in every tree (`n x trees`), as XGBoost's `pred_leaf`.

@@ -47,6 +47,7 @@ pub mod metrics;
 mod params;
 mod persist;
 mod prune;
+mod shap;
 mod split;
 mod tree;
 mod xgboost_json;

@@ -123,3 +123,32 @@ fn missing_values_learn_a_default_direction() {
     let probe = ndarray::array![[f32::NAN, 0.0], [-2.0, 0.0], [2.0, 0.0]];
     assert_eq!(m.predict(probe.view()).unwrap().to_vec(), vec![1.0, 0.0, 1.0]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// TreeSHAP contributions of every output sum to that output's margin.
+    #[test]
+    fn contributions_sum_to_the_margin(seed in 0u64..1000, classes in 2usize..4, missing in 0.0f32..0.2) {
+        let mut rng = SeededRng::new(seed);
+        let n = 300;
+        let mut x: Array2<f32> = rng.normal_array((n, 5), 0.0, 1.0);
+        for v in x.iter_mut() {
+            if rng.uniform() < missing { *v = f32::NAN; }
+        }
+        let y: Array1<f32> = (0..n).map(|i| ((x[[i, 0]].max(-9.0) + x[[i, 1]].abs()) as usize % classes) as f32).collect();
+        proptest::prop_assume!(y.iter().any(|&v| v != y[0]));
+        let objective = if classes == 2 { Objective::Logistic } else { Objective::Softprob };
+        let mut b = booster(objective, 8);
+        b.params.max_depth = 4;
+        let Ok(m) = b.fit(x.view(), y.view()) else { return Ok(()) };
+        let contrib = m.predict_contributions(x.view()).unwrap();
+        let margin = m.predict_margin(x.view(), None).unwrap();
+        for i in 0..n {
+            for k in 0..m.n_outputs {
+                let s: f64 = contrib.row(i).iter().skip(k * 6).take(6).map(|&v| f64::from(v)).sum();
+                proptest::prop_assert!((s - f64::from(margin[[i, k]])).abs() < 1e-4);
+            }
+        }
+    }
+}

@@ -100,3 +100,53 @@ fn saved_boosters_round_trip_through_xgboost_json() {
         assert!(worst <= 1e-5, "{name} {objective:?}: {worst}");
     }
 }
+
+/// TreeSHAP contributions of XGBoost's own models equal XGBoost's `pred_contribs` (first 40 rows), and
+/// every output's contributions sum to its margin.
+#[test]
+fn tree_shap_matches_xgboost_pred_contribs() {
+    for (name, dataset) in [
+        ("breast_cancer_logistic", "breast_cancer"),
+        ("iris_softprob", "iris"),
+        ("diabetes_squarederror", "diabetes"),
+        ("diabetes_poisson", "diabetes"),
+    ] {
+        let model = load_xgboost_json(fixture(&format!("{name}.json"))).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.margins.json"))).unwrap())
+                .unwrap();
+        let mut x: Array2<f32> =
+            load_embedded(dataset).unwrap().features().slice(ndarray::s![..40, ..]).to_owned();
+        if expected["missing"].as_bool().unwrap() {
+            for ((r, c), v) in x.indexed_iter_mut() {
+                if (r * 31 + c * 7) % 11 == 0 {
+                    *v = f32::NAN;
+                }
+            }
+        }
+        let contrib = model.predict_contributions(x.view()).unwrap();
+        let margins = model.predict_margin(x.view(), None).unwrap();
+        let d = x.ncols();
+        let want = &expected["contributions"];
+        let mut worst = 0.0f64;
+        for i in 0..x.nrows() {
+            for k in 0..model.n_outputs {
+                let group = contrib.row(i).slice(ndarray::s![k * (d + 1)..(k + 1) * (d + 1)]).to_owned();
+                let sum: f64 = group.iter().map(|&v| f64::from(v)).sum();
+                assert!(
+                    (sum - f64::from(margins[[i, k]])).abs() < 1e-3,
+                    "{name}: contributions do not sum to the margin"
+                );
+                for j in 0..=d {
+                    let w = if model.n_outputs == 1 {
+                        want[i][j].as_f64().unwrap()
+                    } else {
+                        want[i][k][j].as_f64().unwrap()
+                    };
+                    worst = worst.max((f64::from(group[j]) - w).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-4, "{name}: worst contribution difference {worst}");
+    }
+}
