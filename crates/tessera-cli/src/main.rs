@@ -6,6 +6,7 @@
 mod data;
 mod progress;
 mod trees;
+mod trees_args;
 
 use std::process::ExitCode;
 

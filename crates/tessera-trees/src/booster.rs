@@ -34,8 +34,12 @@ pub struct BoosterParams {
     pub n_estimators: usize,
     /// Shrinkage (`eta`).
     pub learning_rate: f64,
-    /// Maximum depth.
+    /// Maximum depth (0 = unlimited, for loss-guided growth).
     pub max_depth: usize,
+    /// Maximum leaves per tree (0 = unlimited).
+    pub max_leaves: usize,
+    /// Depth-wise (XGBoost's default) or loss-guided (LightGBM-style, best split first) growth.
+    pub grow_policy: GrowPolicy,
     /// L2 regularisation on leaf weights (`lambda`).
     pub lambda: f64,
     /// L1 regularisation on leaf weights (`alpha`).
@@ -63,6 +67,8 @@ impl Default for BoosterParams {
             n_estimators: 100,
             learning_rate: 0.3,
             max_depth: 6,
+            max_leaves: 0,
+            grow_policy: GrowPolicy::Depthwise,
             lambda: 1.0,
             alpha: 0.0,
             gamma: 0.0,
@@ -75,6 +81,19 @@ impl Default for BoosterParams {
         }
     }
 }
+
+/// How trees grow (XGBoost's `grow_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrowPolicy {
+    /// Split every node of a level before the next level.
+    Depthwise,
+    /// Split the node with the largest loss reduction next (use with `max_leaves`).
+    Lossguide,
+}
+
+/// A custom objective: gradients and hessians per row from the current margins and the labels.
+pub type GradHess<'a> = dyn Fn(&[f64], &[f64]) -> (Vec<f32>, Vec<f32>) + Sync + 'a;
 
 /// One evaluation set: a name and its rows and labels.
 pub type EvalSet<'a> = (&'a str, ArrayView2<'a, f32>, ArrayView1<'a, f32>);
@@ -141,8 +160,11 @@ impl BoosterParams {
     }
 
     fn check(&self) -> Result<()> {
-        if self.n_estimators == 0 || !(self.learning_rate > 0.0) || self.max_depth == 0 {
-            return Err(param("the booster needs n_estimators >= 1, learning_rate > 0 and max_depth >= 1"));
+        if self.n_estimators == 0 || !(self.learning_rate > 0.0) {
+            return Err(param("the booster needs n_estimators >= 1 and learning_rate > 0"));
+        }
+        if self.max_depth == 0 && (self.max_leaves == 0 || self.grow_policy == GrowPolicy::Depthwise) {
+            return Err(param("max_depth = 0 (unlimited) needs grow_policy lossguide with max_leaves > 0"));
         }
         for (name, v) in [("subsample", self.subsample), ("colsample_bytree", self.colsample_bytree)] {
             if !(v > 0.0 && v <= 1.0) {
@@ -158,6 +180,38 @@ impl BoosterParams {
 
 /// Gradient and hessian histogram of one node: `[G, H]` per (feature, bin).
 type Hist = Vec<[f64; 2]>;
+
+/// A node waiting to be split: its rows, histogram, gradient and hessian sums and best split.
+#[derive(Clone)]
+struct Frontier {
+    id: usize,
+    rows: Vec<u32>,
+    hist: Hist,
+    g: f64,
+    h: f64,
+    depth: usize,
+    split: Option<(f64, usize, usize, bool)>,
+    /// Creation order, to break gain ties deterministically.
+    order: usize,
+}
+
+impl PartialEq for Frontier {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Frontier {}
+impl PartialOrd for Frontier {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Frontier {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let gain = |f: &Frontier| f.split.map_or(f64::NEG_INFINITY, |s| s.0);
+        gain(self).total_cmp(&gain(other)).then(other.order.cmp(&self.order))
+    }
+}
 
 fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) -> Hist {
     let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
@@ -255,48 +309,58 @@ fn grow_tree(
     };
     let (g0, h0) = sums(&rows);
     let root = push_leaf(&mut tree, g0, h0);
-    // (node id, rows, histogram, G, H)
     let root_hist = build_hist(bins, &rows, gh, features);
-    let mut level = vec![(root, rows, root_hist, g0, h0)];
-    let mut leaf_rows: Vec<(usize, Vec<u32>)> = Vec::new();
-    for _depth in 0..p.max_depth {
-        let mut next = Vec::new();
-        for (id, node_rows, hist, gs, hs) in level {
-            let Some((gain, f, b, missing_left)) = best_split(p, &hist, features, gs, hs) else {
-                leaf_rows.push((id, node_rows));
-                continue;
-            };
-            // Past the last edge the split separates present values (left) from missing ones (right).
-            let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
-            let col = &cols[f * n_rows..(f + 1) * n_rows];
-            let (left, right): (Vec<u32>, Vec<u32>) = node_rows.iter().partition(|&&r| {
-                let x = col[r as usize];
-                x <= threshold || (missing_left && x.is_nan())
-            });
-            split_stats[f][0] += 1.0;
-            split_stats[f][1] += gain;
-            split_stats[f][2] += hs;
-            let (gl, hl) = sums(&left);
-            let (gr, hr) = (gs - gl, hs - hl);
-            let l = push_leaf(&mut tree, gl, hl);
-            let r = push_leaf(&mut tree, gr, hr);
-            tree.nodes[id] = Node::split(f, threshold, missing_left, l as u32);
-            // Histogram subtraction: build the smaller child, derive the larger.
-            let (small_rows, small_is_left) =
-                if left.len() <= right.len() { (&left, true) } else { (&right, false) };
-            let small = build_hist(bins, small_rows, gh, features);
-            let large: Hist = hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
-            let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
-            next.push((l, left, hl_hist, gl, hl));
-            next.push((r, right, hr_hist, gr, hr));
-        }
-        level = next;
-        if level.is_empty() {
-            break;
-        }
+    let root_split = best_split(p, &root_hist, features, g0, h0);
+    let root =
+        Frontier { id: root, rows, hist: root_hist, g: g0, h: h0, depth: 0, split: root_split, order: 0 };
+    // Depth-wise: first in, first out (level order). Loss-guided: the largest gain first.
+    let lossguide = p.grow_policy == GrowPolicy::Lossguide;
+    let mut fifo = std::collections::VecDeque::from([root.clone()]);
+    let mut heap = std::collections::BinaryHeap::from([root]);
+    if lossguide {
+        fifo.clear();
+    } else {
+        heap.clear();
     }
-    for (id, node_rows, ..) in level {
-        leaf_rows.push((id, node_rows));
+    let mut leaf_rows: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut leaves = 1usize;
+    let mut created = 1usize;
+    while let Some(node) = if lossguide { heap.pop() } else { fifo.pop_front() } {
+        let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
+        let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
+        let Some((gain, f, b, missing_left)) = node.split.filter(|_| depth_ok && leaves_ok) else {
+            leaf_rows.push((node.id, node.rows));
+            continue;
+        };
+        // Past the last edge the split separates present values (left) from missing ones (right).
+        let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+        let col = &cols[f * n_rows..(f + 1) * n_rows];
+        let (left, right): (Vec<u32>, Vec<u32>) = node.rows.iter().partition(|&&r| {
+            let x = col[r as usize];
+            x <= threshold || (missing_left && x.is_nan())
+        });
+        split_stats[f][0] += 1.0;
+        split_stats[f][1] += gain;
+        split_stats[f][2] += node.h;
+        let (gl, hl) = sums(&left);
+        let (gr, hr) = (node.g - gl, node.h - hl);
+        let l = push_leaf(&mut tree, gl, hl);
+        let r = push_leaf(&mut tree, gr, hr);
+        tree.nodes[node.id] = Node::split(f, threshold, missing_left, l as u32);
+        leaves += 1;
+        // Histogram subtraction: build the smaller child, derive the larger.
+        let (small_rows, small_is_left) =
+            if left.len() <= right.len() { (&left, true) } else { (&right, false) };
+        let small = build_hist(bins, small_rows, gh, features);
+        let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
+        let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
+        for (id, rs, hist, gs, hs) in [(l, left, hl_hist, gl, hl), (r, right, hr_hist, gr, hr)] {
+            let split = best_split(p, &hist, features, gs, hs);
+            let child =
+                Frontier { id, rows: rs, hist, g: gs, h: hs, depth: node.depth + 1, split, order: created };
+            created += 1;
+            if lossguide { heap.push(child) } else { fifo.push_back(child) }
+        }
     }
     tree.max_depth = tree.compute_depth();
     // Rows per leaf, flattened, for objectives that refit leaf values.
@@ -325,7 +389,38 @@ impl HistGradientBooster {
         w: Option<ArrayView1<'_, f32>>,
         eval_sets: &[EvalSet<'_>],
         early_stopping_rounds: Option<usize>,
+        progress: impl FnMut(usize, &[(String, f64)]),
+    ) -> Result<FittedBooster> {
+        if self.params.objective == Objective::Custom {
+            return Err(param("use fit_custom to train with a custom objective"));
+        }
+        self.fit_inner(x, y, w, eval_sets, early_stopping_rounds, progress, None)
+    }
+
+    /// Fits with a custom objective: `grad_hess(margins, labels)` returns one gradient and one hessian per
+    /// row at the current raw margins. The model predicts raw margins (base margin `base_score`, default 0);
+    /// evaluation sets report RMSE of the margins.
+    pub fn fit_custom(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        grad_hess: &GradHess<'_>,
+    ) -> Result<FittedBooster> {
+        let mut custom = self.clone();
+        custom.params.objective = Objective::Custom;
+        custom.fit_inner(x, y, None, &[], None, |_, _| {}, Some(grad_hess))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fit_inner(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        w: Option<ArrayView1<'_, f32>>,
+        eval_sets: &[EvalSet<'_>],
+        early_stopping_rounds: Option<usize>,
         mut progress: impl FnMut(usize, &[(String, f64)]),
+        custom: Option<&GradHess<'_>>,
     ) -> Result<FittedBooster> {
         let p = &self.params;
         p.check()?;
@@ -363,6 +458,7 @@ impl HistGradientBooster {
             (None, Objective::Poisson) => vec![wmean(&|i| yv[i]).max(1e-6).ln()],
             // XGBoost 3.2 starts multi:softprob from zero margins.
             (None, Objective::Softprob) => vec![0.0; outputs],
+            (None, Objective::Custom) => vec![0.0],
         };
         let max_delta =
             if p.objective == Objective::Poisson && p.max_delta_step == 0.0 { 0.7 } else { p.max_delta_step };
@@ -395,7 +491,20 @@ impl HistGradientBooster {
             eval_sets.iter().map(|(nm, ..)| (nm.to_string(), Vec::new())).collect();
         let mut best: Option<(usize, f64)> = None;
         for round in 0..p.n_estimators {
-            let (mut g, mut h) = grad_hess(p.objective, &margin, &yv, outputs, max_delta);
+            let (mut g, mut h) = match custom {
+                Some(f) => {
+                    let (g, h) = f(&margin, &yv);
+                    if g.len() != n || h.len() != n {
+                        return Err(Error::Shape(format!(
+                            "the custom objective returned {} gradients and {} hessians for {n} rows",
+                            g.len(),
+                            h.len()
+                        )));
+                    }
+                    (vec![g], vec![h])
+                }
+                None => grad_hess(p.objective, &margin, &yv, outputs, max_delta),
+            };
             for k in 0..outputs {
                 for i in 0..n {
                     g[k][i] *= weights[i] as f32;

@@ -26,6 +26,8 @@ pub enum Objective {
     Softprob,
     /// `count:poisson`.
     Poisson,
+    /// A user-supplied gradient and hessian (see `HistGradientBooster::fit_custom`); predicts raw margins.
+    Custom,
 }
 
 impl Objective {
@@ -84,6 +86,8 @@ pub(crate) fn grad_hess(
                 g[0][i] = (margin[i].exp() - y[i]) as f32;
                 h[0][i] = (margin[i] + max_delta_step).exp() as f32;
             }
+            // Custom gradients come from the caller (HistGradientBooster::fit_custom).
+            Objective::Custom => {}
             Objective::Softprob => {
                 let row = &margin[i * outputs..(i + 1) * outputs];
                 let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -125,7 +129,7 @@ pub(crate) fn eval_metric(
 ) -> Result<f64> {
     let n = y.len();
     Ok(match obj {
-        Objective::SquaredError | Objective::PseudoHuber { .. } => {
+        Objective::SquaredError | Objective::PseudoHuber { .. } | Objective::Custom => {
             (margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).powi(2)).sum::<f64>() / n as f64).sqrt()
         }
         Objective::AbsoluteError => {

@@ -57,7 +57,9 @@ pub use adaboost::{
 };
 pub use any::{AnyEstimator, AnyModel};
 pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
-pub use booster::{BoosterParams, EvalSet, FittedBooster, HistGradientBooster, Objective, booster_metric};
+pub use booster::{
+    BoosterParams, EvalSet, FittedBooster, GrowPolicy, HistGradientBooster, Objective, booster_metric,
+};
 pub use criterion::Criterion;
 pub use data::ClassLabels;
 pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, TreeParams};

@@ -214,7 +214,8 @@ pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[St
     let base_score =
         format!("[{}]", base.iter().map(|v| format!("{:e}", *v as f32)).collect::<Vec<_>>().join(","));
     let objective = match model.objective {
-        Objective::SquaredError => {
+        // A custom objective's margins are written as reg:squarederror, whose prediction is the margin.
+        Objective::SquaredError | Objective::Custom => {
             serde_json::json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}})
         }
         Objective::AbsoluteError => serde_json::json!({"name": "reg:absoluteerror"}),

@@ -152,3 +152,37 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn loss_guided_growth_respects_max_leaves() {
+    use tessera_trees::GrowPolicy;
+    let data = load_diabetes();
+    let mut b = booster(Objective::SquaredError, 20);
+    (b.params.grow_policy, b.params.max_leaves, b.params.max_depth) = (GrowPolicy::Lossguide, 8, 0);
+    let m = b.fit(data.features(), data.targets()).unwrap();
+    assert!(m.trees.iter().all(|t| t.leaf_count() <= 8));
+    assert!(m.trees.iter().any(|t| t.leaf_count() == 8));
+    assert!(m.trees.iter().any(|t| t.depth() > 3), "loss-guided trees grow unevenly");
+    // max_depth 0 without a leaf limit is refused.
+    b.params.max_leaves = 0;
+    assert!(b.fit(data.features(), data.targets()).is_err());
+}
+
+#[test]
+fn custom_objectives_reproduce_built_in_ones() {
+    let data = load_diabetes();
+    let (x, y) = (data.features(), data.targets());
+    // Squared error as a closure: gradient margin - label, hessian 1.
+    let squared = |margin: &[f64], labels: &[f64]| -> (Vec<f32>, Vec<f32>) {
+        (margin.iter().zip(labels).map(|(m, l)| (m - l) as f32).collect(), vec![1.0; labels.len()])
+    };
+    let mut b = booster(Objective::SquaredError, 10);
+    b.params.base_score = Some(0.0);
+    let built_in = b.fit(x, y).unwrap();
+    let custom = b.fit_custom(x, y, &squared).unwrap();
+    assert_eq!(custom.objective, Objective::Custom);
+    let (p1, p2) = (built_in.predict(x).unwrap(), custom.predict(x).unwrap());
+    assert!(p1.iter().zip(p2.iter()).all(|(a, b)| (a - b).abs() < 1e-3));
+    let bad = |_: &[f64], _: &[f64]| (vec![0.0f32; 3], vec![1.0f32; 3]);
+    assert!(b.fit_custom(x, y, &bad).unwrap_err().to_string().contains("custom objective"));
+}
