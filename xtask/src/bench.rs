@@ -24,6 +24,12 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
     },
     Area {
+        name: "boosting",
+        package: "tessera-trees",
+        bench: "boosting",
+        reference: Some(("scripts/bench_boosters.py", "import xgboost, sklearn, numpy")),
+    },
+    Area {
         name: "trees",
         package: "tessera-trees",
         bench: "trees",

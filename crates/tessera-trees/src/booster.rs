@@ -215,17 +215,28 @@ impl Ord for Frontier {
 
 fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) -> Hist {
     let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
+    // One feature at a time: its 256 bins stay in L1 while the node's rows stream past.
+    let one = |f: usize, out: &mut [[f64; 2]]| {
+        let codes = bins.column(f);
+        for &r in rows {
+            let [g, h] = gh[r as usize];
+            let b = &mut out[codes[r as usize] as usize];
+            b[0] += f64::from(g);
+            b[1] += f64::from(h);
+        }
+    };
+    if rows.len() < PARALLEL_HIST_ROWS {
+        // Small nodes: a thread hand-off costs more than the work.
+        for &f in features {
+            one(f, &mut hist[f * 256..(f + 1) * 256]);
+        }
+        return hist;
+    }
     let parts: Vec<(usize, Vec<[f64; 2]>)> = features
         .par_iter()
         .map(|&f| {
-            let codes = bins.column(f);
             let mut local = vec![[0.0f64; 2]; 256];
-            for &r in rows {
-                let [g, h] = gh[r as usize];
-                let b = &mut local[codes[r as usize] as usize];
-                b[0] += f64::from(g);
-                b[1] += f64::from(h);
-            }
+            one(f, &mut local);
             (f, local)
         })
         .collect();
@@ -233,6 +244,30 @@ fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) 
         hist[f * 256..(f + 1) * 256].copy_from_slice(&local);
     }
     hist
+}
+
+/// Nodes with fewer rows build their histograms on one thread.
+const PARALLEL_HIST_ROWS: usize = 4096;
+
+/// Splits `rows` by bin code: left when `code <= bin` (present values) or when missing and
+/// `missing_left`. Branch-free (both buffers are written, the matching cursor advances), since the side a
+/// row takes is unpredictable.
+fn partition_by_bin(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -> (Vec<u32>, Vec<u32>) {
+    let n = rows.len();
+    let (mut left, mut right) = (vec![0u32; n + 1], vec![0u32; n + 1]);
+    let (mut nl, mut nr) = (0usize, 0usize);
+    for &r in rows {
+        let c = codes[r as usize];
+        let missing = c == MISSING_BIN;
+        let go_left = (!missing & (usize::from(c) <= bin)) | (missing & missing_left);
+        left[nl] = r;
+        right[nr] = r;
+        nl += usize::from(go_left);
+        nr += usize::from(!go_left);
+    }
+    left.truncate(nl);
+    right.truncate(nr);
+    (left, right)
 }
 
 /// The best split of a node: (gain, feature, bin, missing_left).
@@ -276,8 +311,6 @@ fn best_split(
 fn grow_tree(
     p: &BoosterParams,
     bins: &Binned,
-    cols: &[f32],
-    n_rows: usize,
     gh: &[[f32; 2]],
     rows: Vec<u32>,
     features: &[usize],
@@ -334,11 +367,8 @@ fn grow_tree(
         };
         // Past the last edge the split separates present values (left) from missing ones (right).
         let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
-        let col = &cols[f * n_rows..(f + 1) * n_rows];
-        let (left, right): (Vec<u32>, Vec<u32>) = node.rows.iter().partition(|&&r| {
-            let x = col[r as usize];
-            x <= threshold || (missing_left && x.is_nan())
-        });
+        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b].
+        let (left, right) = partition_by_bin(&node.rows, bins.column(f), b, missing_left);
         split_stats[f][0] += 1.0;
         split_stats[f][1] += gain;
         split_stats[f][2] += node.h;
@@ -525,7 +555,7 @@ impl HistGradientBooster {
             for k in 0..outputs {
                 let gh: Vec<[f32; 2]> = g[k].iter().zip(&h[k]).map(|(&a, &b)| [a, b]).collect();
                 let (mut tree, order, leaf_of) =
-                    grow_tree(&params, &bins, &cols, n, &gh, rows.clone(), &features, &mut split_stats);
+                    grow_tree(&params, &bins, &gh, rows.clone(), &features, &mut split_stats);
                 if p.objective == Objective::AbsoluteError {
                     // XGBoost re-fits each leaf to the median residual of its rows.
                     let mut by_leaf: std::collections::BTreeMap<usize, Vec<(f64, f64)>> = Default::default();
