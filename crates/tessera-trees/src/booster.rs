@@ -215,11 +215,12 @@ impl Ord for Frontier {
 
 fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) -> Hist {
     let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
+    // The node's gradient pairs, gathered once so that every feature's pass reads them in sequence.
+    let node_gh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
     // One feature at a time: its 256 bins stay in L1 while the node's rows stream past.
     let one = |f: usize, out: &mut [[f64; 2]]| {
         let codes = bins.column(f);
-        for &r in rows {
-            let [g, h] = gh[r as usize];
+        for (&r, &[g, h]) in rows.iter().zip(&node_gh) {
             let b = &mut out[codes[r as usize] as usize];
             b[0] += f64::from(g);
             b[1] += f64::from(h);
@@ -290,7 +291,9 @@ fn best_split(
             if bin[1] == 0.0 && bin[0] == 0.0 {
                 continue;
             }
-            for missing_left in [false, true] {
+            // Without missing values in the node both directions give the same split: scan one.
+            let directions: &[bool] = if hm == 0.0 && gm == 0.0 { &[false] } else { &[false, true] };
+            for &missing_left in directions {
                 let (gl2, hl2) = if missing_left { (gl + gm, hl + hm) } else { (gl, hl) };
                 let (gr2, hr2) = (g - gl2, h - hl2);
                 if hl2 < p.min_child_weight || hr2 < p.min_child_weight || hr2 <= 0.0 || hl2 <= 0.0 {
@@ -372,7 +375,14 @@ fn grow_tree(
         split_stats[f][0] += 1.0;
         split_stats[f][1] += gain;
         split_stats[f][2] += node.h;
-        let (gl, hl) = sums(&left);
+        // The left child's sums are a prefix of the split feature's histogram (plus the missing bin).
+        let hf = &node.hist[f * 256..(f + 1) * 256];
+        let (mut gl, mut hl) =
+            hf[..=b.min(MISSING_BIN as usize - 1)].iter().fold((0.0, 0.0), |(a, c), v| (a + v[0], c + v[1]));
+        if missing_left {
+            gl += hf[MISSING_BIN as usize][0];
+            hl += hf[MISSING_BIN as usize][1];
+        }
         let (gr, hr) = (node.g - gl, node.h - hl);
         let l = push_leaf(&mut tree, gl, hl);
         let r = push_leaf(&mut tree, gr, hr);
