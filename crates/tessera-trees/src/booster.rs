@@ -254,6 +254,27 @@ const PARALLEL_HIST_ROWS: usize = 4096;
 /// `missing_left`. Branch-free (both buffers are written, the matching cursor advances), since the side a
 /// row takes is unpredictable.
 fn partition_by_bin(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -> (Vec<u32>, Vec<u32>) {
+    if rows.len() >= 2 * PARALLEL_PARTITION_ROWS {
+        // Large nodes: blocks in parallel, concatenated in block order (the result is the same).
+        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+            .par_chunks(PARALLEL_PARTITION_ROWS)
+            .map(|block| partition_block(block, codes, bin, missing_left))
+            .collect();
+        let (nl, nr) = parts.iter().fold((0, 0), |(a, b), (l, r)| (a + l.len(), b + r.len()));
+        let (mut left, mut right) = (Vec::with_capacity(nl), Vec::with_capacity(nr));
+        for (l, r) in parts {
+            left.extend_from_slice(&l);
+            right.extend_from_slice(&r);
+        }
+        return (left, right);
+    }
+    partition_block(rows, codes, bin, missing_left)
+}
+
+/// Rows per parallel partition block.
+const PARALLEL_PARTITION_ROWS: usize = 32_768;
+
+fn partition_block(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -> (Vec<u32>, Vec<u32>) {
     let n = rows.len();
     let (mut left, mut right) = (vec![0u32; n + 1], vec![0u32; n + 1]);
     let (mut nl, mut nr) = (0usize, 0usize);
@@ -545,11 +566,14 @@ impl HistGradientBooster {
                 }
                 None => grad_hess(p.objective, &margin, &yv, outputs, max_delta),
             };
+            // Sample weights scale both; packed pairs are built below, per output.
             for k in 0..outputs {
-                for i in 0..n {
-                    g[k][i] *= weights[i] as f32;
-                    h[k][i] *= weights[i] as f32;
-                }
+                g[k].par_iter_mut().zip(h[k].par_iter_mut()).zip(weights.par_iter()).for_each(
+                    |((g, h), &w)| {
+                        *g *= w as f32;
+                        *h *= w as f32;
+                    },
+                );
             }
             let rows: Vec<u32> = if p.subsample < 1.0 {
                 (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect()
@@ -563,7 +587,7 @@ impl HistGradientBooster {
                 features.sort_unstable();
             }
             for k in 0..outputs {
-                let gh: Vec<[f32; 2]> = g[k].iter().zip(&h[k]).map(|(&a, &b)| [a, b]).collect();
+                let gh: Vec<[f32; 2]> = g[k].par_iter().zip(h[k].par_iter()).map(|(&a, &b)| [a, b]).collect();
                 let (mut tree, order, leaf_of) =
                     grow_tree(&params, &bins, &gh, rows.clone(), &features, &mut split_stats);
                 if p.objective == Objective::AbsoluteError {
