@@ -2,6 +2,7 @@
 //! sigmoid helpers, and each objective's default evaluation metric.
 
 use ndarray::ArrayView1;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
@@ -59,50 +60,47 @@ pub(crate) fn grad_hess(
     max_delta_step: f64,
 ) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let n = y.len();
+    if obj != Objective::Softprob {
+        // Single-output objectives: rows in parallel (the logistic and Poisson ones call exp per row).
+        let (g, h): (Vec<f32>, Vec<f32>) =
+            (0..n).into_par_iter().map(|i| single_grad_hess(obj, margin[i], y[i], max_delta_step)).unzip();
+        return (vec![g], vec![h]);
+    }
     let mut g = vec![vec![0.0f32; n]; outputs];
     let mut h = vec![vec![0.0f32; n]; outputs];
     for i in 0..n {
-        match obj {
-            Objective::SquaredError => {
-                g[0][i] = (margin[i] - y[i]) as f32;
-                h[0][i] = 1.0;
-            }
-            Objective::AbsoluteError => {
-                g[0][i] = (margin[i] - y[i]).signum() as f32;
-                h[0][i] = 1.0;
-            }
-            Objective::PseudoHuber { slope } => {
-                let z = margin[i] - y[i];
-                let scale = (1.0 + (z / slope).powi(2)).sqrt();
-                g[0][i] = (z / scale) as f32;
-                h[0][i] = (slope * slope / ((slope * slope + z * z) * scale)) as f32;
-            }
-            Objective::Logistic => {
-                let p = sigmoid(margin[i]);
-                g[0][i] = (p - y[i]) as f32;
-                h[0][i] = (p * (1.0 - p)).max(1e-16) as f32;
-            }
-            Objective::Poisson => {
-                g[0][i] = (margin[i].exp() - y[i]) as f32;
-                h[0][i] = (margin[i] + max_delta_step).exp() as f32;
-            }
-            // Custom gradients come from the caller (HistGradientBooster::fit_custom).
-            Objective::Custom => {}
-            Objective::Softprob => {
-                let row = &margin[i * outputs..(i + 1) * outputs];
-                let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
-                let sum: f64 = e.iter().sum();
-                for k in 0..outputs {
-                    let p = e[k] / sum;
-                    let t = if y[i] as usize == k { 1.0 } else { 0.0 };
-                    g[k][i] = (p - t) as f32;
-                    h[k][i] = (2.0 * p * (1.0 - p)).max(1e-16) as f32;
-                }
-            }
+        let row = &margin[i * outputs..(i + 1) * outputs];
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        for k in 0..outputs {
+            let p = e[k] / sum;
+            let t = if y[i] as usize == k { 1.0 } else { 0.0 };
+            g[k][i] = (p - t) as f32;
+            h[k][i] = (2.0 * p * (1.0 - p)).max(1e-16) as f32;
         }
     }
     (g, h)
+}
+
+/// Gradient and hessian of a single-output objective at margin `m` for label `y`.
+fn single_grad_hess(obj: Objective, m: f64, y: f64, max_delta_step: f64) -> (f32, f32) {
+    match obj {
+        Objective::SquaredError => ((m - y) as f32, 1.0),
+        Objective::AbsoluteError => ((m - y).signum() as f32, 1.0),
+        Objective::PseudoHuber { slope } => {
+            let z = m - y;
+            let scale = (1.0 + (z / slope).powi(2)).sqrt();
+            ((z / scale) as f32, (slope * slope / ((slope * slope + z * z) * scale)) as f32)
+        }
+        Objective::Logistic => {
+            let p = sigmoid(m);
+            ((p - y) as f32, (p * (1.0 - p)).max(1e-16) as f32)
+        }
+        Objective::Poisson => ((m.exp() - y) as f32, (m + max_delta_step).exp() as f32),
+        // Custom gradients come from the caller (HistGradientBooster::fit_custom); softprob is multi-output.
+        Objective::Custom | Objective::Softprob => (0.0, 0.0),
+    }
 }
 
 /// Weighted `q`-quantile of `values` (lower, on the cumulative weight).
