@@ -30,6 +30,7 @@ mod any;
 mod bagging;
 mod binning;
 mod booster;
+mod booster_grow;
 mod booster_objective;
 mod criterion;
 mod data;
