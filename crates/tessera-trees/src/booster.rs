@@ -420,7 +420,11 @@ impl FittedBooster {
                 let mut per_output: Vec<Vec<f32>> =
                     self.base_margin.iter().map(|&b| vec![b; rows.len()]).collect();
                 for (t, tree) in trees.iter().enumerate() {
-                    tree.add_scores(&rows, &mut per_output[t % k]);
+                    if tree.depth() <= 8 {
+                        tree.add_scores_shallow(&rows, &mut per_output[t % k]);
+                    } else {
+                        tree.add_scores(&rows, &mut per_output[t % k]);
+                    }
                 }
                 let mut out = Vec::with_capacity(rows.len() * k);
                 for i in 0..rows.len() {
