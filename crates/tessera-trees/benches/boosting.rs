@@ -8,32 +8,23 @@
 //!
 //! Run: `cargo bench -p tessera-trees --bench boosting`
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::s;
+
+mod support;
+use support::{bench_data, peak_rss_mib, progress};
 use tessera_datasets::{
     ClassificationParams, CsvOptions, Dataset, Friedman1Params, make_classification, make_friedman1,
     read_csv, write_csv,
 };
 use tessera_trees::{BoosterParams, HistGradientBooster, Model, Objective, metrics};
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn data(
     name: &str,
     make: impl FnOnce() -> tessera_datasets::Result<Dataset>,
 ) -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(name);
+    let path = bench_data(name);
     if !path.exists() {
         write_csv(&make()?, &path)?;
     }
@@ -41,9 +32,7 @@ fn data(
 }
 
 fn run(bench: &str, ds: &Dataset, objective: Objective) -> Result<(), Box<dyn std::error::Error>> {
-    if std::io::stderr().is_terminal() {
-        eprintln!("bench: {bench} ...");
-    }
+    progress(bench);
     let n_train = ds.n_samples() * 4 / 5;
     let (x, y) = (ds.features(), ds.targets());
     let (xtr, ytr) = (x.slice(s![..n_train, ..]), y.slice(s![..n_train]));

@@ -7,10 +7,12 @@
 //! Run: `cargo bench -p tessera-trees --bench trees`
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::{ArrayView2, s};
+
+mod support;
+use support::{bench_data, peak_rss_mib, progress};
 use tessera_datasets::{ClassificationParams, CsvOptions, make_classification, read_csv, write_csv};
 use tessera_trees::{
     AdaBoostClassifier, BoosterParams, Estimator, ExtraTreesClassifier, HistGradientBooster, Model,
@@ -19,20 +21,6 @@ use tessera_trees::{
 
 /// A fitted model, as a closure from rows to predictions.
 type Predictor = Box<dyn Fn(ArrayView2<'_, f32>) -> Vec<f32>>;
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn progress(what: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("bench: {what} ...");
-    }
-}
 
 /// Prints the forest's size on stderr when it is a terminal or `TESSERA_BENCH_VERBOSE` is set.
 fn describe(m: &tessera_trees::FittedForest) {
@@ -47,14 +35,8 @@ fn describe(m: &tessera_trees::FittedForest) {
     }
 }
 
-fn data_path() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
-    let _ = std::fs::create_dir_all(&root);
-    root.join("trees_200k.csv")
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = data_path();
+    let path = bench_data("trees_200k.csv");
     if !path.exists() {
         progress("writing the 200,000 x 28 dataset");
         let ds = make_classification(&ClassificationParams {

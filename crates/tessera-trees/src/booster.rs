@@ -24,7 +24,8 @@ use crate::metrics;
 use crate::tree::Tree;
 
 pub use crate::booster_objective::Objective;
-use crate::booster_objective::{eval_metric, grad_hess, quantile, sigmoid};
+use crate::booster_objective::{eval_metric, grad_hess};
+use crate::stats::{sigmoid, weighted_quantile};
 
 /// Hyperparameters, named and defaulted as XGBoost's (`tree_method=hist`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,7 +256,7 @@ impl HistGradientBooster {
             (Some(b), _) => vec![b; outputs],
             (None, Objective::SquaredError | Objective::PseudoHuber { .. }) => vec![wmean(&|i| yv[i])],
             (None, Objective::AbsoluteError) => {
-                vec![quantile((0..n).map(|i| (yv[i], weights[i])).collect(), 0.5)]
+                vec![weighted_quantile(&mut (0..n).map(|i| (yv[i], weights[i])).collect::<Vec<_>>(), 0.5)]
             }
             (None, Objective::Logistic) => {
                 let m = wmean(&|i| yv[i]).clamp(1e-6, 1.0 - 1e-6);
@@ -342,8 +343,11 @@ impl HistGradientBooster {
                         let r = r as usize;
                         by_leaf.entry(leaf).or_default().push((yv[r] - margin[r], weights[r]));
                     }
-                    for (leaf, res) in by_leaf {
-                        tree.set_leaf_value(leaf, (quantile(res, 0.5) * p.learning_rate) as f32);
+                    for (leaf, mut res) in by_leaf {
+                        tree.set_leaf_value(
+                            leaf,
+                            (weighted_quantile(&mut res, 0.5) * p.learning_rate) as f32,
+                        );
                     }
                 }
                 // Sampled rows already know their leaf; only rows left out of this round's sample walk the tree.

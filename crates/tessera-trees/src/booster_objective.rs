@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
 use crate::error::{Error, Result};
+use crate::stats::sigmoid;
 
 /// The learning objective, with XGBoost's names and definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,10 +45,6 @@ impl Objective {
             _ => return None,
         })
     }
-}
-
-pub(crate) fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Gradients and hessians of the objective at `margin` (`n x outputs`, row-major) for labels `y`
@@ -101,20 +98,6 @@ fn single_grad_hess(obj: Objective, m: f64, y: f64, max_delta_step: f64) -> (f32
         // Custom gradients come from the caller (HistGradientBooster::fit_custom); softprob is multi-output.
         Objective::Custom | Objective::Softprob => (0.0, 0.0),
     }
-}
-
-/// Weighted `q`-quantile of `values` (lower, on the cumulative weight).
-pub(crate) fn quantile(mut values: Vec<(f64, f64)>, q: f64) -> f64 {
-    values.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: f64 = values.iter().map(|v| v.1).sum();
-    let mut acc = 0.0;
-    for &(v, w) in &values {
-        acc += w;
-        if acc >= q * total {
-            return v;
-        }
-    }
-    values.last().map_or(0.0, |v| v.0)
 }
 
 /// The default metric of an objective (lower is better): rmse, mae, logloss, mlogloss, poisson-nloglik.

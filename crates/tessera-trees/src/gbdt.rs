@@ -15,6 +15,7 @@ use crate::decision_tree::{PREDICT_CHUNK, TreeParams, argmax, rows_of};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::grow::{Target, TrainData};
+use crate::stats::{sigmoid, weighted_quantile};
 use crate::tree::Tree;
 
 /// The loss gradient boosting minimizes.
@@ -127,25 +128,7 @@ impl GradientBoostingClassifier {
     }
 }
 
-/// Weighted `q`-quantile (lower interpolation on the cumulative weight) of `values`.
-fn weighted_quantile(values: &mut [(f64, f64)], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: f64 = values.iter().map(|v| v.1).sum();
-    let mut acc = 0.0;
-    for &(v, w) in values.iter() {
-        acc += w;
-        if acc >= q * total - 1e-12 {
-            return v;
-        }
-    }
-    values[values.len() - 1].0
-}
-
-/// Boosts one output (regression, or the binary/one class of a classifier). `raw` holds the current raw
-/// predictions and is updated; `targets` are the values (regression) or 0/1 indicators (classification).
+/// What every boosting round shares: the parameters, the rows and weights, and the binned features.
 struct Booster<'a> {
     params: &'a GbParams,
     x: ArrayView2<'a, f32>,
@@ -182,10 +165,6 @@ impl Booster<'_> {
         }
         Ok((tree, leaves))
     }
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// A fitted gradient boosting model: an initial raw prediction per output and `n_outputs` trees per round.

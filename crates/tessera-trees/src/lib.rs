@@ -50,6 +50,7 @@ mod persist;
 mod prune;
 mod shap;
 mod split;
+mod stats;
 mod tree;
 mod xgboost_json;
 
