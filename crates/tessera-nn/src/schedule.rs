@@ -25,7 +25,13 @@ pub struct WarmupCosine {
 impl WarmupCosine {
     /// A schedule; `warmup_steps` must not exceed `total_steps`.
     pub fn new(base_lr: f64, min_lr: f64, warmup_steps: usize, total_steps: usize) -> Result<WarmupCosine> {
-        if warmup_steps > total_steps || total_steps == 0 || !(min_lr <= base_lr) || min_lr < 0.0 {
+        if warmup_steps > total_steps
+            || total_steps == 0
+            || min_lr.is_nan()
+            || base_lr.is_nan()
+            || min_lr > base_lr
+            || min_lr < 0.0
+        {
             return Err(Error::config(
                 "WarmupCosine",
                 format!("need 0 <= min_lr <= base_lr and warmup {warmup_steps} <= total {total_steps} (> 0)"),

@@ -36,7 +36,7 @@ impl MultiheadAttention {
     /// `embed_dim` split over `num_heads` heads, initialised as PyTorch does (Xavier-uniform
     /// in-projection, zero biases, default `Linear` init for the output weight).
     pub fn new(embed_dim: usize, num_heads: usize, rng: &mut SeededRng) -> Result<MultiheadAttention> {
-        if num_heads == 0 || embed_dim == 0 || embed_dim % num_heads != 0 {
+        if num_heads == 0 || embed_dim == 0 || !embed_dim.is_multiple_of(num_heads) {
             return Err(Error::config(
                 "MultiheadAttention",
                 format!("embed_dim {embed_dim} must be a positive multiple of num_heads {num_heads}"),

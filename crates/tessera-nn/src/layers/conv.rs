@@ -30,7 +30,7 @@ impl Conv2d {
         rng: &mut SeededRng,
     ) -> Result<Conv2d> {
         let g = options.groups;
-        if g == 0 || in_channels % g != 0 || out_channels % g != 0 || kernel_size == 0 {
+        if g == 0 || !in_channels.is_multiple_of(g) || !out_channels.is_multiple_of(g) || kernel_size == 0 {
             return Err(Error::config(
                 "Conv2d",
                 format!(
