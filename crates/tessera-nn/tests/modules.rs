@@ -208,7 +208,7 @@ fn bad_configurations_are_refused() {
 fn clipping_leaves_small_gradients_alone() {
     let p = Var::parameter(Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap());
     p.set_grad(Some(Tensor::new(&[0.3f32, 0.4], &Device::Cpu).unwrap())).unwrap();
-    let norm = clip_grad_norm(&[p.clone()], 1.0).unwrap();
+    let norm = clip_grad_norm(std::slice::from_ref(&p), 1.0).unwrap();
     assert!((norm - 0.5).abs() < 1e-7);
     assert_eq!(p.grad().unwrap().to_vec1::<f32>().unwrap(), [0.3, 0.4]);
 }
