@@ -133,12 +133,13 @@ impl Pass {
         })
     }
 
-    /// Counts the edges into every node and leaf reachable from `roots`.
+    /// Counts the edges into every node and leaf reachable from `roots` (a node is in `deps` once
+    /// seen, so the map doubles as the visited set).
     fn count_dependencies(&mut self, roots: &[Arc<Node>]) {
-        let mut seen: PtrMap<()> = PtrMap::default();
         let mut stack: Vec<Arc<Node>> = Vec::new();
         for r in roots {
-            if seen.insert(node_key(r), ()).is_none() {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.deps.entry(node_key(r)) {
+                e.insert(0);
                 stack.push(r.clone());
             }
         }
@@ -146,16 +147,18 @@ impl Pass {
             for edge in &node.edges {
                 match edge {
                     Edge::None => {}
-                    Edge::Node(child, _) => {
-                        *self.deps.entry(node_key(child)).or_insert(0) += 1;
-                        if seen.insert(node_key(child), ()).is_none() {
+                    Edge::Node(child, _) => match self.deps.entry(node_key(child)) {
+                        std::collections::hash_map::Entry::Occupied(mut e) => *e.get_mut() += 1,
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(1);
                             stack.push(child.clone());
                         }
-                    }
+                    },
                     Edge::Leaf(leaf) => self.leaf_entry(leaf).deps += 1,
                 }
             }
         }
+        self.nodes.reserve(self.deps.len());
     }
 
     fn run(&mut self) -> Result<()> {
@@ -343,7 +346,7 @@ fn execute(pass: &mut Pass, outputs: &[Var], grads: &[Tensor]) -> Result<()> {
     }
     for r in &roots {
         let key = node_key(r);
-        if !pass.deps.contains_key(&key) && !pass.ready.contains(&key) {
+        if pass.deps.get(&key) == Some(&0) && !pass.ready.contains(&key) {
             pass.ready.push(key);
         }
     }

@@ -16,7 +16,8 @@ impl Var {
         if !tracks(&[self]) {
             return Ok(Var::result(out));
         }
-        let mask = Var::constant(t.gt(0f64)?.to_dtype(t.dtype())?);
+        // sign(relu(x)) is the 0/1 mask of x > 0, without a comparison and a dtype conversion.
+        let mask = Var::constant(out.sign()?);
         record("ReluBackward0", out, &[self], move |g, _| Ok(vec![Some(g[0].mul(&mask)?)]))
     }
 

@@ -5,6 +5,7 @@ use tessera_tensor::SeededRng;
 
 pub use super::conv::{Conv2dOptions, conv2d};
 use crate::error::{Error, Result};
+use crate::graph::{record, tracks};
 use crate::var::Var;
 
 /// `x @ weight^T + bias` with `weight` of shape `(out, in)` (PyTorch's `F.linear`); leading
@@ -19,28 +20,54 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
             found: dims.last().copied().into_iter().collect(),
         });
     }
+    if let Some(b) = bias
+        && b.dims() != [wd[0]]
+    {
+        return Err(Error::ShapeMismatch {
+            what: "linear bias".into(),
+            expected: vec![wd[0]],
+            found: b.dims(),
+        });
+    }
     let x2 = if dims.len() == 2 {
         x.clone()
     } else {
         x.reshape(&[dims[..dims.len() - 1].iter().product(), wd[1]])?
     };
-    let mut y = x2.matmul(&weight.t()?)?;
-    if let Some(b) = bias {
-        if b.dims() != [wd[0]] {
-            return Err(Error::ShapeMismatch {
-                what: "linear bias".into(),
-                expected: vec![wd[0]],
-                found: b.dims(),
-            });
-        }
-        y = y.add(b)?;
-    }
+    let y = linear_2d(&x2, weight, bias)?;
     if dims.len() == 2 {
         return Ok(y);
     }
     let mut out = dims[..dims.len() - 1].to_vec();
     out.push(wd[0]);
     y.reshape(&out)
+}
+
+/// `x @ w^T + b` for a matrix `x`, recorded as one node whose backward produces the weight
+/// gradient directly in the weight's `(out, in)` layout (contiguous, ready for the optimizer).
+fn linear_2d(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
+    let (xt, wt) = (x.tensor(), weight.tensor());
+    let mut out = xt.matmul(&wt.t()?)?;
+    if let Some(b) = bias {
+        out = out.broadcast_add(&b.tensor())?;
+    }
+    let inputs: Vec<&Var> = match bias {
+        Some(b) => vec![x, weight, b],
+        None => vec![x, weight],
+    };
+    if !tracks(&inputs) {
+        return Ok(Var::result(out));
+    }
+    let (xv, wv) = (x.clone(), weight.clone());
+    record("AddmmBackward0", out, &inputs, move |g, needs| {
+        let gx = if needs[0] { Some(g[0].matmul(&wv)?) } else { None };
+        let gw = if needs[1] { Some(g[0].t()?.matmul(&xv)?) } else { None };
+        let mut grads = vec![gx, gw];
+        if needs.len() == 3 {
+            grads.push(if needs[2] { Some(g[0].sum(&[0], false)?) } else { None });
+        }
+        Ok(grads)
+    })
 }
 
 /// Layer normalisation over the trailing `normalized_shape` dimensions, with optional

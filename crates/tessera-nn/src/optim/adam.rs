@@ -66,6 +66,7 @@ struct AdamUpdate {
 }
 
 impl Update<2> for AdamUpdate {
+    #[inline(always)]
     fn apply(&self, p: &mut [f32], g: &[f32], [m, v]: [&mut [f32]; 2]) {
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             let w = *p * self.shrink;

@@ -17,9 +17,15 @@ pub(crate) trait Update<const N: usize>: Sync {
     fn apply(&self, p: &mut [f32], g: &[f32], state: [&mut [f32]; N]);
 }
 
+/// Runs `update` compiled for the best instruction set this CPU has (the `apply` methods are
+/// `#[inline(always)]`, so they are vectorised inside the dispatched closure).
+fn vectorised<const N: usize, U: Update<N>>(p: &mut [f32], g: &[f32], state: [&mut [f32]; N], update: &U) {
+    pulp::Arch::new().dispatch(|| update.apply(p, g, state));
+}
+
 fn run<const N: usize, U: Update<N>>(p: &mut [f32], g: &[f32], state: [&mut [f32]; N], update: &U) {
     if p.len() <= CHUNK {
-        update.apply(p, g, state);
+        vectorised(p, g, state, update);
         return;
     }
     let mut state_chunks = state.map(|s| s.chunks_mut(CHUNK));
@@ -28,7 +34,7 @@ fn run<const N: usize, U: Update<N>>(p: &mut [f32], g: &[f32], state: [&mut [f32
         let sc: [&mut [f32]; N] = std::array::from_fn(|i| state_chunks[i].next().unwrap_or_default());
         tasks.push((pc, gc, sc));
     }
-    tasks.into_par_iter().for_each(|(pc, gc, sc)| update.apply(pc, gc, sc));
+    tasks.into_par_iter().for_each(|(pc, gc, sc)| vectorised(pc, gc, sc, update));
 }
 
 struct InPlace<'a, const N: usize, U: Update<N>> {

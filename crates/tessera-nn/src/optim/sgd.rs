@@ -41,6 +41,7 @@ struct Plain {
 }
 
 impl Update<0> for Plain {
+    #[inline(always)]
     fn apply(&self, p: &mut [f32], g: &[f32], _: [&mut [f32]; 0]) {
         for (p, &g) in p.iter_mut().zip(g) {
             *p -= self.lr * (g + self.wd * *p);
@@ -58,6 +59,7 @@ struct Momentum {
 }
 
 impl Update<1> for Momentum {
+    #[inline(always)]
     fn apply(&self, p: &mut [f32], g: &[f32], [buf]: [&mut [f32]; 1]) {
         for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
             let d = g + self.wd * *p;
