@@ -30,6 +30,12 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_boosters.py", "import xgboost, sklearn, numpy")),
     },
     Area {
+        name: "autograd",
+        package: "tessera-nn",
+        bench: "autograd",
+        reference: Some(("scripts/bench_autograd.py", "import torch")),
+    },
+    Area {
         name: "trees",
         package: "tessera-trees",
         bench: "trees",

@@ -24,7 +24,7 @@ commands:
   tidy           module docs, no todo!/dbg!, file sizes, fixture budget, dependency rules
   api [--check]  write the golden public-API files under api/ (or compare and print the diff)
   demo           run the tour of every crate on embedded data (release build)
-  bench [AREA]   run benchmarks (areas: datasets, trees, boosting) and update docs/benchmarks.md
+  bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd) and update docs/benchmarks.md
   fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)";
 
 fn main() -> ExitCode {
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
 const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[
     ("scripts/export_datasets.py", &["sklearn", "numpy"]),
     ("scripts/trees_parity.py", &["sklearn", "numpy"]),
+    ("scripts/autograd_parity.py", &["torch", "safetensors"]),
 ];
 
 fn fixtures() -> Result<(), String> {

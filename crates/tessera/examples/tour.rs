@@ -15,7 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tensor()?;
     trees()?;
     boosting()?;
-    println!("\nDone. Crates still to come: autograd, nn, attention, vlm, dist.");
+    neural()?;
+    println!("\nDone. Crates still to come: attention, vlm, dist.");
     Ok(())
 }
 
@@ -188,6 +189,73 @@ fn boosting() -> Result<(), Box<dyn std::error::Error>> {
         "  an XGBoost 3.2 model.json loaded and applied: {} trees, diabetes RMSE {:.2} (XGBoost's own margins match to 1e-5)",
         xgb.trees.len(),
         metrics::rmse(diabetes.targets(), pred.view())?
+    );
+    Ok(())
+}
+
+fn neural() -> Result<(), Box<dyn std::error::Error>> {
+    use tessera::autograd::{GradOptions, Tensor, Var, cross_entropy, grad, no_grad};
+    use tessera::nn::{
+        Activation, Adam, AdamConfig, Linear, LrSchedule, Module, ModuleExt, Optimizer, Sequential,
+        WarmupCosine,
+    };
+    println!("\n[autograd, nn] define-by-run autodiff and an MLP on digits");
+    let x = Var::parameter(Tensor::new(&[0.5f32, 2.0], &Device::Cpu)?);
+    let y = x.powf(3.0)?.sum_all()?;
+    let opts = GradOptions { create_graph: true, ..GradOptions::default() };
+    let dy = grad(&[y], std::slice::from_ref(&x), None, opts)?.remove(0).ok_or("gradient")?;
+    let d2 = grad(&[dy.sum_all()?], std::slice::from_ref(&x), None, GradOptions::default())?
+        .remove(0)
+        .ok_or("second derivative")?;
+    println!("  d/dx x^3 at [0.5, 2] = {:?}; d2/dx2 = {:?} (6x)", dy.to_vec_f32()?, d2.to_vec_f32()?);
+
+    let digits = load_embedded("digits")?;
+    let (train, test) = train_test_split(&digits, 0.25, 0, true)?;
+    let to_tensors =
+        |d: &tessera::datasets::Dataset| -> Result<(Tensor, Tensor), Box<dyn std::error::Error>> {
+            let n = d.n_samples();
+            let x = from_ndarray(d.features().mapv(|v| v / 16.0), &Device::Cpu)?;
+            let y: Vec<u32> = d.targets().iter().map(|&c| c as u32).collect();
+            Ok((x, Tensor::from_vec(y, n, &Device::Cpu)?))
+        };
+    let ((xs, ys), (xt, yt)) = (to_tensors(&train)?, to_tensors(&test)?);
+    let mut rng = SeededRng::new(0);
+    let model = Sequential::new()
+        .add(Linear::new(64, 256, true, &mut rng)?)
+        .add(Activation::Relu)
+        .add(Linear::new(256, 10, true, &mut rng)?);
+    let (epochs, batch) = (30, 32);
+    let steps = train.n_samples().div_ceil(batch);
+    let schedule = WarmupCosine::new(3e-3, 1e-5, steps, epochs * steps)?;
+    let mut opt = Adam::new(model.named_parameters(), AdamConfig::adamw())?;
+    let mut order: Vec<u32> = (0..train.n_samples() as u32).collect();
+    let t = Instant::now();
+    let mut step = 0;
+    for _ in 0..epochs {
+        rng.shuffle(&mut order);
+        for chunk in order.chunks(batch) {
+            let idx = Tensor::new(chunk, &Device::Cpu)?;
+            let logits = model.forward(&Var::constant(xs.index_select(&idx, 0)?))?;
+            let loss = cross_entropy(&logits, &ys.index_select(&idx, 0)?, 0.0)?;
+            opt.set_learning_rate(schedule.lr(step));
+            opt.zero_grad();
+            loss.backward()?;
+            opt.step()?;
+            step += 1;
+        }
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let _guard = no_grad();
+    let predicted = model.forward(&Var::constant(xt))?.tensor().argmax(1)?;
+    let correct = predicted.eq(&yt)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+    println!(
+        "  digits MLP 64-256-10, AdamW + warmup/cosine, {epochs} epochs ({step} steps) in {seconds:.2} s: test accuracy {:.2}%",
+        100.0 * correct / test.n_samples() as f64
+    );
+    println!(
+        "  ({} parameters, named as PyTorch names them: {:?})",
+        model.num_parameters(),
+        model.named_parameters().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
     );
     Ok(())
 }

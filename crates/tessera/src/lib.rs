@@ -10,8 +10,10 @@
 //! | `cuda` | [`tensor`] | the same, with CUDA devices (needs the CUDA toolkit) |
 //! | `datasets` (default) | [`datasets`] | `tessera-datasets`: embedded datasets, CSV/LibSVM loaders, generators, splits |
 //! | `trees` (default) | [`trees`] | `tessera-trees`: CART, Random Forest, Extra Trees, Bagging, AdaBoost, Stacking, Voting |
+//! | `autograd` (default) | [`autograd`] | `tessera-autograd`: reverse-mode autodiff with PyTorch semantics |
+//! | `nn` (default) | [`nn`] | `tessera-nn`: layers, initialisers, optimizers, LR schedules |
 //!
-//! Later crates (`autograd`, `nn`, `attention`, `vlm`, `dist`) join as modules here when they land.
+//! Later crates (`attention`, `vlm`, `dist`) join as modules here when they land.
 //! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
 //! --check` fails when the API changes without them being updated.
 //!
@@ -41,4 +43,16 @@ pub mod datasets {
 #[cfg(feature = "trees")]
 pub mod trees {
     pub use tessera_trees::*;
+}
+
+/// Reverse-mode automatic differentiation with PyTorch semantics (crate `tessera-autograd`).
+#[cfg(feature = "autograd")]
+pub mod autograd {
+    pub use tessera_autograd::*;
+}
+
+/// Layers, initialisers, optimizers and learning-rate schedules (crate `tessera-nn`).
+#[cfg(feature = "nn")]
+pub mod nn {
+    pub use tessera_nn::*;
 }

@@ -53,3 +53,17 @@ fn tree_models_are_send_and_sync() {
     send_sync::<FittedLogistic>();
     send_sync::<FittedRidge>();
 }
+
+#[test]
+fn autograd_and_nn_types_are_send_and_sync() {
+    send_sync::<tessera::autograd::Var>();
+    send_sync::<tessera::autograd::Error>();
+    send_sync::<tessera::autograd::GradFn>();
+    send_sync::<tessera::nn::Error>();
+    send_sync::<tessera::nn::Linear>();
+    send_sync::<tessera::nn::Sequential>();
+    send_sync::<tessera::nn::Dropout>();
+    send_sync::<tessera::nn::MultiheadAttention>();
+    send_sync::<tessera::nn::Adam>();
+    send_sync::<tessera::nn::Sgd>();
+}
