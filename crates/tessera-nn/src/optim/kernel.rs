@@ -17,10 +17,26 @@ pub(crate) trait Update<const N: usize>: Sync {
     fn apply(&self, p: &mut [f32], g: &[f32], state: [&mut [f32]; N]);
 }
 
-/// Runs `update` compiled for the best instruction set this CPU has (the `apply` methods are
-/// `#[inline(always)]`, so they are vectorised inside the dispatched closure).
+/// Runs `update` compiled for the best instruction set this CPU has: `with_simd` and the `apply`
+/// methods are `#[inline(always)]`, so the loop is generated inside pulp's target-feature function
+/// (a closure there is not guaranteed to be inlined, and would then run as portable code).
 fn vectorised<const N: usize, U: Update<N>>(p: &mut [f32], g: &[f32], state: [&mut [f32]; N], update: &U) {
-    pulp::Arch::new().dispatch(|| update.apply(p, g, state));
+    pulp::Arch::new().dispatch(Vectorised { p, g, state, update });
+}
+
+struct Vectorised<'a, const N: usize, U> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    state: [&'a mut [f32]; N],
+    update: &'a U,
+}
+
+impl<const N: usize, U: Update<N>> pulp::WithSimd for Vectorised<'_, N, U> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        self.update.apply(self.p, self.g, self.state);
+    }
 }
 
 fn run<const N: usize, U: Update<N>>(p: &mut [f32], g: &[f32], state: [&mut [f32]; N], update: &U) {

@@ -1,0 +1,507 @@
+//! The kernels on candle tensors: `(batch, heads, seq, head_dim)` attention, its backward, packed
+//! variable-length batches and KV-cache decoding.
+
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor, WithDType};
+use half::{bf16, f16};
+
+use crate::error::{Error, Result};
+use crate::kernel::backward::{Saved, backward};
+use crate::kernel::decode::{forward_split, worth_splitting};
+use crate::kernel::forward::forward;
+use crate::kernel::{Element, Problem, RowLayout, SeqPair, View};
+use crate::options::AttentionOptions;
+
+/// The largest head dimension the kernels take.
+pub const MAX_HEAD_DIM: usize = 256;
+
+/// Shapes of a dense call: `q (B, H, Lq, D)`, `k`/`v (B, Hkv, Lk, D)`.
+#[derive(Debug, Clone, Copy)]
+struct Dense {
+    batch: usize,
+    heads: usize,
+    kv_heads: usize,
+    lq: usize,
+    lk: usize,
+    dim: usize,
+}
+
+fn dims4(name: &str, t: &Tensor) -> Result<[usize; 4]> {
+    match t.dims() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        other => {
+            Err(Error::Shape(format!("{name} must be (batch, heads, seq, head_dim), found shape {other:?}")))
+        }
+    }
+}
+
+fn check_common(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<()> {
+    for (name, t) in [("k", k), ("v", v)] {
+        if t.dtype() != q.dtype() {
+            return Err(Error::Unsupported(format!(
+                "{name} is {:?} but q is {:?}; q, k and v must share a dtype",
+                t.dtype(),
+                q.dtype()
+            )));
+        }
+    }
+    if !matches!(q.dtype(), DType::F32 | DType::F16 | DType::BF16) {
+        return Err(Error::Unsupported(format!("dtype {:?}: the kernels take f32, f16 and bf16", q.dtype())));
+    }
+    for (name, t) in [("q", q), ("k", k), ("v", v)] {
+        if !matches!(t.device(), Device::Cpu) {
+            return Err(Error::Unsupported(format!(
+                "{name} is on {:?}: these kernels run on the CPU",
+                t.device()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_dense(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dense> {
+    check_common(q, k, v)?;
+    let [b, h, lq, d] = dims4("q", q)?;
+    let [bk, hk, lk, dk] = dims4("k", k)?;
+    if v.dims() != k.dims() {
+        return Err(Error::Shape(format!(
+            "v has shape {:?} but k has {:?}; they must match",
+            v.dims(),
+            k.dims()
+        )));
+    }
+    if bk != b || dk != d {
+        return Err(Error::Shape(format!(
+            "k has shape {:?}; expected (batch = {b}, kv_heads, seq_k, head_dim = {d}) to match q {:?}",
+            k.dims(),
+            q.dims()
+        )));
+    }
+    check_heads(h, hk, d)?;
+    Ok(Dense { batch: b, heads: h, kv_heads: hk, lq, lk, dim: d })
+}
+
+pub(crate) fn check_heads(h: usize, hk: usize, d: usize) -> Result<()> {
+    if hk == 0 || !h.is_multiple_of(hk) {
+        return Err(Error::Shape(format!(
+            "{h} query heads cannot share {hk} key/value heads (need heads % kv_heads == 0)"
+        )));
+    }
+    if d == 0 || d > MAX_HEAD_DIM {
+        return Err(Error::Shape(format!("head_dim {d} is outside 1..={MAX_HEAD_DIM}")));
+    }
+    Ok(())
+}
+
+fn padding(options: &AttentionOptions, lengths: &[usize]) -> Result<Option<Vec<Vec<bool>>>> {
+    let Some(mask) = &options.key_padding_mask else { return Ok(None) };
+    let max = lengths.iter().copied().max().unwrap_or(0);
+    if mask.dims() != [lengths.len(), max] {
+        return Err(Error::Shape(format!(
+            "key_padding_mask must be (batch, seq_k) = ({}, {max}), found {:?}",
+            lengths.len(),
+            mask.dims()
+        )));
+    }
+    let rows = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    Ok(Some(rows.into_iter().map(|r| r.into_iter().map(|x| x != 0.0).collect()).collect()))
+}
+
+pub(crate) fn problem<'a>(
+    options: &'a AttentionOptions,
+    heads: usize,
+    kv_heads: usize,
+    dim: usize,
+    seqs: Vec<SeqPair>,
+) -> Result<Problem<'a>> {
+    let scale = options.scale.unwrap_or(1.0 / (dim as f64).sqrt());
+    if !scale.is_finite() {
+        return Err(Error::Unsupported(format!("scale must be finite, found {scale}")));
+    }
+    let lengths: Vec<usize> = seqs.iter().map(|s| s.lk).collect();
+    let total_q = seqs.iter().map(|s| s.lq).sum();
+    Ok(Problem {
+        total_q,
+        heads,
+        kv_heads,
+        dim,
+        dim_padded: dim.div_ceil(16) * 16,
+        scale: scale as f32,
+        padding: padding(options, &lengths)?,
+        seqs,
+        options,
+    })
+}
+
+/// Read access to the contiguous CPU buffer of a tensor.
+struct Buffer {
+    tensor: Tensor,
+}
+
+impl Buffer {
+    fn new(t: &Tensor) -> Result<Buffer> {
+        Ok(Buffer { tensor: t.contiguous()? })
+    }
+
+    fn with<T: WithDType, R>(&self, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
+        let (storage, layout) = self.tensor.storage_and_layout();
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            return Err(Error::Unsupported("non-contiguous tensor".into()));
+        };
+        match &*storage {
+            Storage::Cpu(cpu) => f(&cpu_slice::<T>(cpu)?[start..end]),
+            _ => Err(Error::Unsupported("these kernels run on the CPU".into())),
+        }
+    }
+}
+
+fn cpu_slice<T: WithDType>(s: &CpuStorage) -> Result<&[T]> {
+    Ok(s.as_slice::<T>()?)
+}
+
+fn run_forward<T: Element + WithDType>(
+    p: &Problem<'_>,
+    layouts: [RowLayout; 2],
+    bufs: [&Buffer; 3],
+    rows: usize,
+    split: bool,
+) -> Result<(Vec<T>, Vec<f32>)> {
+    bufs[0].with::<T, _>(|q| {
+        bufs[1].with::<T, _>(|k| bufs[2].with::<T, _>(|v| Ok(forward_on(p, layouts, [q, k, v], rows, split))))
+    })
+}
+
+/// The forward pass on contiguous slices; `rows` output rows of `dim` values.
+pub(crate) fn forward_on<T: Element>(
+    p: &Problem<'_>,
+    layouts: [RowLayout; 2],
+    data: [&[T]; 3],
+    rows: usize,
+    split: bool,
+) -> (Vec<T>, Vec<f32>) {
+    let mut out = vec![T::from_f32(0.0); rows * p.dim];
+    let mut lse = vec![0f32; rows];
+    let q = View { data: data[0], layout: layouts[0] };
+    let k = View { data: data[1], layout: layouts[1] };
+    let v = View { data: data[2], layout: layouts[1] };
+    if split {
+        forward_split(p, q, k, v, &mut out, &mut lse);
+    } else {
+        forward(p, q, k, v, &mut out, &mut lse);
+    }
+    (out, lse)
+}
+
+/// `softmax(q k^T * scale + mask) v` for `q (batch, heads, seq_q, head_dim)` and
+/// `k`, `v (batch, kv_heads, seq_k, head_dim)`, computed tile by tile without materialising the
+/// scores. Returns the output (dtype of `q`) and the log-sum-exp of every row, f32
+/// `(batch, heads, seq_q)` (`-inf` for a row that sees no key; its output is 0).
+pub fn flash_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    options: &AttentionOptions,
+) -> Result<(Tensor, Tensor)> {
+    let s = check_dense(q, k, v)?;
+    let seqs = vec![SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk: s.lk }; s.batch];
+    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let split = worth_splitting(&p);
+    dense_forward(&p, s, q, k, v, split)
+}
+
+fn dense_forward(
+    p: &Problem<'_>,
+    s: Dense,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    split: bool,
+) -> Result<(Tensor, Tensor)> {
+    let layouts = [
+        RowLayout::Dense { heads: s.heads, seq: s.lq, dim: s.dim },
+        RowLayout::Dense { heads: s.kv_heads, seq: k.dims()[2], dim: s.dim },
+    ];
+    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?];
+    let rows = s.batch * s.heads * s.lq;
+    let out_shape = (s.batch, s.heads, s.lq, s.dim);
+    let lse_shape = (s.batch, s.heads, s.lq);
+    macro_rules! go {
+        ($t:ty) => {{
+            let (o, l) = run_forward::<$t>(p, layouts, [&bufs[0], &bufs[1], &bufs[2]], rows, split)?;
+            Ok((Tensor::from_vec(o, out_shape, &Device::Cpu)?, Tensor::from_vec(l, lse_shape, &Device::Cpu)?))
+        }};
+    }
+    match q.dtype() {
+        DType::F32 => go!(f32),
+        DType::F16 => go!(f16),
+        DType::BF16 => go!(bf16),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
+}
+
+/// Attention of a few new queries `q (batch, heads, n, head_dim)` against a KV cache
+/// `k_cache`/`v_cache (batch, kv_heads, capacity, head_dim)` of which the first `seqlens_k[b]`
+/// positions of batch element `b` are filled. The keys are split across threads and the partial
+/// softmax results combined (flash-decoding). Masks apply to the filled part (a causal query is
+/// aligned to its end).
+pub fn flash_decode(
+    q: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    seqlens_k: &[usize],
+    options: &AttentionOptions,
+) -> Result<(Tensor, Tensor)> {
+    let s = check_dense(q, k_cache, v_cache)?;
+    if seqlens_k.len() != s.batch {
+        return Err(Error::Shape(format!(
+            "seqlens_k has {} entries for a batch of {}",
+            seqlens_k.len(),
+            s.batch
+        )));
+    }
+    if let Some((b, &n)) = seqlens_k.iter().enumerate().find(|(_, n)| **n > s.lk) {
+        return Err(Error::Shape(format!("seqlens_k[{b}] = {n} exceeds the cache capacity {}", s.lk)));
+    }
+    let seqs = seqlens_k.iter().map(|&lk| SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk }).collect();
+    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let split = s.lq <= crate::kernel::BR;
+    dense_forward(&p, s, q, k_cache, v_cache, split)
+}
+
+fn run_backward<T: Element + WithDType>(
+    p: &Problem<'_>,
+    layouts: [RowLayout; 2],
+    bufs: [&Buffer; 5],
+    lse: &[f32],
+    sizes: [usize; 2],
+) -> Result<[Vec<T>; 3]> {
+    let zero = T::from_f32(0.0);
+    let (mut dq, mut dk, mut dv) = (vec![zero; sizes[0]], vec![zero; sizes[1]], vec![zero; sizes[1]]);
+    bufs[0].with::<T, _>(|q| {
+        bufs[1].with::<T, _>(|k| {
+            bufs[2].with::<T, _>(|v| {
+                bufs[3].with::<T, _>(|o| {
+                    bufs[4].with::<T, _>(|d_o| {
+                        let saved = Saved {
+                            q: View { data: q, layout: layouts[0] },
+                            k: View { data: k, layout: layouts[1] },
+                            v: View { data: v, layout: layouts[1] },
+                            o: View { data: o, layout: layouts[0] },
+                            d_o: View { data: d_o, layout: layouts[0] },
+                            lse,
+                        };
+                        backward(p, &saved, &mut dq, &mut dk, &mut dv);
+                        Ok(())
+                    })
+                })
+            })
+        })
+    })?;
+    Ok([dq, dk, dv])
+}
+
+fn lse_values(lse: &Tensor, expected: &[usize]) -> Result<Vec<f32>> {
+    if lse.dims() != expected {
+        return Err(Error::Shape(format!("lse has shape {:?}, expected {expected:?}", lse.dims())));
+    }
+    Ok(lse.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn check_like(name: &str, t: &Tensor, like: &Tensor) -> Result<()> {
+    if t.dims() != like.dims() || t.dtype() != like.dtype() {
+        return Err(Error::Shape(format!(
+            "{name} must match q: shape {:?} {:?}, found {:?} {:?}",
+            like.dims(),
+            like.dtype(),
+            t.dims(),
+            t.dtype()
+        )));
+    }
+    Ok(())
+}
+
+/// Gradients `(dq, dk, dv)` of [`flash_attention`] given its output `o`, log-sum-exp `lse` and the
+/// output gradient `d_o`. Scores are recomputed tile by tile; the result is deterministic (the
+/// same for every run and thread count).
+pub fn flash_attention_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o: &Tensor,
+    lse: &Tensor,
+    d_o: &Tensor,
+    options: &AttentionOptions,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let s = check_dense(q, k, v)?;
+    check_like("o", o, q)?;
+    check_like("d_o", d_o, q)?;
+    let lse = lse_values(lse, &[s.batch, s.heads, s.lq])?;
+    let seqs = vec![SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk: s.lk }; s.batch];
+    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let layouts = [
+        RowLayout::Dense { heads: s.heads, seq: s.lq, dim: s.dim },
+        RowLayout::Dense { heads: s.kv_heads, seq: s.lk, dim: s.dim },
+    ];
+    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?, Buffer::new(o)?, Buffer::new(d_o)?];
+    let sizes = [q.elem_count(), k.elem_count()];
+    macro_rules! go {
+        ($t:ty) => {{
+            let [dq, dk, dv] = run_backward::<$t>(
+                &p,
+                layouts,
+                [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &bufs[4]],
+                &lse,
+                sizes,
+            )?;
+            Ok((
+                Tensor::from_vec(dq, q.dims(), &Device::Cpu)?,
+                Tensor::from_vec(dk, k.dims(), &Device::Cpu)?,
+                Tensor::from_vec(dv, v.dims(), &Device::Cpu)?,
+            ))
+        }};
+    }
+    match q.dtype() {
+        DType::F32 => go!(f32),
+        DType::F16 => go!(f16),
+        DType::BF16 => go!(bf16),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
+}
+
+/// Sequences of a packed batch, from flash-attn's cumulative offsets.
+fn packed_seqs(cu_q: &[u32], cu_k: &[u32], tq: usize, tk: usize) -> Result<Vec<SeqPair>> {
+    if cu_q.len() != cu_k.len() || cu_q.len() < 2 {
+        return Err(Error::Shape(format!(
+            "cu_seqlens_q and cu_seqlens_k need batch + 1 >= 2 entries each, found {} and {}",
+            cu_q.len(),
+            cu_k.len()
+        )));
+    }
+    for (name, cu, total) in [("cu_seqlens_q", cu_q, tq), ("cu_seqlens_k", cu_k, tk)] {
+        if cu[0] != 0 || cu.windows(2).any(|w| w[1] < w[0]) || *cu.last().unwrap_or(&0) as usize != total {
+            return Err(Error::Shape(format!(
+                "{name} must rise from 0 to the total token count {total}, found {cu:?}"
+            )));
+        }
+    }
+    Ok(cu_q
+        .windows(2)
+        .zip(cu_k.windows(2))
+        .map(|(a, b)| SeqPair {
+            q_start: a[0] as usize,
+            lq: (a[1] - a[0]) as usize,
+            k_start: b[0] as usize,
+            lk: (b[1] - b[0]) as usize,
+        })
+        .collect())
+}
+
+fn dims3(name: &str, t: &Tensor) -> Result<[usize; 3]> {
+    match t.dims() {
+        &[a, b, c] => Ok([a, b, c]),
+        other => {
+            Err(Error::Shape(format!("{name} must be (tokens, heads, head_dim), found shape {other:?}")))
+        }
+    }
+}
+
+fn check_packed(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<([usize; 3], [usize; 3])> {
+    check_common(q, k, v)?;
+    let qd = dims3("q", q)?;
+    let kd = dims3("k", k)?;
+    if v.dims() != k.dims() || kd[2] != qd[2] {
+        return Err(Error::Shape(format!(
+            "k {:?} and v {:?} must match each other and q's head_dim {}",
+            k.dims(),
+            v.dims(),
+            qd[2]
+        )));
+    }
+    check_heads(qd[1], kd[1], qd[2])?;
+    Ok((qd, kd))
+}
+
+/// Head-major `(heads, tokens, dim)` buffer to `(tokens, heads, dim)`.
+fn from_head_major<T: WithDType>(data: Vec<T>, heads: usize, tokens: usize, dim: usize) -> Result<Tensor> {
+    Ok(Tensor::from_vec(data, (heads, tokens, dim), &Device::Cpu)?.permute((1, 0, 2))?.contiguous()?)
+}
+
+/// Attention over a packed batch of variable-length sequences (flash-attn's varlen API):
+/// `q (total_q, heads, head_dim)`, `k`/`v (total_k, kv_heads, head_dim)`, sequence `b` spanning
+/// tokens `cu_seqlens_q[b]..cu_seqlens_q[b + 1]` (and likewise for keys). Returns the output
+/// `(total_q, heads, head_dim)` and the log-sum-exp `(heads, total_q)`. A key padding mask, if
+/// given, is `(batch, max seq_k)`.
+pub fn flash_attention_varlen(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    cu_seqlens_q: &[u32],
+    cu_seqlens_k: &[u32],
+    options: &AttentionOptions,
+) -> Result<(Tensor, Tensor)> {
+    let (qd, kd) = check_packed(q, k, v)?;
+    let seqs = packed_seqs(cu_seqlens_q, cu_seqlens_k, qd[0], kd[0])?;
+    let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
+    let layouts =
+        [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
+    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?];
+    let rows = qd[0] * qd[1];
+    macro_rules! go {
+        ($t:ty) => {{
+            let (o, l) = run_forward::<$t>(&p, layouts, [&bufs[0], &bufs[1], &bufs[2]], rows, false)?;
+            Ok((from_head_major(o, qd[1], qd[0], qd[2])?, Tensor::from_vec(l, (qd[1], qd[0]), &Device::Cpu)?))
+        }};
+    }
+    match q.dtype() {
+        DType::F32 => go!(f32),
+        DType::F16 => go!(f16),
+        DType::BF16 => go!(bf16),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
+}
+
+/// Gradients of [`flash_attention_varlen`].
+#[allow(clippy::too_many_arguments)]
+pub fn flash_attention_varlen_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o: &Tensor,
+    lse: &Tensor,
+    d_o: &Tensor,
+    cu_seqlens_q: &[u32],
+    cu_seqlens_k: &[u32],
+    options: &AttentionOptions,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (qd, kd) = check_packed(q, k, v)?;
+    check_like("o", o, q)?;
+    check_like("d_o", d_o, q)?;
+    let lse = lse_values(lse, &[qd[1], qd[0]])?;
+    let seqs = packed_seqs(cu_seqlens_q, cu_seqlens_k, qd[0], kd[0])?;
+    let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
+    let layouts =
+        [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
+    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?, Buffer::new(o)?, Buffer::new(d_o)?];
+    let sizes = [q.elem_count(), k.elem_count()];
+    macro_rules! go {
+        ($t:ty) => {{
+            let [dq, dk, dv] = run_backward::<$t>(
+                &p,
+                layouts,
+                [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &bufs[4]],
+                &lse,
+                sizes,
+            )?;
+            Ok((
+                from_head_major(dq, qd[1], qd[0], qd[2])?,
+                from_head_major(dk, kd[1], kd[0], kd[2])?,
+                from_head_major(dv, kd[1], kd[0], kd[2])?,
+            ))
+        }};
+    }
+    match q.dtype() {
+        DType::F32 => go!(f32),
+        DType::F16 => go!(f16),
+        DType::BF16 => go!(bf16),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
+}

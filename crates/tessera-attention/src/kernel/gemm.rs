@@ -1,0 +1,254 @@
+//! The two numeric primitives of every attention tile: a small register-blocked matrix product
+//! `C (+)= A B` and a vectorisable `2^x`, both compiled for the best instruction set the CPU has
+//! (AVX-512 or AVX2/FMA, chosen at run time through `pulp`; portable code otherwise).
+//!
+//! The loops are written over fixed-size arrays so that, inside the dispatched closure, LLVM keeps
+//! the `MB x NB` accumulator block in vector registers and turns the inner loop into fused
+//! multiply-adds.
+
+/// Row-major operands of [`gemm`]: `a` is `m x k` with row stride `lda`, `b` is `k x n` with row
+/// stride `ldb`, `c` is `m x n` with row stride `ldc`.
+pub(crate) struct Gemm<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: &'a [f32],
+    pub lda: usize,
+    pub b: &'a [f32],
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+/// Instruction set picked once per process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+pub(crate) fn isa() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| match pulp::Arch::new() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        pulp::Arch::V4(_) => Isa::Avx512,
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        pulp::Arch::V3(_) => Isa::Avx2,
+        #[allow(unreachable_patterns)]
+        _ => Isa::Portable,
+    })
+}
+
+/// A kernel body to compile for the CPU's best instruction set. Implementations mark `run`
+/// `#[inline(always)]` and call only `#[inline(always)]` code, so all of it is generated inside
+/// the target-feature function that [`dispatch`] enters (a closure would not be guaranteed to be
+/// inlined there, and would then run as portable code).
+pub(crate) trait Kernel {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+struct Dispatched<K>(K);
+
+impl<K: Kernel> pulp::WithSimd for Dispatched<K> {
+    type Output = K::Output;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> K::Output {
+        self.0.run()
+    }
+}
+
+/// Runs `kernel` compiled for the CPU's best instruction set.
+#[inline(always)]
+pub(crate) fn dispatch<K: Kernel>(kernel: K) -> K::Output {
+    pulp::Arch::new().dispatch(Dispatched(kernel))
+}
+
+struct GemmKernel<'a, 'b, const MB: usize, const NB: usize> {
+    g: &'a Gemm<'b>,
+    c: &'a mut [f32],
+    accumulate: bool,
+}
+
+impl<const MB: usize, const NB: usize> Kernel for GemmKernel<'_, '_, MB, NB> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        blocked::<MB, NB, true>(self.g, self.c, self.accumulate);
+    }
+}
+
+/// `c = a b` (or `c += a b` with `accumulate`). `n` must be a multiple of 16.
+pub(crate) fn gemm(g: &Gemm<'_>, c: &mut [f32], accumulate: bool) {
+    debug_assert!(g.n.is_multiple_of(16));
+    match isa() {
+        Isa::Avx512 => dispatch(GemmKernel::<4, 64> { g, c, accumulate }),
+        Isa::Avx2 => dispatch(GemmKernel::<6, 16> { g, c, accumulate }),
+        Isa::Portable => blocked::<4, 16, false>(g, c, accumulate),
+    }
+}
+
+#[inline(always)]
+fn blocked<const MB: usize, const NB: usize, const FMA: bool>(g: &Gemm<'_>, c: &mut [f32], accumulate: bool) {
+    let mut j = 0;
+    while j < g.n {
+        if g.n - j >= NB {
+            rows::<MB, NB, FMA>(g, j, c, accumulate);
+            j += NB;
+        } else {
+            rows::<MB, 16, FMA>(g, j, c, accumulate);
+            j += 16;
+        }
+    }
+}
+
+#[inline(always)]
+fn rows<const MB: usize, const NB: usize, const FMA: bool>(
+    g: &Gemm<'_>,
+    j: usize,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    let mut i = 0;
+    while i < g.m {
+        let take = MB.min(g.m - i);
+        if take == MB {
+            micro::<MB, NB, FMA>(g, i, j, MB, c, accumulate);
+        } else {
+            // Tail rows: one row at a time keeps every block full.
+            for r in i..g.m {
+                micro::<1, NB, FMA>(g, r, j, 1, c, accumulate);
+            }
+        }
+        i += take;
+    }
+}
+
+/// One `MB x NB` block of `c` at row `i`, column `j`.
+// Indexed loops over fixed-size arrays are what LLVM turns into register-resident vector FMAs.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn micro<const MB: usize, const NB: usize, const FMA: bool>(
+    g: &Gemm<'_>,
+    i: usize,
+    j: usize,
+    rows: usize,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    let mut acc = [[0f32; NB]; MB];
+    if accumulate {
+        for (r, row) in acc.iter_mut().enumerate().take(rows) {
+            let start = (i + r) * g.ldc + j;
+            if let Some(src) = c[start..].first_chunk::<NB>() {
+                *row = *src;
+            }
+        }
+    }
+    let a_rows: [&[f32]; MB] = std::array::from_fn(|r| {
+        let start = (i + r.min(rows - 1)) * g.lda;
+        &g.a[start..start + g.k]
+    });
+    for p in 0..g.k {
+        let Some(b) = g.b[p * g.ldb + j..].first_chunk::<NB>() else { return };
+        for r in 0..MB {
+            let av = a_rows[r][p];
+            let row = &mut acc[r];
+            for l in 0..NB {
+                row[l] = if FMA { av.mul_add(b[l], row[l]) } else { av * b[l] + row[l] };
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate().take(rows) {
+        let start = (i + r) * g.ldc + j;
+        if let Some(dst) = c[start..].first_chunk_mut::<NB>() {
+            *dst = *row;
+        }
+    }
+}
+
+/// `2^x` to about 2e-7 relative error; `0` below `-126` (masked scores arrive as `-inf`).
+#[inline(always)]
+pub(crate) fn exp2(x: f32) -> f32 {
+    let xc = x.max(-126.0);
+    let n = (xc + 0.5).floor();
+    let f = xc - n; // in [-0.5, 0.5)
+    // Taylor series of 2^f = e^(f ln 2) to degree 6: the remainder is below 2e-7 on [-0.5, 0.5].
+    let p = 1.540_353e-4f32;
+    let p = p.mul_add_fast(f, 1.333_355_8e-3);
+    let p = p.mul_add_fast(f, 9.618_129e-3);
+    let p = p.mul_add_fast(f, 5.550_411e-2);
+    let p = p.mul_add_fast(f, 0.240_226_5);
+    let p = p.mul_add_fast(f, std::f32::consts::LN_2);
+    let p = p.mul_add_fast(f, 1.0);
+    let scale = f32::from_bits((((n as i32) + 127) << 23) as u32);
+    if x < -126.0 { 0.0 } else { p * scale }
+}
+
+/// `a * b + c`, fused where the instruction set has FMA (then as exact as `mul_add`), else
+/// rounded twice (never a slow library call).
+trait MulAddFast {
+    fn mul_add_fast(self, b: f32, c: f32) -> f32;
+}
+
+impl MulAddFast for f32 {
+    #[inline(always)]
+    fn mul_add_fast(self, b: f32, c: f32) -> f32 {
+        self * b + c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(g: &Gemm<'_>) -> Vec<f32> {
+        let mut c = vec![0f32; g.m * g.ldc];
+        for i in 0..g.m {
+            for j in 0..g.n {
+                let mut s = 0f64;
+                for p in 0..g.k {
+                    s += g.a[i * g.lda + p] as f64 * g.b[p * g.ldb + j] as f64;
+                }
+                c[i * g.ldc + j] = s as f32;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn gemm_matches_a_plain_product() {
+        for (m, n, k) in [(1, 16, 1), (5, 32, 7), (13, 80, 33), (64, 64, 64), (7, 144, 130)] {
+            let a: Vec<f32> = (0..m * (k + 3)).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let b: Vec<f32> = (0..k * (n + 16)).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+            let g = Gemm { m, n, k, a: &a, lda: k + 3, b: &b, ldb: n + 16, ldc: n + 16 };
+            let want = reference(&g);
+            let mut c = vec![0f32; m * (n + 16)];
+            gemm(&g, &mut c, false);
+            for i in 0..m {
+                for j in 0..n {
+                    let (x, y) = (c[i * (n + 16) + j], want[i * (n + 16) + j]);
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n}x{k} at {i},{j}: {x} vs {y}");
+                }
+            }
+            gemm(&g, &mut c, true);
+            assert!((c[0] - 2.0 * want[0]).abs() <= 1e-4 * (1.0 + want[0].abs()));
+        }
+    }
+
+    #[test]
+    fn exp2_is_accurate() {
+        let mut worst = 0f64;
+        let mut x = -125.0f32;
+        while x <= 10.0 {
+            let want = (x as f64).exp2();
+            let got = exp2(x) as f64;
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 4e-7, "relative error {worst}");
+        assert_eq!(exp2(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp2(-200.0), 0.0);
+        assert_eq!(exp2(0.0), 1.0);
+    }
+}
