@@ -152,6 +152,9 @@ proptest! {
         let idx: Vec<u32> = picks.iter().map(|p| p % rows as u32).collect();
         let index = Tensor::new(idx.as_slice(), &Device::Cpu).unwrap();
         check(|v| v[0].index_select(&index, 0), std::slice::from_ref(&x));
+        // Gradients arriving non-contiguous (through a transpose) into index_select's backward.
+        check(|v| v[0].index_select(&index, 0)?.t()?.exp(), std::slice::from_ref(&x));
+        check(|v| v[0].t()?.index_select(&index, 1)?.t(), std::slice::from_ref(&x));
         let gather_idx: Vec<u32> = (0..rows * 2).map(|i| picks[i % picks.len()] % cols as u32).collect();
         let gather_idx = Tensor::from_vec(gather_idx, (rows, 2), &Device::Cpu).unwrap();
         check(|v| v[0].gather(&gather_idx, 1), std::slice::from_ref(&x));

@@ -175,7 +175,8 @@ impl Var {
         let t = self.tensor();
         check_dim("index_select", dim, t.rank())?;
         check_index("index_select", index)?;
-        let out = t.index_select(index, dim)?;
+        // candle's index_select and gather read their input as contiguous memory.
+        let out = t.contiguous()?.index_select(index, dim)?;
         if !tracks(&[self]) {
             return Ok(Var::result(out));
         }
@@ -188,7 +189,8 @@ impl Var {
     /// Zeros of shape `dims` with `self`'s slices added at `index` along `dim` (the adjoint of
     /// [`Var::index_select`]).
     pub fn index_add_into(&self, dims: &[usize], index: &Tensor, dim: usize) -> Result<Var> {
-        let t = self.tensor();
+        // candle's index_add reads its source as contiguous memory.
+        let t = self.tensor().contiguous()?;
         check_index("index_add", index)?;
         let zeros = Tensor::zeros(dims, t.dtype(), t.device())?;
         let out = zeros.index_add(index, &t, dim)?;
@@ -205,7 +207,7 @@ impl Var {
         let t = self.tensor();
         check_dim("gather", dim, t.rank())?;
         check_index("gather", index)?;
-        let out = t.gather(&index.contiguous()?, dim)?;
+        let out = t.contiguous()?.gather(&index.contiguous()?, dim)?;
         if !tracks(&[self]) {
             return Ok(Var::result(out));
         }
