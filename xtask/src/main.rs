@@ -56,6 +56,7 @@ const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[
     ("scripts/export_datasets.py", &["sklearn", "numpy"]),
     ("scripts/trees_parity.py", &["sklearn", "numpy"]),
     ("scripts/autograd_parity.py", &["torch", "safetensors"]),
+    ("scripts/attention_parity.py", &["torch", "safetensors"]),
 ];
 
 fn fixtures() -> Result<(), String> {
