@@ -1,13 +1,14 @@
 //! The backward kernel (FlashAttention-2's, made deterministic): scores and probabilities are
 //! recomputed tile by tile from `q`, `k` and the saved log-sum-exp. One pass, parallel over
-//! key/value tiles, accumulates `dK` and `dV`; a second, parallel over query tiles, accumulates
+//! key/value blocks, accumulates `dK` and `dV`; a second, parallel over query tiles, accumulates
 //! `dQ`. Every output element is summed by one task in a fixed order, so the result is the same
 //! for every run and thread count.
 
 use rayon::prelude::*;
 
-use super::forward::{load_kt, load_q, load_rows, mask_scores};
+use super::forward::mask_scores;
 use super::gemm::{Gemm, Kernel, dispatch, exp2, gemm};
+use super::pack::{PACK_BUDGET, Packed, PackedQueries, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, RowLayout, SeqPair, View, chunk_order, split_chunks};
 
 /// Inputs of the backward pass.
@@ -21,42 +22,6 @@ pub(crate) struct Saved<'a, T> {
     pub lse: &'a [f32],
 }
 
-struct Buffers {
-    q: Vec<f32>,
-    d_o: Vec<f32>,
-    kt: Vec<f32>,
-    vt: Vec<f32>,
-    rows: Vec<f32>,
-    s: Vec<f32>,
-    dp: Vec<f32>,
-    t: Vec<f32>,
-    acc_a: Vec<f32>,
-    acc_b: Vec<f32>,
-    lse2: Vec<f32>,
-    delta: Vec<f32>,
-    row: Vec<f32>,
-}
-
-impl Buffers {
-    fn new(dp: usize) -> Buffers {
-        Buffers {
-            q: vec![0.0; BR * dp],
-            d_o: vec![0.0; BR * dp],
-            kt: vec![0.0; dp * BC],
-            vt: vec![0.0; dp * BC],
-            rows: vec![0.0; BC * dp],
-            s: vec![0.0; BR * BC],
-            dp: vec![0.0; BR * BC],
-            t: vec![0.0; BC * BR],
-            acc_a: vec![0.0; BC.max(BR) * dp],
-            acc_b: vec![0.0; BC * dp],
-            lse2: vec![0.0; BR],
-            delta: vec![0.0; BR],
-            row: vec![0.0; dp],
-        }
-    }
-}
-
 /// Where the LSE of row `i` of (sequence `b`, head `h`) sits.
 fn lse_index(p: &Problem<'_>, layout: RowLayout, b: usize, h: usize, i: usize) -> usize {
     match layout {
@@ -65,31 +30,37 @@ fn lse_index(p: &Problem<'_>, layout: RowLayout, b: usize, h: usize, i: usize) -
     }
 }
 
-/// Loads the query tile, `dO`, the base-2 LSE (`+inf` for rows that saw no key, so that their
-/// probabilities are 0) and `delta = rowsum(dO * O)`.
-fn load_query_side<T: Element>(
-    p: &Problem<'_>,
-    x: &Saved<'_, T>,
-    seq: &SeqPair,
+/// One (sequence, key/value head) with everything the two passes read, packed.
+struct Unit {
     b: usize,
-    h: usize,
-    i0: usize,
-    rows: usize,
-    t: &mut Buffers,
-) {
-    let dp = p.dim_padded;
-    load_q(p, &x.q, seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
-    load_rows(p, &x.d_o, seq, b, h, i0, rows, false, &mut t.d_o);
-    for r in 0..rows {
-        let lse = x.lse[lse_index(p, x.q.layout, b, h, i0 + r)];
-        t.lse2[r] = if lse == f32::NEG_INFINITY { f32::INFINITY } else { lse * LOG2E };
-        x.o.read_row(seq, b, h, i0 + r, false, p.dim, &mut t.row);
-        t.delta[r] = t.row[..p.dim].iter().zip(&t.d_o[r * dp..r * dp + p.dim]).map(|(a, b)| a * b).sum();
+    hk: usize,
+    /// `k` transposed (for `q k^T`) and as rows (for `dS k`).
+    k: Packed,
+    /// `v` transposed (for `dO v^T`).
+    v: Packed,
+    /// One per query head of the group.
+    queries: Vec<PackedQueries>,
+}
+
+struct Buffers {
+    s: Vec<f32>,
+    dp: Vec<f32>,
+    acc_a: Vec<f32>,
+    acc_b: Vec<f32>,
+}
+
+impl Buffers {
+    fn new(dp: usize) -> Buffers {
+        Buffers {
+            s: vec![0.0; BR * BC],
+            dp: vec![0.0; BR * BC],
+            acc_a: vec![0.0; BC.max(BR) * dp],
+            acc_b: vec![0.0; BC * dp],
+        }
     }
 }
 
-/// `s <- exp2(s - lse2)` (probabilities) and `dp <- s * (dp - delta)` (score gradients, in the
-/// natural-log scale of `softmax`).
+/// `s <- exp2(s - lse2)` (probabilities) and `dp <- s * (dp - delta)` (score gradients).
 fn probabilities_and_score_grads(rows: usize, s: &mut [f32], dpm: &mut [f32], lse2: &[f32], delta: &[f32]) {
     dispatch(ScoreGrads { rows, s, dpm, lse2, delta });
 }
@@ -117,71 +88,53 @@ impl Kernel for ScoreGrads<'_> {
     }
 }
 
-/// `dst (cols x BR) = src (rows x BC)` transposed, zero beyond `rows`.
-fn transpose(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
-    for c in 0..cols {
-        let d = &mut dst[c * BR..(c + 1) * BR];
-        for (r, x) in d.iter_mut().enumerate() {
-            *x = if r < rows { src[r * BC + c] } else { 0.0 };
-        }
-    }
-}
-
-/// Recomputes probabilities and score gradients of query rows `[i0, i0+rows)` against keys
-/// `[j0, j0+cols)` (whose `kt`, `vt` are loaded): leaves `P` in `t.s` and `dS` in `t.dp`.
+/// Probabilities (into `t.s`) and score gradients (into `t.dp`) of query rows `[i0, i0+rows)`
+/// against key block `n`.
 fn recompute(
     p: &Problem<'_>,
     seq: &SeqPair,
-    b: usize,
+    unit: &Unit,
+    qs: &PackedQueries,
     i0: usize,
     rows: usize,
-    j0: usize,
-    cols: usize,
+    n: usize,
     t: &mut Buffers,
 ) {
     let dp = p.dim_padded;
-    let scores = Gemm { m: rows, n: BC, k: dp, a: &t.q, lda: dp, b: &t.kt, ldb: BC, ldc: BC };
-    gemm(&scores, &mut t.s, false);
-    mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
-    let dprobs = Gemm { m: rows, n: BC, k: dp, a: &t.d_o, lda: dp, b: &t.vt, ldb: BC, ldc: BC };
-    gemm(&dprobs, &mut t.dp, false);
-    probabilities_and_score_grads(rows, &mut t.s, &mut t.dp, &t.lse2, &t.delta);
+    let j0 = n * BC;
+    let cols = BC.min(seq.lk - j0);
+    let q = &qs.q[i0 * dp..];
+    let d_o = &qs.d_o[i0 * dp..];
+    gemm(&Gemm::new(rows, BC, dp, q, dp, unit.k.transposed_block(n, dp), BC, BC), &mut t.s, false);
+    mask_scores(p, seq, unit.b, i0, rows, j0, cols, &mut t.s);
+    gemm(&Gemm::new(rows, BC, dp, d_o, dp, unit.v.transposed_block(n, dp), BC, BC), &mut t.dp, false);
+    probabilities_and_score_grads(rows, &mut t.s, &mut t.dp, &qs.lse2[i0..], &qs.delta[i0..]);
 }
 
-/// `dK` and `dV` of key rows `[j0, j0+cols)` of (sequence `b`, key/value head `hk`).
-#[allow(clippy::too_many_arguments)]
-fn key_tile<T: Element>(
+/// `dK` and `dV` of key block `n` of a unit.
+fn key_block<T: Element>(
     p: &Problem<'_>,
-    x: &Saved<'_, T>,
-    b: usize,
-    hk: usize,
-    j0: usize,
-    cols: usize,
+    unit: &Unit,
+    n: usize,
     t: &mut Buffers,
     dk: &mut [T],
     dv: &mut [T],
 ) {
-    let seq = p.seqs[b];
+    let seq = p.seqs[unit.b];
     let dp = p.dim_padded;
-    load_kt(p, &x.k, &seq, b, hk, j0, cols, &mut t.row, &mut t.kt);
-    load_kt(p, &x.v, &seq, b, hk, j0, cols, &mut t.row, &mut t.vt);
+    let (j0, cols) = (n * BC, dk.len() / p.dim);
     t.acc_a[..BC * dp].fill(0.0);
     t.acc_b.fill(0.0);
-    let group = p.heads / p.kv_heads;
     let vis = p.visibility(&seq);
-    for h in hk * group..(hk + 1) * group {
+    for qs in &unit.queries {
         for i0 in vis.rows_seeing(j0, j0 + cols, BR) {
             let rows = BR.min(seq.lq - i0);
-            load_query_side(p, x, &seq, b, h, i0, rows, t);
-            recompute(p, &seq, b, i0, rows, j0, cols, t);
-            // dV += P^T dO
-            transpose(rows, cols, &t.s, &mut t.t);
-            let g = Gemm { m: cols, n: dp, k: rows, a: &t.t, lda: BR, b: &t.d_o, ldb: dp, ldc: dp };
-            gemm(&g, &mut t.acc_b, true);
-            // dK += dS^T (q * scale * log2 e); the log2 e is divided out below.
-            transpose(rows, cols, &t.dp, &mut t.t);
-            let g = Gemm { m: cols, n: dp, k: rows, a: &t.t, lda: BR, b: &t.q, ldb: dp, ldc: dp };
-            gemm(&g, &mut t.acc_a, true);
+            recompute(p, &seq, unit, qs, i0, rows, n, t);
+            // dV += P^T dO and dK += dS^T (q scale log2 e) (the log2 e is divided out below).
+            let d_o = &qs.d_o[i0 * dp..];
+            gemm(&Gemm::transposed_a(cols, dp, rows, &t.s, BC, d_o, dp, dp), &mut t.acc_b, true);
+            let q = &qs.q[i0 * dp..];
+            gemm(&Gemm::transposed_a(cols, dp, rows, &t.dp, BC, q, dp, dp), &mut t.acc_a, true);
         }
     }
     let d = p.dim;
@@ -193,34 +146,20 @@ fn key_tile<T: Element>(
     }
 }
 
-/// `dQ` of query rows `[i0, i0+rows)` of (sequence `b`, head `h`).
-#[allow(clippy::too_many_arguments)]
-fn query_tile<T: Element>(
-    p: &Problem<'_>,
-    x: &Saved<'_, T>,
-    b: usize,
-    h: usize,
-    i0: usize,
-    rows: usize,
-    t: &mut Buffers,
-    dq: &mut [T],
-) {
-    let seq = p.seqs[b];
+/// `dQ` of query rows `[i0, i0+rows)` of query head `g` of a unit.
+fn query_tile<T: Element>(p: &Problem<'_>, unit: &Unit, g: usize, i0: usize, t: &mut Buffers, dq: &mut [T]) {
+    let seq = p.seqs[unit.b];
     let dp = p.dim_padded;
-    let hk = p.kv_head(h);
-    load_query_side(p, x, &seq, b, h, i0, rows, t);
+    let rows = dq.len() / p.dim;
+    let qs = &unit.queries[g];
     t.acc_a[..BR * dp].fill(0.0);
     let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
-    let mut j0 = jlo;
-    while j0 < jhi {
-        let cols = BC.min(jhi - j0);
-        load_kt(p, &x.k, &seq, b, hk, j0, cols, &mut t.row, &mut t.kt);
-        load_kt(p, &x.v, &seq, b, hk, j0, cols, &mut t.row, &mut t.vt);
-        load_rows(p, &x.k, &seq, b, hk, j0, cols, true, &mut t.rows);
-        recompute(p, &seq, b, i0, rows, j0, cols, t);
-        let g = Gemm { m: rows, n: dp, k: cols, a: &t.dp, lda: BC, b: &t.rows, ldb: dp, ldc: dp };
-        gemm(&g, &mut t.acc_a, true);
-        j0 += cols;
+    if jlo < jhi {
+        for n in jlo / BC..jhi.div_ceil(BC) {
+            let cols = BC.min(seq.lk - n * BC);
+            recompute(p, &seq, unit, qs, i0, rows, n, t);
+            gemm(&Gemm::new(rows, dp, cols, &t.dp, BC, unit.k.row_block(n, dp), dp, dp), &mut t.acc_a, true);
+        }
     }
     let d = p.dim;
     for r in 0..rows {
@@ -238,34 +177,73 @@ pub(crate) fn backward<T: Element>(
     dk: &mut [T],
     dv: &mut [T],
 ) {
+    let group = p.heads / p.kv_heads;
     let key_order = chunk_order(x.k.layout, &p.seqs, p.kv_heads, true);
-    let mut key_tasks = Vec::new();
-    let dks = split_chunks(dk, &key_order, p.dim);
-    let dvs = split_chunks(dv, &key_order, p.dim);
-    for ((b, hk, kc), (_, _, vc)) in dks.into_iter().zip(dvs) {
-        for (n, (kt, vt)) in kc.chunks_mut(BC * p.dim).zip(vc.chunks_mut(BC * p.dim)).enumerate() {
-            key_tasks.push((b, hk, n * BC, kt, vt));
-        }
+    let mut key_slots: Vec<Option<(&mut [T], &mut [T])>> =
+        (0..p.seqs.len() * p.kv_heads).map(|_| None).collect();
+    for ((b, hk, kc), (_, _, vc)) in
+        split_chunks(dk, &key_order, p.dim).into_iter().zip(split_chunks(dv, &key_order, p.dim))
+    {
+        key_slots[b * p.kv_heads + hk] = Some((kc, vc));
     }
-    key_tasks.into_par_iter().for_each_init(
-        || Buffers::new(p.dim_padded),
-        |t, (b, hk, j0, kc, vc)| {
-            let cols = kc.len() / p.dim;
-            key_tile(p, x, b, hk, j0, cols, t, kc, vc);
-        },
-    );
     let query_order = chunk_order(x.q.layout, &p.seqs, p.heads, false);
-    let mut query_tasks = Vec::new();
+    let mut query_slots: Vec<Option<&mut [T]>> = (0..p.seqs.len() * p.heads).map(|_| None).collect();
     for (b, h, qc) in split_chunks(dq, &query_order, p.dim) {
-        for (n, c) in qc.chunks_mut(BR * p.dim).enumerate() {
-            query_tasks.push((b, h, n * BR, c));
-        }
+        query_slots[b * p.heads + h] = Some(qc);
     }
-    query_tasks.into_par_iter().for_each_init(
-        || Buffers::new(p.dim_padded),
-        |t, (b, h, i0, c)| {
-            let rows = c.len() / p.dim;
-            query_tile(p, x, b, h, i0, rows, t, c);
-        },
-    );
+    let units: Vec<(usize, usize)> =
+        (0..p.seqs.len()).flat_map(|b| (0..p.kv_heads).map(move |hk| (b, hk))).collect();
+    let sizes: Vec<usize> = units
+        .iter()
+        .map(|&(b, _)| {
+            let s = p.seqs[b];
+            (3 * s.lk.div_ceil(BC) * BC + 2 * group * s.lq.div_ceil(BR) * BR) * p.dim_padded * 4
+        })
+        .collect();
+    let factor = p.scale * LOG2E;
+    for range in budget_groups(&sizes, PACK_BUDGET) {
+        let packed: Vec<Unit> = units[range]
+            .par_iter()
+            .map(|&(b, hk)| {
+                let seq = p.seqs[b];
+                let queries = (hk * group..(hk + 1) * group)
+                    .map(|h| {
+                        let lse = |i| x.lse[lse_index(p, x.q.layout, b, h, i)];
+                        PackedQueries::new(p, &x.q, &x.o, &x.d_o, lse, &seq, b, h, factor)
+                    })
+                    .collect();
+                Unit {
+                    b,
+                    hk,
+                    k: Packed::keys(p, &x.k, &seq, b, hk, 0, seq.lk, true, true),
+                    v: Packed::keys(p, &x.v, &seq, b, hk, 0, seq.lk, true, false),
+                    queries,
+                }
+            })
+            .collect();
+        let mut key_tasks = Vec::new();
+        let mut query_tasks = Vec::new();
+        for (u, unit) in packed.iter().enumerate() {
+            if let Some((kc, vc)) = key_slots[unit.b * p.kv_heads + unit.hk].take() {
+                for (n, (kt, vt)) in kc.chunks_mut(BC * p.dim).zip(vc.chunks_mut(BC * p.dim)).enumerate() {
+                    key_tasks.push((u, n, kt, vt));
+                }
+            }
+            for g in 0..group {
+                if let Some(qc) = query_slots[unit.b * p.heads + unit.hk * group + g].take() {
+                    for (n, c) in qc.chunks_mut(BR * p.dim).enumerate() {
+                        query_tasks.push((u, g, n * BR, c));
+                    }
+                }
+            }
+        }
+        key_tasks.into_par_iter().for_each_init(
+            || Buffers::new(p.dim_padded),
+            |t, (u, n, kc, vc)| key_block(p, &packed[u], n, t, kc, vc),
+        );
+        query_tasks.into_par_iter().for_each_init(
+            || Buffers::new(p.dim_padded),
+            |t, (u, g, i0, c)| query_tile(p, &packed[u], g, i0, t, c),
+        );
+    }
 }

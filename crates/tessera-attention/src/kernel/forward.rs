@@ -1,40 +1,35 @@
-//! The forward kernel: for each tile of query rows, stream the key/value tiles through an online
-//! softmax (running maximum and sum per row, the partial output rescaled as each tile arrives), so
-//! no `L x L` matrix exists at any time.
+//! The forward kernel: for each tile of query rows, stream the key/value blocks through an online
+//! softmax (running maximum and sum per row, the partial output rescaled as each block arrives),
+//! so no `L x L` matrix exists at any time.
 
 use rayon::prelude::*;
 
 use super::gemm::{Gemm, Kernel, dispatch, exp2, gemm};
+use super::pack::{PACK_BUDGET, Packed, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, SeqPair, View, chunk_order, split_chunks};
 
 /// Per-thread tile buffers.
 pub(crate) struct Tiles {
     pub q: Vec<f32>,
-    pub kt: Vec<f32>,
-    pub v: Vec<f32>,
     pub s: Vec<f32>,
     pub acc: Vec<f32>,
     pub m: Vec<f32>,
     pub l: Vec<f32>,
-    pub row: Vec<f32>,
 }
 
 impl Tiles {
     pub(crate) fn new(dp: usize) -> Tiles {
         Tiles {
             q: vec![0.0; BR * dp],
-            kt: vec![0.0; dp * BC],
-            v: vec![0.0; BC * dp],
             s: vec![0.0; BR * BC],
             acc: vec![0.0; BR * dp],
             m: vec![0.0; BR],
             l: vec![0.0; BR],
-            row: vec![0.0; dp],
         }
     }
 }
 
-/// Loads query rows `[i0, i0 + rows)` scaled by `scale * log2(e)` into `tiles.q` (zero padded).
+/// Loads query rows `[i0, i0 + rows)` scaled by `factor` into `dst` (zero padded).
 pub(crate) fn load_q<T: Element>(
     p: &Problem<'_>,
     q: &View<'_, T>,
@@ -54,48 +49,6 @@ pub(crate) fn load_q<T: Element>(
         for x in &mut row[..p.dim] {
             *x *= factor;
         }
-    }
-}
-
-/// Packs keys `[j0, j0 + cols)` transposed (`dim_padded x BC`, zero padded) into `kt`.
-pub(crate) fn load_kt<T: Element>(
-    p: &Problem<'_>,
-    k: &View<'_, T>,
-    seq: &SeqPair,
-    b: usize,
-    hk: usize,
-    j0: usize,
-    cols: usize,
-    row: &mut [f32],
-    kt: &mut [f32],
-) {
-    if cols < BC {
-        kt.fill(0.0);
-    }
-    for c in 0..cols {
-        k.read_row(seq, b, hk, j0 + c, true, p.dim, row);
-        for (d, &x) in row[..p.dim].iter().enumerate() {
-            kt[d * BC + c] = x;
-        }
-    }
-}
-
-/// Loads rows `[j0, j0 + rows)` (`BC x dim_padded`, zero padded) into `dst`.
-pub(crate) fn load_rows<T: Element>(
-    p: &Problem<'_>,
-    x: &View<'_, T>,
-    seq: &SeqPair,
-    b: usize,
-    h: usize,
-    j0: usize,
-    rows: usize,
-    key: bool,
-    dst: &mut [f32],
-) {
-    let dp = p.dim_padded;
-    dst.fill(0.0);
-    for r in 0..rows {
-        x.read_row(seq, b, h, j0 + r, key, p.dim, &mut dst[r * dp..(r + 1) * dp]);
     }
 }
 
@@ -138,28 +91,44 @@ pub(crate) fn mask_scores(
     }
 }
 
-/// Attention of query rows `[i0, i0 + rows)` of (sequence `b`, head `h`): writes the
-/// normalised output rows (`rows x dim`) and their log-sum-exp (natural log; `-inf` for a row
-/// that sees no key).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn tile<T: Element, O: Element>(
+/// Runs the loaded query tile (rows `[i0, i0 + rows)`) over the packed keys in `[jlo, jhi)`,
+/// leaving the running maximum (base 2), sum and unnormalised output in `t.m`, `t.l`, `t.acc`.
+pub(crate) fn accumulate(
     p: &Problem<'_>,
-    q: &View<'_, T>,
-    k: &View<'_, T>,
-    v: &View<'_, T>,
+    seq: &SeqPair,
+    kv: &Packed,
     b: usize,
-    h: usize,
     i0: usize,
     rows: usize,
+    jlo: usize,
+    jhi: usize,
     t: &mut Tiles,
-    out: &mut [O],
-    lse: &mut [f32],
 ) {
-    let seq = p.seqs[b];
-    let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
-    accumulate(p, q, k, v, b, h, i0, rows, jlo, jhi, t);
     let dp = p.dim_padded;
-    let d = p.dim;
+    t.acc.fill(0.0);
+    t.m.fill(f32::NEG_INFINITY);
+    t.l.fill(0.0);
+    if jlo >= jhi {
+        return;
+    }
+    let first = (jlo - kv.base) / BC;
+    let last = (jhi - kv.base).div_ceil(BC).min(kv.blocks());
+    for n in first..last {
+        let j0 = kv.base + n * BC;
+        let cols = BC.min(kv.base + kv.len - j0);
+        let scores = Gemm::new(rows, BC, dp, &t.q, dp, kv.transposed_block(n, dp), BC, BC);
+        gemm(&scores, &mut t.s, false);
+        mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
+        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
+        let pv = Gemm::new(rows, dp, cols, &t.s, BC, kv.row_block(n, dp), dp, dp);
+        gemm(&pv, &mut t.acc, true);
+    }
+}
+
+/// Writes the normalised output rows (`rows x dim`) and their log-sum-exp (natural log; `-inf`
+/// for a row that saw no key) from the accumulators.
+pub(crate) fn finish<O: Element>(p: &Problem<'_>, rows: usize, t: &Tiles, out: &mut [O], lse: &mut [f32]) {
+    let (d, dp) = (p.dim, p.dim_padded);
     for r in 0..rows {
         let l = t.l[r];
         let inv = if l > 0.0 { 1.0 / l } else { 0.0 };
@@ -167,44 +136,6 @@ pub(crate) fn tile<T: Element, O: Element>(
             *o = O::from_f32(a * inv);
         }
         lse[r] = if l > 0.0 { (t.m[r] + l.log2()) * std::f32::consts::LN_2 } else { f32::NEG_INFINITY };
-    }
-}
-
-/// Runs query rows `[i0, i0 + rows)` over keys `[jlo, jhi)`, leaving the running maximum
-/// (base 2), sum and unnormalised output in `t.m`, `t.l`, `t.acc`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn accumulate<T: Element>(
-    p: &Problem<'_>,
-    q: &View<'_, T>,
-    k: &View<'_, T>,
-    v: &View<'_, T>,
-    b: usize,
-    h: usize,
-    i0: usize,
-    rows: usize,
-    jlo: usize,
-    jhi: usize,
-    t: &mut Tiles,
-) {
-    let seq = p.seqs[b];
-    let dp = p.dim_padded;
-    let hk = p.kv_head(h);
-    load_q(p, q, &seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
-    t.acc.fill(0.0);
-    t.m.fill(f32::NEG_INFINITY);
-    t.l.fill(0.0);
-    let mut j0 = jlo;
-    while j0 < jhi {
-        let cols = BC.min(jhi - j0);
-        load_kt(p, k, &seq, b, hk, j0, cols, &mut t.row, &mut t.kt);
-        load_rows(p, v, &seq, b, hk, j0, cols, true, &mut t.v);
-        let scores = Gemm { m: rows, n: BC, k: dp, a: &t.q, lda: dp, b: &t.kt, ldb: BC, ldc: BC };
-        gemm(&scores, &mut t.s, false);
-        mask_scores(p, &seq, b, i0, rows, j0, cols, &mut t.s);
-        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-        let pv = Gemm { m: rows, n: dp, k: cols, a: &t.s, lda: BC, b: &t.v, ldb: dp, ldc: dp };
-        gemm(&pv, &mut t.acc, true);
-        j0 += cols;
     }
 }
 
@@ -221,6 +152,9 @@ pub(crate) fn online_softmax(
     dispatch(SoftmaxKernel { rows, s, m, l, acc, dp });
 }
 
+/// Width of the vectorised reductions (one AVX-512 register of f32).
+const LANES: usize = 16;
+
 struct SoftmaxKernel<'a> {
     rows: usize,
     s: &'a mut [f32],
@@ -234,36 +168,43 @@ impl Kernel for SoftmaxKernel<'_> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        online_softmax_rows(self.rows, self.s, self.m, self.l, self.acc, self.dp);
-    }
-}
-
-#[inline(always)]
-fn online_softmax_rows(rows: usize, s: &mut [f32], m: &mut [f32], l: &mut [f32], acc: &mut [f32], dp: usize) {
-    for r in 0..rows {
-        let srow = &mut s[r * BC..(r + 1) * BC];
-        let tile_max = srow.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-        let m_new = m[r].max(tile_max);
-        // A row that has seen only masked keys keeps m = -inf: use 0 so that 2^(s - m) = 0.
-        let m_use = if m_new == f32::NEG_INFINITY { 0.0 } else { m_new };
-        let correction = exp2(m[r] - m_use);
-        let mut sum = 0.0;
-        for x in srow.iter_mut() {
-            *x = exp2(*x - m_use);
-            sum += *x;
-        }
-        l[r] = l[r] * correction + sum;
-        if correction != 1.0 {
-            for a in &mut acc[r * dp..(r + 1) * dp] {
-                *a *= correction;
+        for r in 0..self.rows {
+            let srow = &mut self.s[r * BC..(r + 1) * BC];
+            // Reductions run in 16 independent lanes so that they vectorise (a single running
+            // value would impose a sequential order on the floating-point additions).
+            let mut lanes = [f32::NEG_INFINITY; LANES];
+            for chunk in srow.chunks_exact(LANES) {
+                for (m, &x) in lanes.iter_mut().zip(chunk) {
+                    *m = if x > *m { x } else { *m };
+                }
             }
+            let tile_max = lanes.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+            let m_new = self.m[r].max(tile_max);
+            // A row that has seen only masked keys keeps m = -inf: use 0 so that 2^(s - m) = 0.
+            let m_use = if m_new == f32::NEG_INFINITY { 0.0 } else { m_new };
+            let correction = exp2(self.m[r] - m_use);
+            let mut sums = [0f32; LANES];
+            for chunk in srow.chunks_exact_mut(LANES) {
+                for (acc, x) in sums.iter_mut().zip(chunk.iter_mut()) {
+                    *x = exp2(*x - m_use);
+                    *acc += *x;
+                }
+            }
+            let sum: f32 = sums.iter().sum();
+            self.l[r] = self.l[r] * correction + sum;
+            if correction != 1.0 {
+                for a in &mut self.acc[r * self.dp..(r + 1) * self.dp] {
+                    *a *= correction;
+                }
+            }
+            self.m[r] = m_new;
         }
-        m[r] = m_new;
     }
 }
 
 /// The forward pass over every (sequence, head), parallel over query tiles. `out` holds
-/// `dim`-wide rows and `lse` one value per row, both in the order of [`chunk_order`].
+/// `dim`-wide rows and `lse` one value per row, both in the order of [`chunk_order`]. Keys and
+/// values are packed once per (sequence, key/value head), a few heads at a time.
 pub(crate) fn forward<T: Element, O: Element>(
     p: &Problem<'_>,
     q: View<'_, T>,
@@ -273,19 +214,47 @@ pub(crate) fn forward<T: Element, O: Element>(
     lse: &mut [f32],
 ) {
     let order = chunk_order(q.layout, &p.seqs, p.heads, false);
-    let outs = split_chunks(out, &order, p.dim);
-    let lses = split_chunks(lse, &order, 1);
-    let mut tasks = Vec::new();
-    for ((b, h, o), (_, _, l)) in outs.into_iter().zip(lses) {
-        for (tile_index, (oc, lc)) in o.chunks_mut(BR * p.dim).zip(l.chunks_mut(BR)).enumerate() {
-            tasks.push((b, h, tile_index * BR, oc, lc));
-        }
+    let mut slots: Vec<Option<(&mut [O], &mut [f32])>> = (0..p.seqs.len() * p.heads).map(|_| None).collect();
+    for ((b, h, o), (_, _, l)) in
+        split_chunks(out, &order, p.dim).into_iter().zip(split_chunks(lse, &order, 1))
+    {
+        slots[b * p.heads + h] = Some((o, l));
     }
-    tasks.into_par_iter().for_each_init(
-        || Tiles::new(p.dim_padded),
-        |t, (b, h, i0, o, l)| {
-            let rows = l.len();
-            tile(p, &q, &k, &v, b, h, i0, rows, t, o, l);
-        },
-    );
+    let units: Vec<(usize, usize)> =
+        (0..p.seqs.len()).flat_map(|b| (0..p.kv_heads).map(move |hk| (b, hk))).collect();
+    let sizes: Vec<usize> =
+        units.iter().map(|&(b, _)| 2 * p.seqs[b].lk.div_ceil(BC) * BC * p.dim_padded * 4).collect();
+    let group = p.heads / p.kv_heads;
+    for range in budget_groups(&sizes, PACK_BUDGET) {
+        let members = &units[range];
+        let packed: Vec<Packed> = members
+            .par_iter()
+            .map(|&(b, hk)| {
+                let seq = p.seqs[b];
+                let mut kv = Packed::keys(p, &k, &seq, b, hk, 0, seq.lk, true, false);
+                kv.rows = Packed::keys(p, &v, &seq, b, hk, 0, seq.lk, false, true).rows;
+                kv
+            })
+            .collect();
+        let mut tasks = Vec::new();
+        for (u, &(b, hk)) in members.iter().enumerate() {
+            for h in hk * group..(hk + 1) * group {
+                let Some((o, l)) = slots[b * p.heads + h].take() else { continue };
+                for (n, (oc, lc)) in o.chunks_mut(BR * p.dim).zip(l.chunks_mut(BR)).enumerate() {
+                    tasks.push((u, b, h, n * BR, oc, lc));
+                }
+            }
+        }
+        tasks.into_par_iter().for_each_init(
+            || Tiles::new(p.dim_padded),
+            |t, (u, b, h, i0, oc, lc)| {
+                let seq = p.seqs[b];
+                let rows = lc.len();
+                load_q(p, &q, &seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
+                let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
+                accumulate(p, &seq, &packed[u], b, i0, rows, jlo, jhi, t);
+                finish(p, rows, t, oc, lc);
+            },
+        );
+    }
 }

@@ -6,17 +6,49 @@
 //! the `MB x NB` accumulator block in vector registers and turns the inner loop into fused
 //! multiply-adds.
 
-/// Row-major operands of [`gemm`]: `a` is `m x k` with row stride `lda`, `b` is `k x n` with row
-/// stride `ldb`, `c` is `m x n` with row stride `ldc`.
+/// Operands of [`gemm`]: `a` is `m x k` with element `(r, p)` at `a[r * lda + p]` (or, with
+/// `a_transposed`, at `a[p * lda + r]`: the product then uses `a`'s transpose without copying it);
+/// `b` is `k x n` row-major with row stride `ldb`; `c` is `m x n` row-major with row stride `ldc`.
 pub(crate) struct Gemm<'a> {
     pub m: usize,
     pub n: usize,
     pub k: usize,
     pub a: &'a [f32],
     pub lda: usize,
+    pub a_transposed: bool,
     pub b: &'a [f32],
     pub ldb: usize,
     pub ldc: usize,
+}
+
+impl<'a> Gemm<'a> {
+    /// `c (m x n) = a (m x k) b (k x n)`, all row-major.
+    pub(crate) fn new(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &'a [f32],
+        lda: usize,
+        b: &'a [f32],
+        ldb: usize,
+        ldc: usize,
+    ) -> Self {
+        Gemm { m, n, k, a, lda, a_transposed: false, b, ldb, ldc }
+    }
+
+    /// `c (m x n) = a^T b` where `a` is stored `k x m` row-major with row stride `lda`.
+    pub(crate) fn transposed_a(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &'a [f32],
+        lda: usize,
+        b: &'a [f32],
+        ldb: usize,
+        ldc: usize,
+    ) -> Self {
+        Gemm { m, n, k, a, lda, a_transposed: true, b, ldb, ldc }
+    }
 }
 
 /// Instruction set picked once per process.
@@ -145,24 +177,45 @@ fn micro<const MB: usize, const NB: usize, const FMA: bool>(
             }
         }
     }
-    let a_rows: [&[f32]; MB] = std::array::from_fn(|r| {
-        let start = (i + r.min(rows - 1)) * g.lda;
-        &g.a[start..start + g.k]
-    });
-    for p in 0..g.k {
-        let Some(b) = g.b[p * g.ldb + j..].first_chunk::<NB>() else { return };
-        for r in 0..MB {
-            let av = a_rows[r][p];
-            let row = &mut acc[r];
-            for l in 0..NB {
-                row[l] = if FMA { av.mul_add(b[l], row[l]) } else { av * b[l] + row[l] };
-            }
+    if g.a_transposed {
+        // Row p of the stored matrix holds column p of `a`: MB consecutive values.
+        for p in 0..g.k {
+            let Some(b) = g.b[p * g.ldb + j..].first_chunk::<NB>() else { return };
+            let Some(a) = g.a[p * g.lda + i..].first_chunk::<MB>() else { return };
+            fma_rows::<MB, NB, FMA>(a, b, &mut acc);
+        }
+    } else {
+        let a_rows: [&[f32]; MB] = std::array::from_fn(|r| {
+            let start = (i + r.min(rows - 1)) * g.lda;
+            &g.a[start..start + g.k]
+        });
+        for p in 0..g.k {
+            let Some(b) = g.b[p * g.ldb + j..].first_chunk::<NB>() else { return };
+            let a: [f32; MB] = std::array::from_fn(|r| a_rows[r][p]);
+            fma_rows::<MB, NB, FMA>(&a, b, &mut acc);
         }
     }
     for (r, row) in acc.iter().enumerate().take(rows) {
         let start = (i + r) * g.ldc + j;
         if let Some(dst) = c[start..].first_chunk_mut::<NB>() {
             *dst = *row;
+        }
+    }
+}
+
+/// `acc[r] += a[r] * b` for every row.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn fma_rows<const MB: usize, const NB: usize, const FMA: bool>(
+    a: &[f32; MB],
+    b: &[f32; NB],
+    acc: &mut [[f32; NB]; MB],
+) {
+    for r in 0..MB {
+        let av = a[r];
+        let row = &mut acc[r];
+        for l in 0..NB {
+            row[l] = if FMA { av.mul_add(b[l], row[l]) } else { av * b[l] + row[l] };
         }
     }
 }
@@ -221,7 +274,7 @@ mod tests {
         for (m, n, k) in [(1, 16, 1), (5, 32, 7), (13, 80, 33), (64, 64, 64), (7, 144, 130)] {
             let a: Vec<f32> = (0..m * (k + 3)).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
             let b: Vec<f32> = (0..k * (n + 16)).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
-            let g = Gemm { m, n, k, a: &a, lda: k + 3, b: &b, ldb: n + 16, ldc: n + 16 };
+            let g = Gemm::new(m, n, k, &a, k + 3, &b, n + 16, n + 16);
             let want = reference(&g);
             let mut c = vec![0f32; m * (n + 16)];
             gemm(&g, &mut c, false);
@@ -233,6 +286,19 @@ mod tests {
             }
             gemm(&g, &mut c, true);
             assert!((c[0] - 2.0 * want[0]).abs() <= 1e-4 * (1.0 + want[0].abs()));
+            // The same product through a stored transpose of `a`.
+            let mut at = vec![0f32; k * (m + 5)];
+            for i in 0..m {
+                for p in 0..k {
+                    at[p * (m + 5) + i] = a[i * (k + 3) + p];
+                }
+            }
+            let gt = Gemm::transposed_a(m, n, k, &at, m + 5, &b, n + 16, n + 16);
+            let mut ct = vec![0f32; m * (n + 16)];
+            gemm(&gt, &mut ct, false);
+            for (x, y) in ct.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()));
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub(crate) mod backward;
 pub(crate) mod decode;
 pub(crate) mod forward;
 pub(crate) mod gemm;
+pub(crate) mod pack;
 
 use crate::options::{AttentionOptions, Visibility};
 
