@@ -1,8 +1,9 @@
 //! `tessera`: the command-line tool of the tessera workspace.
 //!
-//! `tessera data info|export|synth` and `tessera trees train|predict|eval` today; `attention`, `vlm`, `dist` and `launch` join as their
-//! crates land. Errors print one line naming the file, line and column at fault, and exit with status 1.
+//! `tessera data info|export|synth`, `tessera trees train|predict|eval` and `tessera attention run|bench`
+//! today; `vlm`, `dist` and `launch` join as their crates land. Errors print one line naming the file, line and column at fault, and exit with status 1.
 
+mod attention;
 mod data;
 mod progress;
 mod trees;
@@ -28,6 +29,9 @@ enum Command {
     /// Train, apply and evaluate decision trees and their ensembles.
     #[command(subcommand)]
     Trees(trees::TreesCommand),
+    /// Run and time flash attention.
+    #[command(subcommand)]
+    Attention(attention::AttentionCommand),
 }
 
 /// Errors of the CLI: each wraps a library error, which already names the file and place at fault.
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),
         Command::Trees(cmd) => trees::run(cmd),
+        Command::Attention(cmd) => attention::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -221,11 +221,18 @@ fn fma_rows<const MB: usize, const NB: usize, const FMA: bool>(
 }
 
 /// `2^x` to about 2e-7 relative error; `0` below `-126` (masked scores arrive as `-inf`).
+///
+/// Written without `floor`, float-to-int casts or `max` (whose NaN rules get in the way) so that
+/// loops over it vectorise: rounding to the nearest integer is done by adding `1.5 * 2^23`, which
+/// leaves the integer in the low mantissa bits.
 #[inline(always)]
 pub(crate) fn exp2(x: f32) -> f32 {
-    let xc = x.max(-126.0);
-    let n = (xc + 0.5).floor();
-    let f = xc - n; // in [-0.5, 0.5)
+    const ROUNDER: f32 = 12_582_912.0; // 1.5 * 2^23
+    let xc = if x > -126.0 { x } else { -126.0 };
+    let shifted = xc + ROUNDER;
+    let n = shifted - ROUNDER; // xc rounded to the nearest integer
+    let ni = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
+    let f = xc - n; // in [-0.5, 0.5]
     // Taylor series of 2^f = e^(f ln 2) to degree 6: the remainder is below 2e-7 on [-0.5, 0.5].
     let p = 1.540_353e-4f32;
     let p = p.mul_add_fast(f, 1.333_355_8e-3);
@@ -234,7 +241,7 @@ pub(crate) fn exp2(x: f32) -> f32 {
     let p = p.mul_add_fast(f, 0.240_226_5);
     let p = p.mul_add_fast(f, std::f32::consts::LN_2);
     let p = p.mul_add_fast(f, 1.0);
-    let scale = f32::from_bits((((n as i32) + 127) << 23) as u32);
+    let scale = f32::from_bits((ni.wrapping_add(127) << 23) as u32);
     if x < -126.0 { 0.0 } else { p * scale }
 }
 

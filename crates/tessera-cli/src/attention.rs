@@ -1,0 +1,231 @@
+//! `tessera attention run|bench`: flash attention on tensors from a safetensors file, and timings on
+//! random inputs.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tessera_attention::{AttentionOptions, flash_attention, flash_attention_backward};
+use tessera_tensor::{DType, Device, SafetensorsFile, SeededRng, Tensor};
+
+use crate::CliError;
+
+/// Flash attention from the command line.
+#[derive(Debug, Subcommand)]
+pub enum AttentionCommand {
+    /// Read tensors `q`, `k`, `v` (and optionally `do`) from a safetensors file, write `o` and `lse`
+    /// (and `dq`, `dk`, `dv` when `do` is given).
+    Run(RunArgs),
+    /// Time flash attention on random inputs: milliseconds, GFLOP/s, peak extra memory.
+    Bench(BenchArgs),
+}
+
+/// Masks and scale shared by both commands.
+#[derive(Debug, Args)]
+pub struct MaskArgs {
+    /// Causal masking (aligned to the bottom-right corner when seq_q != seq_k).
+    #[arg(long)]
+    causal: bool,
+    /// Softmax scale (default 1/sqrt(head_dim)).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Sliding window: keys a query sees before its diagonal.
+    #[arg(long)]
+    window_left: Option<usize>,
+    /// Sliding window: keys a query sees after its diagonal.
+    #[arg(long)]
+    window_right: Option<usize>,
+}
+
+impl MaskArgs {
+    fn options(&self) -> AttentionOptions {
+        AttentionOptions {
+            scale: self.scale,
+            causal: self.causal,
+            window_left: self.window_left,
+            window_right: self.window_right,
+            key_padding_mask: None,
+        }
+    }
+}
+
+/// Arguments of `tessera attention run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Safetensors file with `q (B, H, Lq, D)`, `k` and `v (B, Hkv, Lk, D)`, optionally `do` and
+    /// `key_padding_mask (B, Lk)`.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the results (safetensors, written atomically).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    mask: MaskArgs,
+}
+
+/// Element type of the benchmark inputs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Dtype {
+    /// 32-bit float.
+    F32,
+    /// IEEE half.
+    F16,
+    /// bfloat16.
+    Bf16,
+}
+
+/// Arguments of `tessera attention bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Batch size.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Query heads.
+    #[arg(long, default_value_t = 8)]
+    heads: usize,
+    /// Key/value heads (default: as many as query heads).
+    #[arg(long)]
+    kv_heads: Option<usize>,
+    /// Sequence length (queries and keys).
+    #[arg(long, default_value_t = 4096)]
+    seq: usize,
+    /// Head dimension.
+    #[arg(long, default_value_t = 64)]
+    dim: usize,
+    /// Element type.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+    /// Time forward + backward instead of the forward alone.
+    #[arg(long)]
+    backward: bool,
+    /// Timed repetitions (the median is reported), after one warm-up run.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    mask: MaskArgs,
+}
+
+/// Runs an attention subcommand.
+pub fn run(cmd: AttentionCommand) -> Result<(), CliError> {
+    match cmd {
+        AttentionCommand::Run(args) => run_file(&args),
+        AttentionCommand::Bench(args) => bench(&args),
+    }
+}
+
+fn run_file(args: &RunArgs) -> Result<(), CliError> {
+    let file = SafetensorsFile::open(&args.input)?;
+    let dev = Device::Cpu;
+    let (q, k, v) = (file.load("q", &dev)?, file.load("k", &dev)?, file.load("v", &dev)?);
+    let names = file.names();
+    let mut options = args.mask.options();
+    if names.iter().any(|n| n == "key_padding_mask") {
+        options.key_padding_mask = Some(file.load("key_padding_mask", &dev)?);
+    }
+    let input = args.input.display();
+    let (o, lse) =
+        flash_attention(&q, &k, &v, &options).map_err(|e| CliError::Usage(format!("{input}: {e}")))?;
+    let mut outputs: Vec<(&str, Tensor)> = vec![("o", o.clone()), ("lse", lse.clone())];
+    if names.iter().any(|n| n == "do") {
+        let d_o = file.load("do", &dev)?;
+        let (dq, dk, dv) = flash_attention_backward(&q, &k, &v, &o, &lse, &d_o, &options)
+            .map_err(|e| CliError::Usage(format!("{input}: {e}")))?;
+        outputs.extend([("dq", dq), ("dk", dk), ("dv", dv)]);
+    }
+    let refs: Vec<(&str, &Tensor)> = outputs.iter().map(|(n, t)| (*n, t)).collect();
+    tessera_tensor::save(&args.out, &refs)?;
+    eprintln!(
+        "wrote {} ({})",
+        args.out.display(),
+        outputs.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
+/// Resident and peak resident memory of this process, in bytes (Linux; zeros elsewhere).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn bench(args: &BenchArgs) -> Result<(), CliError> {
+    let kv_heads = args.kv_heads.unwrap_or(args.heads);
+    let dtype = match args.dtype {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::Bf16 => DType::BF16,
+    };
+    let mut rng = SeededRng::new(0);
+    let mut random = |heads: usize| -> Result<Tensor, CliError> {
+        let t =
+            rng.normal_tensor(&[args.batch, heads, args.seq, args.dim], 0.0, 1.0, DType::F32, &Device::Cpu)?;
+        Ok(t.to_dtype(dtype).map_err(tessera_tensor::Error::from)?)
+    };
+    let (q, k, v) = (random(args.heads)?, random(kv_heads)?, random(kv_heads)?);
+    let d_o = if args.backward { Some(random(args.heads)?) } else { None };
+    let options = args.mask.options();
+    let attention_error = |e: tessera_attention::Error| CliError::Usage(e.to_string());
+    let (baseline, _) = memory();
+    let step = || -> Result<(), CliError> {
+        let (o, lse) = flash_attention(&q, &k, &v, &options).map_err(attention_error)?;
+        if let Some(d_o) = &d_o {
+            flash_attention_backward(&q, &k, &v, &o, &lse, d_o, &options).map_err(attention_error)?;
+        }
+        Ok(())
+    };
+    step()?;
+    let mut times = Vec::with_capacity(args.repeats.max(1));
+    for _ in 0..args.repeats.max(1) {
+        let start = Instant::now();
+        step()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let secs = times[times.len() / 2];
+    let (_, peak) = memory();
+    let extra_mib = peak.saturating_sub(baseline) as f64 / (1024.0 * 1024.0);
+    let (b, h, l, d) = (args.batch as f64, args.heads as f64, args.seq as f64, args.dim as f64);
+    let mut flops = 4.0 * b * h * l * l * d;
+    if args.mask.causal {
+        flops /= 2.0;
+    }
+    if args.backward {
+        flops *= 3.5;
+    }
+    let gflops = flops / secs / 1e9;
+    let pass = if args.backward { "forward+backward" } else { "forward" };
+    let params = format!(
+        "B={} H={} Hkv={kv_heads} L={} D={} {:?}{}",
+        args.batch,
+        args.heads,
+        args.seq,
+        args.dim,
+        args.dtype,
+        if args.mask.causal { " causal" } else { "" }
+    );
+    if args.json {
+        println!(
+            r#"{{"bench":"attention {pass}","impl":"tessera","params":"{params}","ms":{:.2},"gflops":{gflops:.1},"extra_mib":{extra_mib:.1},"threads":{}}}"#,
+            secs * 1e3,
+            rayon::current_num_threads()
+        );
+    } else {
+        println!(
+            "flash attention {pass}, {params}: {:.2} ms, {gflops:.1} GFLOP/s, peak extra memory {extra_mib:.1} MiB ({} threads)",
+            secs * 1e3,
+            rayon::current_num_threads()
+        );
+    }
+    Ok(())
+}
