@@ -9,12 +9,48 @@ use serde_json::Value;
 use crate::util::{cargo_bin, output, root, succeeds};
 
 /// A benchmark area: tessera's bench binary and, optionally, the reference implementation's script.
+/// Areas with `cli_cases` run the release `tessera` binary once per case instead (a fresh process
+/// per case, so its peak-memory reading is that case's alone).
 struct Area {
     name: &'static str,
     package: &'static str,
     bench: &'static str,
     reference: Option<(&'static str, &'static str)>,
+    cli_cases: &'static [&'static str],
 }
+
+/// `tessera attention bench` cases: B=1, H=8, D in {64, 128}, L in {1024, 4096, 16384}, causal and
+/// not, forward and forward+backward; then L=32768 to show memory that grows with L (the naive
+/// scores alone would take 32 GiB).
+const ATTENTION_CASES: &[&str] = &[
+    "--seq 1024 --dim 64",
+    "--seq 1024 --dim 64 --backward",
+    "--seq 1024 --dim 64 --causal",
+    "--seq 1024 --dim 64 --causal --backward",
+    "--seq 1024 --dim 128",
+    "--seq 1024 --dim 128 --backward",
+    "--seq 1024 --dim 128 --causal",
+    "--seq 1024 --dim 128 --causal --backward",
+    "--seq 4096 --dim 64",
+    "--seq 4096 --dim 64 --backward",
+    "--seq 4096 --dim 64 --causal",
+    "--seq 4096 --dim 64 --causal --backward",
+    "--seq 4096 --dim 128",
+    "--seq 4096 --dim 128 --backward",
+    "--seq 4096 --dim 128 --causal",
+    "--seq 4096 --dim 128 --causal --backward",
+    "--seq 16384 --dim 64 --repeats 1",
+    "--seq 16384 --dim 64 --backward --repeats 1",
+    "--seq 16384 --dim 64 --causal --repeats 1",
+    "--seq 16384 --dim 64 --causal --backward --repeats 1",
+    "--seq 16384 --dim 128 --repeats 1",
+    "--seq 16384 --dim 128 --backward --repeats 1",
+    "--seq 16384 --dim 128 --causal --repeats 1",
+    "--seq 16384 --dim 128 --causal --backward --repeats 1",
+    "--seq 32768 --dim 64 --causal --repeats 1",
+    "--seq 4096 --dim 64 --dtype bf16",
+    "--seq 4096 --dim 64 --dtype f16",
+];
 
 const AREAS: &[Area] = &[
     Area {
@@ -22,24 +58,35 @@ const AREAS: &[Area] = &[
         package: "tessera-datasets",
         bench: "datasets",
         reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
+        cli_cases: &[],
     },
     Area {
         name: "boosting",
         package: "tessera-trees",
         bench: "boosting",
         reference: Some(("scripts/bench_boosters.py", "import xgboost, sklearn, numpy")),
+        cli_cases: &[],
     },
     Area {
         name: "autograd",
         package: "tessera-nn",
         bench: "autograd",
         reference: Some(("scripts/bench_autograd.py", "import torch")),
+        cli_cases: &[],
+    },
+    Area {
+        name: "attention",
+        package: "tessera-cli",
+        bench: "",
+        reference: Some(("scripts/bench_attention.py", "import torch")),
+        cli_cases: ATTENTION_CASES,
     },
     Area {
         name: "trees",
         package: "tessera-trees",
         bench: "trees",
         reference: Some(("scripts/bench_sklearn_trees.py", "import sklearn, numpy")),
+        cli_cases: &[],
     },
 ];
 
@@ -62,9 +109,23 @@ pub fn run(area: Option<&str>) -> Result<(), String> {
 
 fn run_area(root: &Path, area: &Area) -> Result<(), String> {
     let mut commands = Vec::new();
-    let args = ["bench", "-q", "-p", area.package, "--bench", area.bench];
-    commands.push(format!("cargo {}", args.join(" ")));
-    let mut rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
+    let mut rows = Vec::new();
+    if area.cli_cases.is_empty() {
+        let args = ["bench", "-q", "-p", area.package, "--bench", area.bench];
+        commands.push(format!("cargo {}", args.join(" ")));
+        rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
+    } else {
+        output(root, &cargo_bin(), &["build", "-q", "--release", "-p", area.package], &[])?;
+        let binary = root.join("target/release/tessera");
+        let binary = binary.to_str().ok_or("non-UTF-8 target path")?;
+        for case in area.cli_cases {
+            let mut args = vec![area.name, "bench", "--json"];
+            args.extend(case.split_whitespace());
+            commands.push(format!("target/release/tessera {}", args.join(" ")));
+            eprintln!("bench: tessera {}", args.join(" "));
+            rows.extend(parse_lines(&output(root, binary, &args, &[])?));
+        }
+    }
     if let Some((script, probe)) = area.reference {
         if succeeds("python3", &["-c", probe]) {
             commands.push(format!("python3 {script}"));
@@ -77,8 +138,14 @@ fn run_area(root: &Path, area: &Area) -> Result<(), String> {
             );
         }
     }
+    // Cases run once per parameter set (the CLI areas) pair up by parameters too.
+    let by_params = !area.cli_cases.is_empty();
     rows.sort_by(|a, b| {
-        let key = |v: &Value| (v["bench"].as_str().unwrap_or("").to_string(), v["impl"] != "tessera");
+        let key = |v: &Value| {
+            let params =
+                if by_params { v["params"].as_str().unwrap_or("").to_string() } else { String::new() };
+            (v["bench"].as_str().unwrap_or("").to_string(), params, v["impl"] != "tessera")
+        };
         key(a).cmp(&key(b))
     });
     let section = render(area.name, &commands, &rows);

@@ -24,7 +24,7 @@ commands:
   tidy           module docs, no todo!/dbg!, file sizes, fixture budget, dependency rules
   api [--check]  write the golden public-API files under api/ (or compare and print the diff)
   demo           run the tour of every crate on embedded data (release build)
-  bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd) and update docs/benchmarks.md
+  bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd, attention) and update docs/benchmarks.md
   fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)";
 
 fn main() -> ExitCode {

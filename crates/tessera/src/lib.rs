@@ -12,8 +12,9 @@
 //! | `trees` (default) | [`trees`] | `tessera-trees`: CART, Random Forest, Extra Trees, Bagging, AdaBoost, Stacking, Voting |
 //! | `autograd` (default) | [`autograd`] | `tessera-autograd`: reverse-mode autodiff with PyTorch semantics |
 //! | `nn` (default) | [`nn`] | `tessera-nn`: layers, initialisers, optimizers, LR schedules |
+//! | `attention` (default) | [`attention`] | `tessera-attention`: FlashAttention forward and backward on the CPU |
 //!
-//! Later crates (`attention`, `vlm`, `dist`) join as modules here when they land.
+//! Later crates (`vlm`, `dist`) join as modules here when they land.
 //! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
 //! --check` fails when the API changes without them being updated.
 //!
@@ -55,4 +56,10 @@ pub mod autograd {
 #[cfg(feature = "nn")]
 pub mod nn {
     pub use tessera_nn::*;
+}
+
+/// FlashAttention forward and backward on the CPU (crate `tessera-attention`).
+#[cfg(feature = "attention")]
+pub mod attention {
+    pub use tessera_attention::*;
 }

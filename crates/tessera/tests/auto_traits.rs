@@ -67,3 +67,10 @@ fn autograd_and_nn_types_are_send_and_sync() {
     send_sync::<tessera::nn::Adam>();
     send_sync::<tessera::nn::Sgd>();
 }
+
+#[test]
+fn attention_types_are_send_and_sync() {
+    send_sync::<tessera::attention::Error>();
+    send_sync::<tessera::attention::AttentionOptions>();
+    send_sync::<tessera::attention::FlashAttentionOp>();
+}

@@ -1,6 +1,9 @@
-//! `MultiheadAttention` (plain: scores materialised; the flash kernel plugs in once it exists).
+//! `MultiheadAttention`: projections around the flash attention kernel (`tessera-attention`), with
+//! a plain path (scores materialised) for what the kernel does not take (f64, top-left causal
+//! alignment of a query longer or shorter than the keys).
 
 use candle_core::{DType, Tensor};
+use tessera_attention::{AttentionOptions, flash_attention_var};
 use tessera_autograd::{Var, linear};
 use tessera_tensor::SeededRng;
 
@@ -79,11 +82,34 @@ impl MultiheadAttention {
             Ok(linear(x, &w, Some(&bias))?.reshape(&[b, len, h, d])?.transpose(1, 2)?)
         };
         let (q, k, v) = (project(query, 0, l)?, project(key, 1, s)?, project(value, 2, s)?);
-        let mut scores = q.matmul(&k.t()?)?.affine(1.0 / (d as f64).sqrt(), 0.0)?;
-        if let Some(bias) = additive_mask(mask, b, l, s, &scores.tensor())? {
-            scores = scores.add(&Var::constant(bias))?;
-        }
-        let out = scores.softmax(3)?.matmul(&v)?.transpose(1, 2)?.reshape(&[b, l, e])?;
+        // The kernel aligns a causal mask to the bottom-right corner; PyTorch's is top-left. They
+        // agree when query and key lengths match.
+        let flash = matches!(q.dtype(), DType::F32 | DType::F16 | DType::BF16) && (!mask.causal || l == s);
+        let attended = if flash {
+            if let Some(pad) = mask.key_padding_mask
+                && pad.dims() != [b, s]
+            {
+                return Err(Error::config(
+                    "MultiheadAttention",
+                    format!("key_padding_mask must be (batch, keys) = ({b}, {s}), found {:?}", pad.dims()),
+                ));
+            }
+            let options = AttentionOptions {
+                causal: mask.causal,
+                key_padding_mask: mask.key_padding_mask.cloned(),
+                ..AttentionOptions::default()
+            };
+            flash_attention_var(&q.contiguous()?, &k.contiguous()?, &v.contiguous()?, &options)
+                .map_err(|e| Error::config("MultiheadAttention", e.to_string()))?
+                .0
+        } else {
+            let mut scores = q.matmul(&k.t()?)?.affine(1.0 / (d as f64).sqrt(), 0.0)?;
+            if let Some(bias) = additive_mask(mask, b, l, s, &scores.tensor())? {
+                scores = scores.add(&Var::constant(bias))?;
+            }
+            scores.softmax(3)?.matmul(&v)?
+        };
+        let out = attended.transpose(1, 2)?.reshape(&[b, l, e])?;
         self.out_proj.forward(&out)
     }
 }
