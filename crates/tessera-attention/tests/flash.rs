@@ -107,6 +107,21 @@ proptest! {
     }
 
     #[test]
+    fn bf16_forward_matches_naive_on_the_rounded_inputs(c in case()) {
+        // On CPUs with AVX-512 BF16 this runs the bf16 dot-product kernels (probabilities rounded
+        // to bf16 for P v); elsewhere the f32 kernels on converted inputs.
+        let (q, k, v) = c.tensors();
+        let round = |t: &Tensor| t.to_dtype(DType::BF16).unwrap();
+        let (qb, kb, vb) = (round(&q), round(&k), round(&v));
+        let opts = c.options();
+        let (o, lse) = flash_attention(&qb, &kb, &vb, &opts).unwrap();
+        let up = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        let (o_ref, lse_ref) = naive_attention(&up(&qb), &up(&kb), &up(&vb), &opts).unwrap();
+        prop_assert!(max_diff(&o, &o_ref) <= 2e-2, "output differs by {}", max_diff(&o, &o_ref));
+        prop_assert!(max_diff(&lse, &lse_ref) <= 1e-4, "lse differs by {}", max_diff(&lse, &lse_ref));
+    }
+
+    #[test]
     fn backward_matches_autograd_through_the_naive_path(c in case()) {
         let (q, k, v) = c.tensors();
         let opts = c.options();

@@ -4,13 +4,17 @@
 
 use rayon::prelude::*;
 
+use super::bf16;
 use super::gemm::{Gemm, Kernel, dispatch, exp2, gemm};
-use super::pack::{PACK_BUDGET, Packed, budget_groups};
+use super::pack::{PACK_BUDGET, Packed, PackedBf16, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, SeqPair, View, chunk_order, split_chunks};
 
 /// Per-thread tile buffers.
 pub(crate) struct Tiles {
     pub q: Vec<f32>,
+    /// The query tile and probabilities as bf16 bits (bf16 kernels only).
+    pub q_bf16: Vec<u16>,
+    pub p_bf16: Vec<u16>,
     pub s: Vec<f32>,
     pub acc: Vec<f32>,
     pub m: Vec<f32>,
@@ -21,6 +25,8 @@ impl Tiles {
     pub(crate) fn new(dp: usize) -> Tiles {
         Tiles {
             q: vec![0.0; BR * dp],
+            q_bf16: vec![0; BR * dp],
+            p_bf16: vec![0; BR * BC],
             s: vec![0.0; BR * BC],
             acc: vec![0.0; BR * dp],
             m: vec![0.0; BR],
@@ -122,6 +128,57 @@ pub(crate) fn accumulate(
         online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
         let pv = Gemm::new(rows, dp, cols, &t.s, BC, kv.row_block(n, dp), dp, dp);
         gemm(&pv, &mut t.acc, true);
+    }
+}
+
+/// [`accumulate`] with bf16 dot products: the query tile is in `t.q_bf16`, keys and values in
+/// `kv`.
+pub(crate) fn accumulate_bf16(
+    p: &Problem<'_>,
+    seq: &SeqPair,
+    kv: &PackedBf16,
+    b: usize,
+    i0: usize,
+    rows: usize,
+    jlo: usize,
+    jhi: usize,
+    t: &mut Tiles,
+) {
+    let dp = p.dim_padded;
+    t.acc.fill(0.0);
+    t.m.fill(f32::NEG_INFINITY);
+    t.l.fill(0.0);
+    if jlo >= jhi {
+        return;
+    }
+    let first = (jlo - kv.base) / BC;
+    let last = (jhi - kv.base).div_ceil(BC).min(kv.blocks());
+    for n in first..last {
+        let j0 = kv.base + n * BC;
+        let cols = BC.min(kv.base + kv.len - j0);
+        bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E);
+        mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
+        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
+        bf16::round_probabilities(&t.s, &mut t.p_bf16, rows);
+        bf16::values(&t.p_bf16, kv.v_block(n, dp), &mut t.acc, rows, dp, cols.div_ceil(2));
+    }
+}
+
+/// Loads query rows `[i0, i0 + rows)` as bf16 bits into `dst` (zero padded).
+fn load_q_bf16<T: Element>(
+    p: &Problem<'_>,
+    q: &View<'_, T>,
+    seq: &SeqPair,
+    b: usize,
+    h: usize,
+    i0: usize,
+    rows: usize,
+    dst: &mut [u16],
+) {
+    let dp = p.dim_padded;
+    dst.fill(0);
+    for r in 0..rows {
+        q.read_row_bits(seq, b, h, i0 + r, false, p.dim, &mut dst[r * dp..(r + 1) * dp]);
     }
 }
 
@@ -227,6 +284,10 @@ pub(crate) fn forward<T: Element, O: Element>(
     let group = p.heads / p.kv_heads;
     for range in budget_groups(&sizes, PACK_BUDGET) {
         let members = &units[range];
+        if T::IS_BF16 && bf16::available() {
+            forward_bf16_group(p, &q, &k, &v, members, &mut slots);
+            continue;
+        }
         let packed: Vec<Packed> = members
             .par_iter()
             .map(|&(b, hk)| {
@@ -257,4 +318,40 @@ pub(crate) fn forward<T: Element, O: Element>(
             },
         );
     }
+}
+
+/// One group of units through the bf16 kernels.
+fn forward_bf16_group<T: Element, O: Element>(
+    p: &Problem<'_>,
+    q: &View<'_, T>,
+    k: &View<'_, T>,
+    v: &View<'_, T>,
+    members: &[(usize, usize)],
+    slots: &mut [Option<(&mut [O], &mut [f32])>],
+) {
+    let group = p.heads / p.kv_heads;
+    let packed: Vec<PackedBf16> = members
+        .par_iter()
+        .map(|&(b, hk)| PackedBf16::new(p, k, v, &p.seqs[b], b, hk, 0, p.seqs[b].lk))
+        .collect();
+    let mut tasks = Vec::new();
+    for (u, &(b, hk)) in members.iter().enumerate() {
+        for h in hk * group..(hk + 1) * group {
+            let Some((o, l)) = slots[b * p.heads + h].take() else { continue };
+            for (n, (oc, lc)) in o.chunks_mut(BR * p.dim).zip(l.chunks_mut(BR)).enumerate() {
+                tasks.push((u, b, h, n * BR, oc, lc));
+            }
+        }
+    }
+    tasks.into_par_iter().for_each_init(
+        || Tiles::new(p.dim_padded),
+        |t, (u, b, h, i0, oc, lc)| {
+            let seq = p.seqs[b];
+            let rows = lc.len();
+            load_q_bf16(p, q, &seq, b, h, i0, rows, &mut t.q_bf16);
+            let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
+            accumulate_bf16(p, &seq, &packed[u], b, i0, rows, jlo, jhi, t);
+            finish(p, rows, t, oc, lc);
+        },
+    );
 }

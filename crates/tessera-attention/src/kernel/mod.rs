@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub(crate) mod backward;
+pub(crate) mod bf16;
 pub(crate) mod decode;
 pub(crate) mod forward;
 pub(crate) mod gemm;
@@ -23,6 +24,12 @@ pub(crate) const LOG2E: f32 = std::f32::consts::LOG2_E;
 pub(crate) trait Element: Copy + Send + Sync + 'static {
     fn to_f32(self) -> f32;
     fn from_f32(x: f32) -> Self;
+    /// The value as bf16 bits (exact for bf16 itself).
+    fn bf16_bits(self) -> u16 {
+        half::bf16::from_f32(self.to_f32()).to_bits()
+    }
+    /// Whether this is bf16 (the kernels then use bf16 dot products where the CPU has them).
+    const IS_BF16: bool = false;
 }
 
 impl Element for f32 {
@@ -48,6 +55,11 @@ impl Element for half::f16 {
 }
 
 impl Element for half::bf16 {
+    const IS_BF16: bool = true;
+    #[inline(always)]
+    fn bf16_bits(self) -> u16 {
+        self.to_bits()
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         half::bf16::to_f32(self)
@@ -102,6 +114,27 @@ impl<T: Element> View<'_, T> {
         let off = self.layout.row(b, start, h, i);
         for (d, s) in dst[..dim].iter_mut().zip(&self.data[off..off + dim]) {
             *d = s.to_f32();
+        }
+    }
+}
+
+impl<T: Element> View<'_, T> {
+    /// Row `i` of sequence `seq`, head `h`, as bf16 bits into `dst[..dim]`.
+    #[inline(always)]
+    pub(crate) fn read_row_bits(
+        &self,
+        seq: &SeqPair,
+        b: usize,
+        h: usize,
+        i: usize,
+        key: bool,
+        dim: usize,
+        dst: &mut [u16],
+    ) {
+        let start = if key { seq.k_start } else { seq.q_start };
+        let off = self.layout.row(b, start, h, i);
+        for (d, s) in dst[..dim].iter_mut().zip(&self.data[off..off + dim]) {
+            *d = s.bf16_bits();
         }
     }
 }

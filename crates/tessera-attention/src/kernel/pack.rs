@@ -70,6 +70,66 @@ impl Packed {
     }
 }
 
+/// Keys and values of one (sequence, key/value head) as bf16 pairs for the bf16 kernels:
+/// `kt` blocks of `dim_padded / 2 x BC` with `kt[t][c] = k[c][2t] | k[c][2t+1] << 16`, `v` blocks
+/// of `BC / 2 x dim_padded` with `v[t][d] = v[2t][d] | v[2t+1][d] << 16`; zero where padded.
+pub(crate) struct PackedBf16 {
+    pub base: usize,
+    pub len: usize,
+    pub kt: Vec<u32>,
+    pub v: Vec<u32>,
+}
+
+impl PackedBf16 {
+    pub(crate) fn new<T: Element>(
+        p: &Problem<'_>,
+        k: &View<'_, T>,
+        v: &View<'_, T>,
+        seq: &SeqPair,
+        b: usize,
+        hk: usize,
+        base: usize,
+        len: usize,
+    ) -> PackedBf16 {
+        let dp = p.dim_padded;
+        let blocks = len.div_ceil(BC);
+        let (kt_block, v_block) = (dp / 2 * BC, BC / 2 * dp);
+        let mut out = PackedBf16 { base, len, kt: vec![0; blocks * kt_block], v: vec![0; blocks * v_block] };
+        let mut row = vec![0u16; dp];
+        for j in 0..len {
+            let (n, c) = (j / BC, j % BC);
+            k.read_row_bits(seq, b, hk, base + j, true, p.dim, &mut row);
+            let kt = &mut out.kt[n * kt_block..(n + 1) * kt_block];
+            for (t, pair) in row.chunks_exact(2).enumerate() {
+                kt[t * BC + c] = u32::from(pair[0]) | u32::from(pair[1]) << 16;
+            }
+            row.fill(0);
+            v.read_row_bits(seq, b, hk, base + j, true, p.dim, &mut row);
+            let vb = &mut out.v[n * v_block..(n + 1) * v_block];
+            let shift = 16 * (c % 2);
+            for (d, &x) in row.iter().enumerate() {
+                vb[(c / 2) * dp + d] |= u32::from(x) << shift;
+            }
+            row.fill(0);
+        }
+        out
+    }
+
+    pub(crate) fn blocks(&self) -> usize {
+        self.len.div_ceil(BC)
+    }
+
+    pub(crate) fn kt_block(&self, n: usize, dp: usize) -> &[u32] {
+        let size = dp / 2 * BC;
+        &self.kt[n * size..(n + 1) * size]
+    }
+
+    pub(crate) fn v_block(&self, n: usize, dp: usize) -> &[u32] {
+        let size = BC / 2 * dp;
+        &self.v[n * size..(n + 1) * size]
+    }
+}
+
 /// Query-side rows of one (sequence, head), packed for the backward: `q` scaled by
 /// `scale * log2(e)`, `dO`, the base-2 LSE (`+inf` for rows that saw no key) and
 /// `delta = rowsum(dO * O)`; rows rounded up to `BR`.
