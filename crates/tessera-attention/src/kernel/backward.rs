@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::forward::mask_scores;
-use super::gemm::{Gemm, Kernel, dispatch, exp2, gemm};
+use super::gemm::{Gemm, Isa, Kernel, dispatch, exp2_with, gemm, isa};
 use super::pack::{PACK_BUDGET, Packed, PackedQueries, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, RowLayout, SeqPair, View, chunk_order, split_chunks};
 
@@ -62,10 +62,14 @@ impl Buffers {
 
 /// `s <- exp2(s - lse2)` (probabilities) and `dp <- s * (dp - delta)` (score gradients).
 fn probabilities_and_score_grads(rows: usize, s: &mut [f32], dpm: &mut [f32], lse2: &[f32], delta: &[f32]) {
-    dispatch(ScoreGrads { rows, s, dpm, lse2, delta });
+    if isa() == Isa::Portable {
+        ScoreGrads::<false> { rows, s, dpm, lse2, delta }.run();
+    } else {
+        dispatch(ScoreGrads::<true> { rows, s, dpm, lse2, delta });
+    }
 }
 
-struct ScoreGrads<'a> {
+struct ScoreGrads<'a, const FMA: bool> {
     rows: usize,
     s: &'a mut [f32],
     dpm: &'a mut [f32],
@@ -73,7 +77,7 @@ struct ScoreGrads<'a> {
     delta: &'a [f32],
 }
 
-impl Kernel for ScoreGrads<'_> {
+impl<const FMA: bool> Kernel for ScoreGrads<'_, FMA> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -81,7 +85,7 @@ impl Kernel for ScoreGrads<'_> {
             let (srow, drow) = (&mut self.s[r * BC..(r + 1) * BC], &mut self.dpm[r * BC..(r + 1) * BC]);
             let (l, d) = (self.lse2[r], self.delta[r]);
             for (x, g) in srow.iter_mut().zip(drow.iter_mut()) {
-                *x = exp2(*x - l);
+                *x = exp2_with::<FMA>(*x - l);
                 *g = *x * (*g - d);
             }
         }

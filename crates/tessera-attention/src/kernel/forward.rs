@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::bf16;
-use super::gemm::{Gemm, Kernel, dispatch, exp2, gemm};
+use super::gemm::{Gemm, Isa, Kernel, dispatch, exp2_with, gemm, isa};
 use super::pack::{PACK_BUDGET, Packed, PackedBf16, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, SeqPair, View, chunk_order, split_chunks};
 
@@ -206,13 +206,17 @@ pub(crate) fn online_softmax(
     acc: &mut [f32],
     dp: usize,
 ) {
-    dispatch(SoftmaxKernel { rows, s, m, l, acc, dp });
+    if isa() == Isa::Portable {
+        SoftmaxKernel::<false> { rows, s, m, l, acc, dp }.run();
+    } else {
+        dispatch(SoftmaxKernel::<true> { rows, s, m, l, acc, dp });
+    }
 }
 
 /// Width of the vectorised reductions (one AVX-512 register of f32).
 const LANES: usize = 16;
 
-struct SoftmaxKernel<'a> {
+struct SoftmaxKernel<'a, const FMA: bool> {
     rows: usize,
     s: &'a mut [f32],
     m: &'a mut [f32],
@@ -221,42 +225,73 @@ struct SoftmaxKernel<'a> {
     dp: usize,
 }
 
-impl Kernel for SoftmaxKernel<'_> {
+impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
     type Output = ();
+    // Rows index several per-row arrays at once.
+    #[allow(clippy::needless_range_loop)]
     #[inline(always)]
     fn run(self) {
-        for r in 0..self.rows {
-            let srow = &mut self.s[r * BC..(r + 1) * BC];
-            // Reductions run in 16 independent lanes so that they vectorise (a single running
-            // value would impose a sequential order on the floating-point additions).
+        let rows = self.rows;
+        // Per-row work is done in phases so that what is per row (maxima, corrections, sums)
+        // is itself vectorised across rows instead of run as scalar code once per row.
+        let mut m_use = [0f32; BR];
+        let mut correction = [0f32; BR];
+        let mut sums = [0f32; BR];
+        for r in 0..rows {
+            let srow = &self.s[r * BC..(r + 1) * BC];
             let mut lanes = [f32::NEG_INFINITY; LANES];
             for chunk in srow.chunks_exact(LANES) {
                 for (m, &x) in lanes.iter_mut().zip(chunk) {
                     *m = if x > *m { x } else { *m };
                 }
             }
-            let tile_max = lanes.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-            let m_new = self.m[r].max(tile_max);
+            m_use[r] = reduce(lanes, |a, b| if b > a { b } else { a });
+        }
+        for r in 0..BR {
+            let m_old = self.m[r];
+            let m_new = if m_use[r] > m_old { m_use[r] } else { m_old };
             // A row that has seen only masked keys keeps m = -inf: use 0 so that 2^(s - m) = 0.
-            let m_use = if m_new == f32::NEG_INFINITY { 0.0 } else { m_new };
-            let correction = exp2(self.m[r] - m_use);
-            let mut sums = [0f32; LANES];
+            let used = if m_new == f32::NEG_INFINITY { 0.0 } else { m_new };
+            correction[r] = exp2_with::<FMA>(m_old - used);
+            self.m[r] = m_new;
+            m_use[r] = used;
+        }
+        for r in 0..rows {
+            let srow = &mut self.s[r * BC..(r + 1) * BC];
+            let mut lanes = [0f32; LANES];
             for chunk in srow.chunks_exact_mut(LANES) {
-                for (acc, x) in sums.iter_mut().zip(chunk.iter_mut()) {
-                    *x = exp2(*x - m_use);
+                for (acc, x) in lanes.iter_mut().zip(chunk.iter_mut()) {
+                    *x = exp2_with::<FMA>(*x - m_use[r]);
                     *acc += *x;
                 }
             }
-            let sum: f32 = sums.iter().sum();
-            self.l[r] = self.l[r] * correction + sum;
-            if correction != 1.0 {
+            sums[r] = reduce(lanes, |a, b| a + b);
+        }
+        for r in 0..BR {
+            self.l[r] = self.l[r] * correction[r] + sums[r];
+        }
+        for r in 0..rows {
+            if correction[r] != 1.0 {
                 for a in &mut self.acc[r * self.dp..(r + 1) * self.dp] {
-                    *a *= correction;
+                    *a *= correction[r];
                 }
             }
-            self.m[r] = m_new;
         }
     }
+}
+
+/// Folds 16 lanes pairwise (8, 4, 2, 1): vector operations on halves rather than 15 dependent
+/// scalar steps.
+#[inline(always)]
+fn reduce(mut v: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            v[l] = f(v[l], v[l + width]);
+        }
+        width /= 2;
+    }
+    v[0]
 }
 
 /// The forward pass over every (sequence, head), parallel over query tiles. `out` holds

@@ -221,12 +221,14 @@ fn fma_rows<const MB: usize, const NB: usize, const FMA: bool>(
 }
 
 /// `2^x` to about 2e-7 relative error; `0` below `-126` (masked scores arrive as `-inf`).
+/// With the polynomial in fused multiply-adds when `FMA` (only inside kernels dispatched to an
+/// instruction set that has them; elsewhere `mul_add` would be a slow library call).
 ///
 /// Written without `floor`, float-to-int casts or `max` (whose NaN rules get in the way) so that
 /// loops over it vectorise: rounding to the nearest integer is done by adding `1.5 * 2^23`, which
 /// leaves the integer in the low mantissa bits.
 #[inline(always)]
-pub(crate) fn exp2(x: f32) -> f32 {
+pub(crate) fn exp2_with<const FMA: bool>(x: f32) -> f32 {
     const ROUNDER: f32 = 12_582_912.0; // 1.5 * 2^23
     let xc = if x > -126.0 { x } else { -126.0 };
     let shifted = xc + ROUNDER;
@@ -234,28 +236,16 @@ pub(crate) fn exp2(x: f32) -> f32 {
     let ni = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
     let f = xc - n; // in [-0.5, 0.5]
     // Taylor series of 2^f = e^(f ln 2) to degree 6: the remainder is below 2e-7 on [-0.5, 0.5].
+    let step = |p: f32, c: f32| if FMA { p.mul_add(f, c) } else { p * f + c };
     let p = 1.540_353e-4f32;
-    let p = p.mul_add_fast(f, 1.333_355_8e-3);
-    let p = p.mul_add_fast(f, 9.618_129e-3);
-    let p = p.mul_add_fast(f, 5.550_411e-2);
-    let p = p.mul_add_fast(f, 0.240_226_5);
-    let p = p.mul_add_fast(f, std::f32::consts::LN_2);
-    let p = p.mul_add_fast(f, 1.0);
+    let p = step(p, 1.333_355_8e-3);
+    let p = step(p, 9.618_129e-3);
+    let p = step(p, 5.550_411e-2);
+    let p = step(p, 0.240_226_5);
+    let p = step(p, std::f32::consts::LN_2);
+    let p = step(p, 1.0);
     let scale = f32::from_bits((ni.wrapping_add(127) << 23) as u32);
     if x < -126.0 { 0.0 } else { p * scale }
-}
-
-/// `a * b + c`, fused where the instruction set has FMA (then as exact as `mul_add`), else
-/// rounded twice (never a slow library call).
-trait MulAddFast {
-    fn mul_add_fast(self, b: f32, c: f32) -> f32;
-}
-
-impl MulAddFast for f32 {
-    #[inline(always)]
-    fn mul_add_fast(self, b: f32, c: f32) -> f32 {
-        self * b + c
-    }
 }
 
 #[cfg(test)]
@@ -315,13 +305,13 @@ mod tests {
         let mut x = -125.0f32;
         while x <= 10.0 {
             let want = (x as f64).exp2();
-            let got = exp2(x) as f64;
+            let got = exp2_with::<false>(x) as f64;
             worst = worst.max(((got - want) / want).abs());
             x += 0.0137;
         }
         assert!(worst < 4e-7, "relative error {worst}");
-        assert_eq!(exp2(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp2(-200.0), 0.0);
-        assert_eq!(exp2(0.0), 1.0);
+        assert_eq!(exp2_with::<true>(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp2_with::<false>(-200.0), 0.0);
+        assert_eq!(exp2_with::<true>(0.0), 1.0);
     }
 }
