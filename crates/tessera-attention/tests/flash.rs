@@ -395,3 +395,89 @@ fn bad_inputs_are_clear_errors() {
             .contains("cu_seqlens_q")
     );
 }
+
+/// Runs with every kernel set: the AVX-512 (or best available) one here, and through child
+/// processes of this test binary the AVX2 and portable ones (`TESSERA_ATTENTION_ISA`).
+#[test]
+fn kernels_of_every_instruction_set() {
+    let cases = [
+        Case {
+            batch: 2,
+            heads: 4,
+            kv_heads: 2,
+            lq: 77,
+            lk: 130,
+            dim: 40,
+            causal: true,
+            window: (None, None),
+            padded: true,
+            scale: None,
+            seed: 1,
+        },
+        Case {
+            batch: 1,
+            heads: 2,
+            kv_heads: 2,
+            lq: 5,
+            lk: 300,
+            dim: 256,
+            causal: false,
+            window: (Some(50), Some(3)),
+            padded: false,
+            scale: Some(0.2),
+            seed: 2,
+        },
+        Case {
+            batch: 1,
+            heads: 3,
+            kv_heads: 1,
+            lq: 129,
+            lk: 64,
+            dim: 7,
+            causal: false,
+            window: (None, None),
+            padded: false,
+            scale: None,
+            seed: 3,
+        },
+    ];
+    for c in &cases {
+        let (q, k, v) = c.tensors();
+        let opts = c.options();
+        let (o, lse) = flash_attention(&q, &k, &v, &opts).unwrap();
+        let (o_ref, lse_ref) = naive_attention(&q, &k, &v, &opts).unwrap();
+        assert!(max_diff(&o, &o_ref) <= 1e-5 && max_diff(&lse, &lse_ref) <= 1e-5, "{c:?}");
+        let d_o = normal(&[c.batch, c.heads, c.lq, c.dim], 7);
+        let (dq, _, dv) = flash_attention_backward(&q, &k, &v, &o, &lse, &d_o, &opts).unwrap();
+        let vars: Vec<Var> =
+            [&q, &k, &v].iter().map(|t| Var::parameter(t.to_dtype(DType::F64).unwrap())).collect();
+        naive_attention_var(&vars[0], &vars[1], &vars[2], &opts)
+            .unwrap()
+            .backward_with(&d_o.to_dtype(DType::F64).unwrap())
+            .unwrap();
+        assert!(
+            max_diff(&dq, &vars[0].grad().unwrap()) <= 1e-4
+                && max_diff(&dv, &vars[2].grad().unwrap()) <= 1e-4,
+            "{c:?}"
+        );
+        let bf = |t: &Tensor| t.to_dtype(DType::BF16).unwrap();
+        let (ob, _) = flash_attention(&bf(&q), &bf(&k), &bf(&v), &opts).unwrap();
+        assert!(max_diff(&ob, &o_ref) <= 5e-2, "{c:?}: bf16 differs by {}", max_diff(&ob, &o_ref));
+    }
+    if std::env::var("TESSERA_ATTENTION_ISA").is_ok() {
+        return;
+    }
+    for isa in ["avx2", "portable"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "kernels_of_every_instruction_set", "--test-threads", "1"])
+            .env("TESSERA_ATTENTION_ISA", isa)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{isa}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -61,13 +61,22 @@ pub(crate) enum Isa {
 
 pub(crate) fn isa() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| match pulp::Arch::new() {
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        pulp::Arch::V4(_) => Isa::Avx512,
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        pulp::Arch::V3(_) => Isa::Avx2,
-        #[allow(unreachable_patterns)]
-        _ => Isa::Portable,
+    *ISA.get_or_init(|| {
+        let best = match pulp::Arch::new() {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            pulp::Arch::V4(_) => Isa::Avx512,
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            pulp::Arch::V3(_) => Isa::Avx2,
+            #[allow(unreachable_patterns)]
+            _ => Isa::Portable,
+        };
+        // TESSERA_ATTENTION_ISA=avx2|portable selects a lesser kernel set (to test the fallbacks
+        // on a machine that has more).
+        match std::env::var("TESSERA_ATTENTION_ISA").as_deref() {
+            Ok("portable") => Isa::Portable,
+            Ok("avx2") if best != Isa::Portable => Isa::Avx2,
+            _ => best,
+        }
     })
 }
 
