@@ -144,7 +144,7 @@ impl Pass {
             }
         }
         while let Some(node) = stack.pop() {
-            for edge in &node.edges {
+            for edge in node.edges.iter() {
                 match edge {
                     Edge::None => {}
                     Edge::Node(child, _) => match self.deps.entry(node_key(child)) {
@@ -200,19 +200,36 @@ impl Pass {
         let results = if grads.iter().all(Option::is_none) {
             vec![None; node.edges.len()]
         } else {
-            let materialised = materialise(node, grads)?;
-            let needs: Vec<bool> = node.edges.iter().map(|e| !matches!(e, Edge::None)).collect();
+            let many: Vec<Var>;
+            let materialised: &[Var] = match &*grads {
+                [Some(g)] => std::slice::from_ref(g),
+                _ => {
+                    many = materialise(node, grads)?;
+                    &many
+                }
+            };
+            let mut needs_inline = [false; 4];
+            let needs_heap: Vec<bool>;
+            let needs: &[bool] = if node.edges.len() <= needs_inline.len() {
+                for (n, e) in needs_inline.iter_mut().zip(node.edges.iter()) {
+                    *n = !matches!(e, Edge::None);
+                }
+                &needs_inline[..node.edges.len()]
+            } else {
+                needs_heap = node.edges.iter().map(|e| !matches!(e, Edge::None)).collect();
+                &needs_heap
+            };
             let mut slot = lock(&node.backward);
             let results = if self.keep_graph {
                 match slot.as_ref() {
-                    Some(f) => f(&materialised, &needs)?,
+                    Some(f) => f(materialised, needs)?,
                     None => return Err(Error::GraphFreed { node: node.name.to_string() }),
                 }
             } else {
                 match slot.take() {
                     Some(f) => {
                         drop(slot);
-                        f(&materialised, &needs)?
+                        f(materialised, needs)?
                     }
                     None => return Err(Error::GraphFreed { node: node.name.to_string() }),
                 }

@@ -34,6 +34,48 @@ impl Edge {
     }
 }
 
+/// A node's edges, stored inline for the common one- and two-input ops (one allocation fewer per
+/// recorded op).
+pub(crate) enum Edges {
+    Inline([Edge; 2], usize),
+    Heap(Vec<Edge>),
+}
+
+impl Edges {
+    pub(crate) fn as_slice(&self) -> &[Edge] {
+        match self {
+            Edges::Inline(e, n) => &e[..*n],
+            Edges::Heap(v) => v,
+        }
+    }
+}
+
+impl FromIterator<Edge> for Edges {
+    fn from_iter<I: IntoIterator<Item = Edge>>(iter: I) -> Edges {
+        let mut inline = [Edge::None, Edge::None];
+        let mut n = 0;
+        let mut iter = iter.into_iter();
+        for e in iter.by_ref() {
+            if n == 2 {
+                let mut v: Vec<Edge> = Vec::from(inline);
+                v.push(e);
+                v.extend(iter);
+                return Edges::Heap(v);
+            }
+            inline[n] = e;
+            n += 1;
+        }
+        Edges::Inline(inline, n)
+    }
+}
+
+impl std::ops::Deref for Edges {
+    type Target = [Edge];
+    fn deref(&self) -> &[Edge] {
+        self.as_slice()
+    }
+}
+
 /// Shape, dtype and device of a node output, kept for multi-output nodes so a missing output
 /// gradient can be materialised as zeros.
 pub(crate) struct OutputMeta {
@@ -45,7 +87,7 @@ pub(crate) struct OutputMeta {
 /// One recorded operation (PyTorch's `grad_fn`).
 pub(crate) struct Node {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) edges: Vec<Edge>,
+    pub(crate) edges: Edges,
     /// `None` once a backward pass without `retain_graph` has run it (saved tensors freed).
     pub(crate) backward: Mutex<Option<BackwardFn>>,
     /// Number of outputs; `outputs` is filled only for multi-output nodes.
@@ -58,7 +100,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(name: Cow<'static, str>, edges: Vec<Edge>, backward: BackwardFn) -> Node {
+    pub(crate) fn new(name: Cow<'static, str>, edges: Edges, backward: BackwardFn) -> Node {
         Node {
             name,
             edges,
