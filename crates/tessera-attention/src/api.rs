@@ -164,10 +164,29 @@ fn run_forward<T: Element + WithDType>(
     bufs: [&Buffer; 3],
     rows: usize,
     split: bool,
-) -> Result<(Vec<T>, Vec<f32>)> {
-    bufs[0].with::<T, _>(|q| {
+) -> Result<(Tensor, Tensor)> {
+    let (o, l) = bufs[0].with::<T, _>(|q| {
         bufs[1].with::<T, _>(|k| bufs[2].with::<T, _>(|v| Ok(forward_on(p, layouts, [q, k, v], rows, split))))
-    })
+    })?;
+    Ok((Tensor::from_vec(o, rows * p.dim, &Device::Cpu)?, Tensor::from_vec(l, rows, &Device::Cpu)?))
+}
+
+/// The forward pass for `q`'s dtype: flat output (`rows * dim`) and LSE (`rows`) in chunk order.
+fn forward_flat(
+    p: &Problem<'_>,
+    layouts: [RowLayout; 2],
+    tensors: [&Tensor; 3],
+    rows: usize,
+    split: bool,
+) -> Result<(Tensor, Tensor)> {
+    let bufs = [Buffer::new(tensors[0])?, Buffer::new(tensors[1])?, Buffer::new(tensors[2])?];
+    let bufs = [&bufs[0], &bufs[1], &bufs[2]];
+    match tensors[0].dtype() {
+        DType::F32 => run_forward::<f32>(p, layouts, bufs, rows, split),
+        DType::F16 => run_forward::<f16>(p, layouts, bufs, rows, split),
+        DType::BF16 => run_forward::<bf16>(p, layouts, bufs, rows, split),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
 }
 
 /// The forward pass on contiguous slices; `rows` output rows of `dim` values.
@@ -220,22 +239,8 @@ fn dense_forward(
         RowLayout::Dense { heads: s.heads, seq: s.lq, dim: s.dim },
         RowLayout::Dense { heads: s.kv_heads, seq: k.dims()[2], dim: s.dim },
     ];
-    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?];
-    let rows = s.batch * s.heads * s.lq;
-    let out_shape = (s.batch, s.heads, s.lq, s.dim);
-    let lse_shape = (s.batch, s.heads, s.lq);
-    macro_rules! go {
-        ($t:ty) => {{
-            let (o, l) = run_forward::<$t>(p, layouts, [&bufs[0], &bufs[1], &bufs[2]], rows, split)?;
-            Ok((Tensor::from_vec(o, out_shape, &Device::Cpu)?, Tensor::from_vec(l, lse_shape, &Device::Cpu)?))
-        }};
-    }
-    match q.dtype() {
-        DType::F32 => go!(f32),
-        DType::F16 => go!(f16),
-        DType::BF16 => go!(bf16),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
-    }
+    let (o, lse) = forward_flat(p, layouts, [q, k, v], s.batch * s.heads * s.lq, split)?;
+    Ok((o.reshape((s.batch, s.heads, s.lq, s.dim))?, lse.reshape((s.batch, s.heads, s.lq))?))
 }
 
 /// Attention of a few new queries `q (batch, heads, n, head_dim)` against a KV cache
@@ -273,7 +278,7 @@ fn run_backward<T: Element + WithDType>(
     bufs: [&Buffer; 5],
     lse: &[f32],
     sizes: [usize; 2],
-) -> Result<[Vec<T>; 3]> {
+) -> Result<[Tensor; 3]> {
     let zero = T::from_f32(0.0);
     let (mut dq, mut dk, mut dv) = (vec![zero; sizes[0]], vec![zero; sizes[1]], vec![zero; sizes[1]]);
     bufs[0].with::<T, _>(|q| {
@@ -296,7 +301,32 @@ fn run_backward<T: Element + WithDType>(
             })
         })
     })?;
-    Ok([dq, dk, dv])
+    let dev = Device::Cpu;
+    Ok([
+        Tensor::from_vec(dq, sizes[0], &dev)?,
+        Tensor::from_vec(dk, sizes[1], &dev)?,
+        Tensor::from_vec(dv, sizes[1], &dev)?,
+    ])
+}
+
+/// The backward pass for `q`'s dtype over `[q, k, v, o, d_o]`: flat `dq`, `dk`, `dv` in chunk order.
+fn backward_flat(
+    p: &Problem<'_>,
+    layouts: [RowLayout; 2],
+    tensors: [&Tensor; 5],
+    lse: &[f32],
+) -> Result<[Tensor; 3]> {
+    let bufs = tensors.map(Buffer::new);
+    let [a, b, c, d, e] = bufs;
+    let bufs = [a?, b?, c?, d?, e?];
+    let refs = [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &bufs[4]];
+    let sizes = [tensors[0].elem_count(), tensors[1].elem_count()];
+    match tensors[0].dtype() {
+        DType::F32 => run_backward::<f32>(p, layouts, refs, lse, sizes),
+        DType::F16 => run_backward::<f16>(p, layouts, refs, lse, sizes),
+        DType::BF16 => run_backward::<bf16>(p, layouts, refs, lse, sizes),
+        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+    }
 }
 
 fn lse_values(lse: &Tensor, expected: &[usize]) -> Result<Vec<f32>> {
@@ -341,30 +371,8 @@ pub fn flash_attention_backward(
         RowLayout::Dense { heads: s.heads, seq: s.lq, dim: s.dim },
         RowLayout::Dense { heads: s.kv_heads, seq: s.lk, dim: s.dim },
     ];
-    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?, Buffer::new(o)?, Buffer::new(d_o)?];
-    let sizes = [q.elem_count(), k.elem_count()];
-    macro_rules! go {
-        ($t:ty) => {{
-            let [dq, dk, dv] = run_backward::<$t>(
-                &p,
-                layouts,
-                [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &bufs[4]],
-                &lse,
-                sizes,
-            )?;
-            Ok((
-                Tensor::from_vec(dq, q.dims(), &Device::Cpu)?,
-                Tensor::from_vec(dk, k.dims(), &Device::Cpu)?,
-                Tensor::from_vec(dv, v.dims(), &Device::Cpu)?,
-            ))
-        }};
-    }
-    match q.dtype() {
-        DType::F32 => go!(f32),
-        DType::F16 => go!(f16),
-        DType::BF16 => go!(bf16),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
-    }
+    let [dq, dk, dv] = backward_flat(&p, layouts, [q, k, v, o, d_o], &lse)?;
+    Ok((dq.reshape(q.dims())?, dk.reshape(k.dims())?, dv.reshape(v.dims())?))
 }
 
 /// Sequences of a packed batch, from flash-attn's cumulative offsets.
@@ -420,9 +428,9 @@ fn check_packed(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<([usize; 3], [usiz
     Ok((qd, kd))
 }
 
-/// Head-major `(heads, tokens, dim)` buffer to `(tokens, heads, dim)`.
-fn from_head_major<T: WithDType>(data: Vec<T>, heads: usize, tokens: usize, dim: usize) -> Result<Tensor> {
-    Ok(Tensor::from_vec(data, (heads, tokens, dim), &Device::Cpu)?.permute((1, 0, 2))?.contiguous()?)
+/// A flat head-major `(heads, tokens, dim)` result as `(tokens, heads, dim)`.
+fn from_head_major(data: Tensor, heads: usize, tokens: usize, dim: usize) -> Result<Tensor> {
+    Ok(data.reshape((heads, tokens, dim))?.permute((1, 0, 2))?.contiguous()?)
 }
 
 /// Attention over a packed batch of variable-length sequences (flash-attn's varlen API):
@@ -443,20 +451,8 @@ pub fn flash_attention_varlen(
     let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
     let layouts =
         [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
-    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?];
-    let rows = qd[0] * qd[1];
-    macro_rules! go {
-        ($t:ty) => {{
-            let (o, l) = run_forward::<$t>(&p, layouts, [&bufs[0], &bufs[1], &bufs[2]], rows, false)?;
-            Ok((from_head_major(o, qd[1], qd[0], qd[2])?, Tensor::from_vec(l, (qd[1], qd[0]), &Device::Cpu)?))
-        }};
-    }
-    match q.dtype() {
-        DType::F32 => go!(f32),
-        DType::F16 => go!(f16),
-        DType::BF16 => go!(bf16),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
-    }
+    let (o, lse) = forward_flat(&p, layouts, [q, k, v], qd[0] * qd[1], false)?;
+    Ok((from_head_major(o, qd[1], qd[0], qd[2])?, lse.reshape((qd[1], qd[0]))?))
 }
 
 /// Gradients of [`flash_attention_varlen`].
@@ -480,28 +476,10 @@ pub fn flash_attention_varlen_backward(
     let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
     let layouts =
         [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
-    let bufs = [Buffer::new(q)?, Buffer::new(k)?, Buffer::new(v)?, Buffer::new(o)?, Buffer::new(d_o)?];
-    let sizes = [q.elem_count(), k.elem_count()];
-    macro_rules! go {
-        ($t:ty) => {{
-            let [dq, dk, dv] = run_backward::<$t>(
-                &p,
-                layouts,
-                [&bufs[0], &bufs[1], &bufs[2], &bufs[3], &bufs[4]],
-                &lse,
-                sizes,
-            )?;
-            Ok((
-                from_head_major(dq, qd[1], qd[0], qd[2])?,
-                from_head_major(dk, kd[1], kd[0], kd[2])?,
-                from_head_major(dv, kd[1], kd[0], kd[2])?,
-            ))
-        }};
-    }
-    match q.dtype() {
-        DType::F32 => go!(f32),
-        DType::F16 => go!(f16),
-        DType::BF16 => go!(bf16),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
-    }
+    let [dq, dk, dv] = backward_flat(&p, layouts, [q, k, v, o, d_o], &lse)?;
+    Ok((
+        from_head_major(dq, qd[1], qd[0], qd[2])?,
+        from_head_major(dk, kd[1], kd[0], kd[2])?,
+        from_head_major(dv, kd[1], kd[0], kd[2])?,
+    ))
 }

@@ -22,6 +22,18 @@ pub(crate) struct Tiles {
 }
 
 impl Tiles {
+    /// Clears the running maximum, sum and output, and returns the key blocks (of a packing
+    /// starting at key `base`, `blocks` long) that keys `[jlo, jhi)` touch.
+    fn start(&mut self, base: usize, blocks: usize, jlo: usize, jhi: usize) -> std::ops::Range<usize> {
+        self.acc.fill(0.0);
+        self.m.fill(f32::NEG_INFINITY);
+        self.l.fill(0.0);
+        if jlo >= jhi {
+            return 0..0;
+        }
+        (jlo - base) / BC..(jhi - base).div_ceil(BC).min(blocks)
+    }
+
     pub(crate) fn new(dp: usize) -> Tiles {
         Tiles {
             q: vec![0.0; BR * dp],
@@ -111,15 +123,7 @@ pub(crate) fn accumulate(
     t: &mut Tiles,
 ) {
     let dp = p.dim_padded;
-    t.acc.fill(0.0);
-    t.m.fill(f32::NEG_INFINITY);
-    t.l.fill(0.0);
-    if jlo >= jhi {
-        return;
-    }
-    let first = (jlo - kv.base) / BC;
-    let last = (jhi - kv.base).div_ceil(BC).min(kv.blocks());
-    for n in first..last {
+    for n in t.start(kv.base, kv.blocks(), jlo, jhi) {
         let j0 = kv.base + n * BC;
         let cols = BC.min(kv.base + kv.len - j0);
         let scores = Gemm::new(rows, BC, dp, &t.q, dp, kv.transposed_block(n, dp), BC, BC);
@@ -145,15 +149,7 @@ pub(crate) fn accumulate_bf16(
     t: &mut Tiles,
 ) {
     let dp = p.dim_padded;
-    t.acc.fill(0.0);
-    t.m.fill(f32::NEG_INFINITY);
-    t.l.fill(0.0);
-    if jlo >= jhi {
-        return;
-    }
-    let first = (jlo - kv.base) / BC;
-    let last = (jhi - kv.base).div_ceil(BC).min(kv.blocks());
-    for n in first..last {
+    for n in t.start(kv.base, kv.blocks(), jlo, jhi) {
         let j0 = kv.base + n * BC;
         let cols = BC.min(kv.base + kv.len - j0);
         bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E);

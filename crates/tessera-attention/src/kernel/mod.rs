@@ -98,7 +98,27 @@ pub(crate) struct View<'a, T> {
 }
 
 impl<T: Element> View<'_, T> {
-    /// Row `i` of sequence `seq`, head `h`, as f32 into `dst` (which is zero-padded past `dim`).
+    /// Row `i` of sequence `seq`, head `h`, converted by `convert` into `dst[..dim]`.
+    #[inline(always)]
+    fn read_row_as<U>(
+        &self,
+        seq: &SeqPair,
+        b: usize,
+        h: usize,
+        i: usize,
+        key: bool,
+        dst: &mut [U],
+        convert: impl Fn(T) -> U,
+    ) {
+        let start = if key { seq.k_start } else { seq.q_start };
+        let off = self.layout.row(b, start, h, i);
+        let len = dst.len();
+        for (d, s) in dst.iter_mut().zip(&self.data[off..off + len]) {
+            *d = convert(*s);
+        }
+    }
+
+    /// Row `i` of sequence `seq`, head `h`, as f32 into `dst[..dim]` (the rest is left alone).
     #[inline(always)]
     pub(crate) fn read_row(
         &self,
@@ -110,15 +130,9 @@ impl<T: Element> View<'_, T> {
         dim: usize,
         dst: &mut [f32],
     ) {
-        let start = if key { seq.k_start } else { seq.q_start };
-        let off = self.layout.row(b, start, h, i);
-        for (d, s) in dst[..dim].iter_mut().zip(&self.data[off..off + dim]) {
-            *d = s.to_f32();
-        }
+        self.read_row_as(seq, b, h, i, key, &mut dst[..dim], T::to_f32);
     }
-}
 
-impl<T: Element> View<'_, T> {
     /// Row `i` of sequence `seq`, head `h`, as bf16 bits into `dst[..dim]`.
     #[inline(always)]
     pub(crate) fn read_row_bits(
@@ -131,11 +145,7 @@ impl<T: Element> View<'_, T> {
         dim: usize,
         dst: &mut [u16],
     ) {
-        let start = if key { seq.k_start } else { seq.q_start };
-        let off = self.layout.row(b, start, h, i);
-        for (d, s) in dst[..dim].iter_mut().zip(&self.data[off..off + dim]) {
-            *d = s.bf16_bits();
-        }
+        self.read_row_as(seq, b, h, i, key, &mut dst[..dim], T::bf16_bits);
     }
 }
 
