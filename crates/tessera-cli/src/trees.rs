@@ -389,6 +389,10 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
         min_child_weight: a.min_child_weight.unwrap_or(d.min_child_weight),
         subsample: a.subsample.unwrap_or(d.subsample),
         colsample_bytree: a.colsample_bytree.unwrap_or(d.colsample_bytree),
+        colsample_bylevel: a.colsample_bylevel.unwrap_or(d.colsample_bylevel),
+        colsample_bynode: a.colsample_bynode.unwrap_or(d.colsample_bynode),
+        max_bin: a.max_bin.unwrap_or(d.max_bin),
+        eval_metric: a.eval_metric.as_deref().map(str::parse).transpose()?,
         max_leaves: a.max_leaves.unwrap_or(d.max_leaves),
         grow_policy: match a.grow_policy.as_deref() {
             None | Some("depthwise") => GrowPolicy::Depthwise,

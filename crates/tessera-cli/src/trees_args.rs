@@ -111,6 +111,19 @@ pub struct TrainArgs {
     /// Histogram booster: fraction of features per tree.
     #[arg(long)]
     pub colsample_bytree: Option<f64>,
+    /// Histogram booster: fraction of the tree's features drawn for each depth.
+    #[arg(long)]
+    pub colsample_bylevel: Option<f64>,
+    /// Histogram booster: fraction of the level's features drawn for each node.
+    #[arg(long)]
+    pub colsample_bynode: Option<f64>,
+    /// Histogram booster: bins per feature (2..=256; cut points are weighted quantiles).
+    #[arg(long)]
+    pub max_bin: Option<usize>,
+    /// Histogram booster: metric of --eval-data and early stopping: rmse, mae, logloss, mlogloss,
+    /// error, auc or poisson-nloglik (default: the objective's).
+    #[arg(long)]
+    pub eval_metric: Option<String>,
     /// Histogram booster: maximum leaves per tree (with --grow-policy lossguide).
     #[arg(long)]
     pub max_leaves: Option<usize>,

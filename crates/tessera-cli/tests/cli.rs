@@ -427,3 +427,42 @@ fn hist_models_save_in_xgboost_format_and_load_back() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--model hist only"));
 }
+
+#[test]
+fn hist_booster_sampling_bins_and_eval_metric_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (dir.path().join("d.csv"), dir.path().join("m.json"));
+    let o = tessera(&["data", "export", "breast_cancer", "--out", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let train = |extra: &[&str]| {
+        let mut args =
+            vec!["trees", "train", "--model", "hist", "--data", data.to_str().unwrap(), "--target", "target"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", model.to_str().unwrap()]);
+        tessera(&args)
+    };
+    let flags = [
+        "--max-bin",
+        "16",
+        "--colsample-bylevel",
+        "0.5",
+        "--colsample-bynode",
+        "0.5",
+        "--eval-data",
+        data.to_str().unwrap(),
+        "--eval-metric",
+        "auc",
+        "--early-stopping-rounds",
+        "5",
+        "--n-estimators",
+        "50",
+    ];
+    let o = train(&flags);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("best iteration"), "{}", stderr(&o));
+    assert!(model.exists());
+    let o = train(&["--eval-metric", "bogus"]);
+    assert!(!o.status.success() && stderr(&o).contains("eval_metric `bogus`"), "{}", stderr(&o));
+    let o = train(&["--max-bin", "1"]);
+    assert!(!o.status.success() && stderr(&o).contains("max_bin"), "{}", stderr(&o));
+}

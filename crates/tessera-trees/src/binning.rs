@@ -2,8 +2,9 @@
 //!
 //! Each feature gets at most [`MAX_BINS`] bins: when it has that few distinct values the edges are the
 //! midpoints between consecutive distinct values (so histogram splits are the exact splits); otherwise
-//! the edges are midpoints at evenly spaced quantiles. A value's code is the number of edges below it,
-//! so `code <= b` exactly when `x <= edges[b]`. Missing values get code [`MISSING_BIN`].
+//! the edges are midpoints at evenly spaced quantiles (of the sample weights, when rows carry weights:
+//! a weighted quantile sketch computed exactly). A value's code is the number of edges below it, so
+//! `code <= b` exactly when `x <= edges[b]`. Missing values get code [`MISSING_BIN`].
 
 use rayon::prelude::*;
 
@@ -23,12 +24,19 @@ pub(crate) struct Binned {
 impl Binned {
     /// Bins column-major `cols` (`n_rows` values per feature), features in parallel.
     pub fn new(cols: &[f32], n_rows: usize) -> Self {
+        Binned::with_options(cols, n_rows, MAX_BINS, None)
+    }
+
+    /// Bins with at most `max_bins` (2..=[`MAX_BINS`]) bins per feature, cutting at quantiles of
+    /// `weights` (one per row) when given.
+    pub fn with_options(cols: &[f32], n_rows: usize, max_bins: usize, weights: Option<&[f32]>) -> Self {
+        let max_bins = max_bins.clamp(2, MAX_BINS);
         let n_features = cols.len() / n_rows.max(1);
         let per_feature: Vec<(Vec<f32>, Vec<u8>)> = (0..n_features)
             .into_par_iter()
             .map(|f| {
                 let col = &cols[f * n_rows..(f + 1) * n_rows];
-                let edges = edges_for(col);
+                let edges = edges_for(col, max_bins, weights);
                 let codes = col
                     .iter()
                     .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })
@@ -52,24 +60,41 @@ impl Binned {
     }
 }
 
-fn edges_for(col: &[f32]) -> Vec<f32> {
-    let mut v: Vec<f32> = col.iter().copied().filter(|x| !x.is_nan()).collect();
-    v.sort_unstable_by(f32::total_cmp);
-    let mut distinct = v.clone();
+fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> {
+    // (value, weight) of the present values, sorted by value.
+    let mut v: Vec<(f32, f32)> = match weights {
+        Some(w) => col.iter().zip(w).filter(|(x, _)| !x.is_nan()).map(|(&x, &w)| (x, w)).collect(),
+        None => col.iter().filter(|x| !x.is_nan()).map(|&x| (x, 1.0)).collect(),
+    };
+    v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut distinct: Vec<f32> = v.iter().map(|p| p.0).collect();
     distinct.dedup();
     let mid = |a: f32, b: f32| {
         let m = a + (b - a) / 2.0;
         if m >= b { a } else { m }
     };
-    if distinct.len() <= MAX_BINS {
+    if distinct.len() <= max_bins {
         return distinct.windows(2).map(|w| mid(w[0], w[1])).collect();
     }
-    let mut edges = Vec::with_capacity(MAX_BINS - 1);
-    for q in 1..MAX_BINS {
-        let i = q * v.len() / MAX_BINS;
+    // Cumulative weight after each value; cut q is placed after the value where it reaches q/max_bins.
+    let total: f64 = v.iter().map(|p| f64::from(p.1)).sum();
+    let mut cumulative = Vec::with_capacity(v.len());
+    let mut acc = 0.0f64;
+    for p in &v {
+        acc += f64::from(p.1);
+        cumulative.push(acc);
+    }
+    let mut edges = Vec::with_capacity(max_bins - 1);
+    for q in 1..max_bins {
+        let i = if weights.is_none() {
+            (q * v.len() / max_bins).saturating_sub(1)
+        } else {
+            let target = total * q as f64 / max_bins as f64;
+            cumulative.partition_point(|&c| c < target).min(v.len() - 1)
+        };
         // Cut between the value at the quantile and the next larger distinct value.
-        let a = v[i.saturating_sub(1)];
-        let next = v[i..].iter().copied().find(|&b| b > a);
+        let a = v[i].0;
+        let next = v[i..].iter().map(|p| p.0).find(|&b| b > a);
         if let Some(b) = next {
             let e = mid(a, b);
             if edges.last().is_none_or(|&last| e > last) {
@@ -90,6 +115,17 @@ mod tests {
         let b = Binned::new(&col, 6);
         assert_eq!(b.edges[0], vec![1.5, 2.5]);
         assert_eq!(b.column(0), &[2, 0, MISSING_BIN, 1, 0, 2]);
+    }
+
+    #[test]
+    fn max_bins_and_weights_move_the_cuts() {
+        let col: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let b = Binned::with_options(&col, 1000, 4, None);
+        assert_eq!(b.edges[0], vec![249.5, 499.5, 749.5]);
+        // Rows 0..100 carry 9x the weight of the rest: half the weight sits below 100.
+        let w: Vec<f32> = (0..1000).map(|i| if i < 100 { 9.0 } else { 1.0 }).collect();
+        let b = Binned::with_options(&col, 1000, 2, Some(&w));
+        assert_eq!(b.edges[0], vec![99.5]);
     }
 
     #[test]

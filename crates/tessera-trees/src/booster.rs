@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
-use crate::binning::Binned;
+use crate::binning::{Binned, MAX_BINS};
 use crate::booster_grow::grow_tree;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::decision_tree::{PREDICT_CHUNK, argmax, rows_of};
@@ -23,7 +23,7 @@ use crate::estimator::{Model, check_predict_input};
 use crate::metrics;
 use crate::tree::Tree;
 
-pub use crate::booster_objective::Objective;
+pub use crate::booster_objective::{EvalMetric, Objective};
 use crate::booster_objective::{eval_metric, grad_hess};
 use crate::stats::{sigmoid, weighted_quantile};
 
@@ -56,6 +56,20 @@ pub struct BoosterParams {
     pub subsample: f64,
     /// Fraction of features per tree.
     pub colsample_bytree: f64,
+    /// Fraction of the tree's features drawn anew for each depth (`colsample_bylevel`).
+    #[serde(default = "one")]
+    pub colsample_bylevel: f64,
+    /// Fraction of the level's features drawn anew for each node (`colsample_bynode`).
+    #[serde(default = "one")]
+    pub colsample_bynode: f64,
+    /// Bins per feature (`max_bin`, 2..=256; one code is kept for missing values, so at most 255 hold
+    /// present values). Cut points are quantiles of the sample weights when the fit has weights.
+    #[serde(default = "default_max_bin")]
+    pub max_bin: usize,
+    /// The metric printed for evaluation sets and used for early stopping; `None` means the objective's
+    /// default (rmse, mae, logloss, mlogloss, poisson-nloglik).
+    #[serde(default)]
+    pub eval_metric: Option<EvalMetric>,
     /// Initial margin; `None` estimates it from the data as XGBoost does.
     pub base_score: Option<f64>,
     /// Random seed.
@@ -78,10 +92,22 @@ impl Default for BoosterParams {
             max_delta_step: 0.0,
             subsample: 1.0,
             colsample_bytree: 1.0,
+            colsample_bylevel: 1.0,
+            colsample_bynode: 1.0,
+            max_bin: 256,
+            eval_metric: None,
             base_score: None,
             seed: 0,
         }
     }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_max_bin() -> usize {
+    256
 }
 
 /// How trees grow (XGBoost's `grow_policy`).
@@ -168,7 +194,15 @@ impl BoosterParams {
         if self.max_depth == 0 && (self.max_leaves == 0 || self.grow_policy == GrowPolicy::Depthwise) {
             return Err(param("max_depth = 0 (unlimited) needs grow_policy lossguide with max_leaves > 0"));
         }
-        for (name, v) in [("subsample", self.subsample), ("colsample_bytree", self.colsample_bytree)] {
+        if !(2..=256).contains(&self.max_bin) {
+            return Err(param(format!("max_bin must be in 2..=256, got {}", self.max_bin)));
+        }
+        for (name, v) in [
+            ("subsample", self.subsample),
+            ("colsample_bytree", self.colsample_bytree),
+            ("colsample_bylevel", self.colsample_bylevel),
+            ("colsample_bynode", self.colsample_bynode),
+        ] {
             if !(v > 0.0 && v <= 1.0) {
                 return Err(param(format!("{name} must be in (0, 1], got {v}")));
             }
@@ -275,7 +309,8 @@ impl HistGradientBooster {
         for c in x.columns() {
             cols.extend(c.iter().copied());
         }
-        let bins = Binned::new(&cols, n);
+        let bin_weights: Option<Vec<f32>> = w.map(|_| weights.iter().map(|&v| v as f32).collect());
+        let bins = Binned::with_options(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref());
         let mut margin: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
         let mut eval_margins: Vec<Vec<f64>> = eval_sets
             .iter()
@@ -335,7 +370,7 @@ impl HistGradientBooster {
             for k in 0..outputs {
                 let gh: Vec<[f32; 2]> = g[k].par_iter().zip(h[k].par_iter()).map(|(&a, &b)| [a, b]).collect();
                 let (mut tree, order, leaf_of) =
-                    grow_tree(&params, &bins, &gh, rows.clone(), &features, &mut split_stats);
+                    grow_tree(&params, &bins, &gh, rows.clone(), &features, &mut split_stats, &mut rng);
                 if p.objective == Objective::AbsoluteError {
                     // XGBoost re-fits each leaf to the median residual of its rows.
                     let mut by_leaf: std::collections::BTreeMap<usize, Vec<(f64, f64)>> = Default::default();
@@ -374,13 +409,17 @@ impl HistGradientBooster {
                 let mut round_metrics = Vec::new();
                 for (((name, _, ey), em), hist) in eval_sets.iter().zip(&eval_margins).zip(history.iter_mut())
                 {
-                    let m = eval_metric(p.objective, em, *ey, outputs, labels.as_ref())?;
+                    let m = match p.eval_metric {
+                        None => eval_metric(p.objective, em, *ey, outputs, labels.as_ref())?,
+                        Some(metric) => metric.value(p.objective, em, *ey, outputs, labels.as_ref())?,
+                    };
                     hist.1.push(m);
                     round_metrics.push((name.to_string(), m));
                 }
                 progress(round, &round_metrics);
                 let first = round_metrics[0].1;
-                if best.is_none_or(|(_, b)| first < b) {
+                let higher_is_better = p.eval_metric.is_some_and(EvalMetric::higher_is_better);
+                if best.is_none_or(|(_, b)| if higher_is_better { first > b } else { first < b }) {
                     best = Some((round, first));
                 }
                 if let (Some(patience), Some((b, _))) = (early_stopping_rounds, best)

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+use tessera_tensor::SeededRng;
+
 use crate::binning::{Binned, MISSING_BIN};
 use crate::booster::{BoosterParams, GrowPolicy};
 use crate::tree::{Node, Tree};
@@ -169,7 +171,27 @@ pub(crate) fn grow_tree(
     rows: Vec<u32>,
     features: &[usize],
     split_stats: &mut [[f64; 3]],
+    rng: &mut SeededRng,
 ) -> (Tree, Vec<u32>, Vec<usize>) {
+    // Column sampling by level and by node: a subset of the tree's features per depth, and of that
+    // per node. Histograms still cover the tree's features, so subtraction stays exact.
+    let mut level_features: Vec<Vec<usize>> = Vec::new();
+    let mut node_features = |depth: usize, rng: &mut SeededRng| -> Vec<usize> {
+        let sample = |set: &[usize], fraction: f64, rng: &mut SeededRng| {
+            let mut s = set.to_vec();
+            if fraction < 1.0 {
+                rng.shuffle(&mut s);
+                s.truncate(((fraction * set.len() as f64).round() as usize).max(1));
+                s.sort_unstable();
+            }
+            s
+        };
+        while level_features.len() <= depth {
+            let level = sample(features, p.colsample_bylevel, rng);
+            level_features.push(level);
+        }
+        sample(&level_features[depth], p.colsample_bynode, rng)
+    };
     let mut tree = Tree {
         nodes: Vec::new(),
         max_depth: 0,
@@ -197,7 +219,7 @@ pub(crate) fn grow_tree(
     let (g0, h0) = sums(&rows);
     let root = push_leaf(&mut tree, g0, h0);
     let root_hist = build_hist(bins, &rows, gh, features);
-    let root_split = best_split(p, &root_hist, features, g0, h0);
+    let root_split = best_split(p, &root_hist, &node_features(0, rng), g0, h0);
     let root =
         Frontier { id: root, rows, hist: root_hist, g: g0, h: h0, depth: 0, split: root_split, order: 0 };
     // Depth-wise: first in, first out (level order). Loss-guided: the largest gain first.
@@ -246,7 +268,7 @@ pub(crate) fn grow_tree(
         let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
         let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
         for (id, rs, hist, gs, hs) in [(l, left, hl_hist, gl, hl), (r, right, hr_hist, gr, hr)] {
-            let split = best_split(p, &hist, features, gs, hs);
+            let split = best_split(p, &hist, &node_features(node.depth + 1, rng), gs, hs);
             let child =
                 Frontier { id, rows: rs, hist, g: gs, h: hs, depth: node.depth + 1, split, order: created };
             created += 1;

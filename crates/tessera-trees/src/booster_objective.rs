@@ -100,6 +100,137 @@ fn single_grad_hess(obj: Objective, m: f64, y: f64, max_delta_step: f64) -> (f32
     }
 }
 
+/// Metrics of evaluation sets (XGBoost's `eval_metric` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EvalMetric {
+    /// Root mean squared error of the predictions.
+    #[serde(rename = "rmse")]
+    Rmse,
+    /// Mean absolute error of the predictions.
+    #[serde(rename = "mae")]
+    Mae,
+    /// Binary log loss.
+    #[serde(rename = "logloss")]
+    Logloss,
+    /// Multiclass log loss.
+    #[serde(rename = "mlogloss")]
+    Mlogloss,
+    /// Classification error rate (threshold 0.5 for binary, arg max for multiclass).
+    #[serde(rename = "error")]
+    Error,
+    /// Area under the ROC curve (binary; higher is better).
+    #[serde(rename = "auc")]
+    Auc,
+    /// Negative Poisson log likelihood.
+    #[serde(rename = "poisson-nloglik")]
+    PoissonNloglik,
+}
+
+impl std::str::FromStr for EvalMetric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "rmse" => EvalMetric::Rmse,
+            "mae" => EvalMetric::Mae,
+            "logloss" => EvalMetric::Logloss,
+            "mlogloss" => EvalMetric::Mlogloss,
+            "error" => EvalMetric::Error,
+            "auc" => EvalMetric::Auc,
+            "poisson-nloglik" => EvalMetric::PoissonNloglik,
+            other => {
+                return Err(Error::Param(format!(
+                    "eval_metric `{other}`: expected rmse, mae, logloss, mlogloss, error, auc or poisson-nloglik"
+                )));
+            }
+        })
+    }
+}
+
+impl EvalMetric {
+    /// Whether larger values are better (AUC); early stopping keeps the best round accordingly.
+    pub fn higher_is_better(self) -> bool {
+        self == EvalMetric::Auc
+    }
+
+    /// The metric of margins `margin` (`outputs` per row) against labels `y`.
+    pub(crate) fn value(
+        self,
+        obj: Objective,
+        margin: &[f64],
+        y: ArrayView1<'_, f32>,
+        outputs: usize,
+        labels: Option<&ClassLabels>,
+    ) -> Result<f64> {
+        let classify = matches!(obj, Objective::Logistic | Objective::Softprob);
+        let n = y.len().max(1) as f64;
+        let class_of = |t: f32| -> Result<usize> {
+            let labels = labels.ok_or_else(|| Error::Data("classification metric without labels".into()))?;
+            labels
+                .index_of(t)
+                .map(|k| k as usize)
+                .ok_or_else(|| Error::Data(format!("eval label {t} was not seen in training")))
+        };
+        let unsupported =
+            || Err(Error::Param(format!("eval_metric {self:?} does not apply to objective {obj:?}")));
+        match self {
+            EvalMetric::Rmse | EvalMetric::Mae => {
+                if classify && outputs != 1 {
+                    return unsupported();
+                }
+                let pred = |m: f64| match obj {
+                    Objective::Logistic => sigmoid(m),
+                    Objective::Poisson => m.exp(),
+                    _ => m,
+                };
+                let mut total = 0.0;
+                for (i, &t) in y.iter().enumerate() {
+                    let target = if classify { class_of(t)? as f64 } else { f64::from(t) };
+                    let e = pred(margin[i]) - target;
+                    total += if self == EvalMetric::Rmse { e * e } else { e.abs() };
+                }
+                Ok(if self == EvalMetric::Rmse { (total / n).sqrt() } else { total / n })
+            }
+            EvalMetric::Logloss | EvalMetric::Mlogloss => {
+                if !classify || (self == EvalMetric::Logloss) != (outputs == 1) {
+                    return unsupported();
+                }
+                eval_metric(obj, margin, y, outputs, labels)
+            }
+            EvalMetric::PoissonNloglik => {
+                if obj != Objective::Poisson {
+                    return unsupported();
+                }
+                eval_metric(obj, margin, y, outputs, labels)
+            }
+            EvalMetric::Error => {
+                if !classify {
+                    return unsupported();
+                }
+                let mut wrong = 0usize;
+                for (i, &t) in y.iter().enumerate() {
+                    let predicted = if outputs == 1 {
+                        usize::from(margin[i] > 0.0)
+                    } else {
+                        let row = &margin[i * outputs..(i + 1) * outputs];
+                        (0..outputs).fold(0, |best, k| if row[k] > row[best] { k } else { best })
+                    };
+                    wrong += usize::from(predicted != class_of(t)?);
+                }
+                Ok(wrong as f64 / n)
+            }
+            EvalMetric::Auc => {
+                if obj != Objective::Logistic {
+                    return unsupported();
+                }
+                let positive: Vec<f32> =
+                    y.iter().map(|&t| class_of(t).map(|k| k as f32)).collect::<Result<_>>()?;
+                let scores: Vec<f32> = margin.iter().map(|&m| m as f32).collect();
+                crate::metrics::roc_auc(ArrayView1::from(&positive[..]), ArrayView1::from(&scores[..]), 1.0)
+            }
+        }
+    }
+}
+
 /// The default metric of an objective (lower is better): rmse, mae, logloss, mlogloss, poisson-nloglik.
 pub(crate) fn eval_metric(
     obj: Objective,

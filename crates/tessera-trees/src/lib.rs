@@ -60,7 +60,8 @@ pub use adaboost::{
 pub use any::{AnyEstimator, AnyModel};
 pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
 pub use booster::{
-    BoosterParams, EvalSet, FittedBooster, GrowPolicy, HistGradientBooster, Objective, booster_metric,
+    BoosterParams, EvalMetric, EvalSet, FittedBooster, GrowPolicy, HistGradientBooster, Objective,
+    booster_metric,
 };
 pub use criterion::Criterion;
 pub use data::ClassLabels;

@@ -186,3 +186,151 @@ fn custom_objectives_reproduce_built_in_ones() {
     let bad = |_: &[f64], _: &[f64]| (vec![0.0f32; 3], vec![1.0f32; 3]);
     assert!(b.fit_custom(x, y, &bad).unwrap_err().to_string().contains("custom objective"));
 }
+
+/// Per tree of an XGBoost-JSON export: the split feature of every internal node, by depth.
+fn split_features_by_depth(m: &FittedBooster) -> Vec<Vec<Vec<usize>>> {
+    let json: serde_json::Value =
+        serde_json::from_str(&tessera_trees::booster_to_xgboost_json(m, None)).unwrap();
+    let trees = json["learner"]["gradient_booster"]["model"]["trees"].as_array().unwrap();
+    trees
+        .iter()
+        .map(|t| {
+            let ints = |k: &str| -> Vec<i64> {
+                t[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+            };
+            let (left, right, feature) =
+                (ints("left_children"), ints("right_children"), ints("split_indices"));
+            let mut by_depth: Vec<Vec<usize>> = Vec::new();
+            let mut stack = vec![(0usize, 0usize)];
+            while let Some((node, depth)) = stack.pop() {
+                if left[node] < 0 {
+                    continue;
+                }
+                if by_depth.len() <= depth {
+                    by_depth.resize(depth + 1, Vec::new());
+                }
+                by_depth[depth].push(feature[node] as usize);
+                stack.push((left[node] as usize, depth + 1));
+                stack.push((right[node] as usize, depth + 1));
+            }
+            by_depth
+        })
+        .collect()
+}
+
+#[test]
+fn column_sampling_by_level_and_by_node() {
+    let ds = make_classification(&ClassificationParams {
+        n_samples: 3000,
+        n_features: 8,
+        n_informative: 6,
+        seed: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    // One feature per level: every split of a depth uses the same feature.
+    let mut b = booster(Objective::Logistic, 10);
+    b.params.max_depth = 4;
+    b.params.colsample_bylevel = 0.125;
+    let m = b.fit(ds.features(), ds.targets()).unwrap();
+    let mut levels_seen = 0;
+    for tree in split_features_by_depth(&m) {
+        for level in tree {
+            assert!(level.windows(2).all(|w| w[0] == w[1]), "one feature per level: {level:?}");
+            levels_seen += 1;
+        }
+    }
+    assert!(levels_seen >= 20);
+    // One feature per node: nodes of a level differ; reproducible from the seed and thread count free.
+    b.params.colsample_bylevel = 1.0;
+    b.params.colsample_bynode = 0.125;
+    let one = with_threads(1, || b.fit(ds.features(), ds.targets()).unwrap());
+    let two = with_threads(2, || b.fit(ds.features(), ds.targets()).unwrap());
+    assert_eq!(one, two);
+    let mixed =
+        split_features_by_depth(&one).iter().flatten().any(|level| level.windows(2).any(|w| w[0] != w[1]));
+    assert!(mixed, "per-node sampling should give different features within a level");
+    b.params.colsample_bynode = 0.0;
+    assert!(b.fit(ds.features(), ds.targets()).is_err());
+}
+
+#[test]
+fn max_bin_limits_the_cut_points() {
+    let ds = make_classification(&ClassificationParams {
+        n_samples: 3000,
+        n_features: 5,
+        seed: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut b = booster(Objective::Logistic, 30);
+    b.params.max_bin = 8;
+    let m = b.fit(ds.features(), ds.targets()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&tessera_trees::booster_to_xgboost_json(&m, None)).unwrap();
+    let mut cuts: Vec<std::collections::BTreeSet<u64>> = vec![Default::default(); 5];
+    for t in json["learner"]["gradient_booster"]["model"]["trees"].as_array().unwrap() {
+        let left = t["left_children"].as_array().unwrap();
+        for (i, f) in t["split_indices"].as_array().unwrap().iter().enumerate() {
+            if left[i].as_i64().unwrap() >= 0 {
+                let c = t["split_conditions"][i].as_f64().unwrap();
+                cuts[f.as_u64().unwrap() as usize].insert(c.to_bits());
+            }
+        }
+    }
+    assert!(
+        cuts.iter().all(|c| c.len() <= 7),
+        "at most max_bin - 1 cut points per feature: {:?}",
+        cuts.iter().map(|c| c.len()).collect::<Vec<_>>()
+    );
+    for bad in [1, 257] {
+        b.params.max_bin = bad;
+        assert!(b.fit(ds.features(), ds.targets()).unwrap_err().to_string().contains("max_bin"));
+    }
+}
+
+#[test]
+fn eval_metrics_and_early_stopping_direction() {
+    use tessera_trees::{EvalMetric, metrics};
+    let (train, valid) = train_test_split(&load_breast_cancer(), 0.3, 0, true).unwrap();
+    let set = [("valid", valid.features(), valid.targets())];
+    for metric in [EvalMetric::Auc, EvalMetric::Error, EvalMetric::Logloss, EvalMetric::Rmse] {
+        let mut b = booster(Objective::Logistic, 60);
+        b.params.eval_metric = Some(metric);
+        let m = b.fit_eval(train.features(), train.targets(), None, &set, None, |_, _| {}).unwrap();
+        let history = &m.eval_history[0].1;
+        let last = *history.last().unwrap();
+        let proba = m.predict_proba(valid.features()).unwrap();
+        let want = match metric {
+            EvalMetric::Auc => metrics::roc_auc(valid.targets(), proba.column(1), 1.0).unwrap(),
+            EvalMetric::Error => {
+                1.0 - metrics::accuracy(valid.targets(), m.predict(valid.features()).unwrap().view()).unwrap()
+            }
+            EvalMetric::Logloss => metrics::log_loss(valid.targets(), proba.view(), &[0.0, 1.0]).unwrap(),
+            _ => (proba
+                .column(1)
+                .iter()
+                .zip(valid.targets())
+                .map(|(&p, &y)| (f64::from(p) - f64::from(y)).powi(2))
+                .sum::<f64>()
+                / valid.n_samples() as f64)
+                .sqrt(),
+        };
+        assert!((last - want).abs() < 1e-5, "{metric:?}: history {last} vs recomputed {want}");
+        let best = m.best_iteration.unwrap();
+        let extreme = if metric.higher_is_better() {
+            history.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            history.iter().copied().fold(f64::INFINITY, f64::min)
+        };
+        assert_eq!(history[best], extreme, "{metric:?}");
+    }
+    let mut b = booster(Objective::SquaredError, 5);
+    b.params.eval_metric = Some(EvalMetric::Auc);
+    let (tr, va) = train_test_split(&load_diabetes(), 0.3, 0, false).unwrap();
+    let err = b
+        .fit_eval(tr.features(), tr.targets(), None, &[("v", va.features(), va.targets())], None, |_, _| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("does not apply"), "{err}");
+    assert!("bogus".parse::<EvalMetric>().is_err());
+}
