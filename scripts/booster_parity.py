@@ -3,7 +3,7 @@
 
 Same rows as crates/tessera-datasets/data/*.csv, 5 shuffled folds (fold id stored per row), XGBoost with
 tree_method=hist, max_bin=256 and its default tree parameters (100 rounds, depth 6, eta 0.3, lambda 1).
-Scores: accuracy for classifiers, RMSE for regressors. Also the root split feature of the first tree(s) on
+Scores: accuracy for classifiers, RMSE for regressors; also diabetes with monotone constraints. Also the root split feature of the first tree(s) on
 the whole of iris and digits, whose features have fewer distinct values than max_bin. The Rust test
 (crates/tessera-trees/tests/booster_parity.rs) requires tessera within 1 accuracy point / 2% RMSE, or better.
 
@@ -76,6 +76,21 @@ def main():
             trees = [json.loads(t) for t in model.get_dump(dump_format="json")]
             entry["first_round_root_features"] = [int(t["split"].lstrip("f")) for t in trees]
         out["datasets"][name] = entry
+    # Monotone constraints (bmi, bp and s5 increasing) on diabetes, same folds.
+    x, y = datasets.load_diabetes(return_X_y=True)
+    x = x.astype(np.float32)
+    constraints = [0, 0, 1, 1, 0, 0, 0, 0, 1, 0]
+    folds = out["datasets"]["diabetes"]["fold_of_row"]
+    fold_scores = []
+    for k in range(5):
+        train = [i for i, f in enumerate(folds) if f != k]
+        test = [i for i, f in enumerate(folds) if f == k]
+        p = params("reg:squarederror", 0)
+        p["monotone_constraints"] = "(" + ",".join(map(str, constraints)) + ")"
+        model = xgb.train(p, xgb.DMatrix(x[train], label=y[train]), num_boost_round=100)
+        fold_scores.append(score("reg:squarederror", model, x[test], y[test]))
+    out["monotone"] = {"dataset": "diabetes", "constraints": constraints, "rmse": float(np.mean(fold_scores))}
+    print(f"diabetes monotone {out['monotone']['rmse']:.4f}", flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out) + "\n")
 

@@ -358,6 +358,21 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `"(1,0,-1)"` (XGBoost's syntax; the parentheses are optional) as one constraint per feature.
+fn parse_constraints(text: &str) -> Result<Vec<i8>, CliError> {
+    let inner = text.trim().trim_start_matches('(').trim_end_matches(')');
+    inner
+        .split(',')
+        .map(|v| {
+            v.trim().parse::<i8>().ok().filter(|c| (-1..=1).contains(c)).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--monotone-constraints `{text}`: expected -1, 0 or 1 per feature, as in (1,0,-1)"
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Trains the histogram booster with XGBoost's parameter names, printing each round's evaluation metric
 /// (and elapsed time) on a terminal.
 fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBooster, CliError> {
@@ -392,6 +407,10 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
         colsample_bylevel: a.colsample_bylevel.unwrap_or(d.colsample_bylevel),
         colsample_bynode: a.colsample_bynode.unwrap_or(d.colsample_bynode),
         max_bin: a.max_bin.unwrap_or(d.max_bin),
+        monotone_constraints: match &a.monotone_constraints {
+            Some(text) => parse_constraints(text)?,
+            None => Vec::new(),
+        },
         eval_metric: a.eval_metric.as_deref().map(str::parse).transpose()?,
         max_leaves: a.max_leaves.unwrap_or(d.max_leaves),
         grow_policy: match a.grow_policy.as_deref() {

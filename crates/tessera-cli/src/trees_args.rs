@@ -117,6 +117,9 @@ pub struct TrainArgs {
     /// Histogram booster: fraction of the level's features drawn for each node.
     #[arg(long)]
     pub colsample_bynode: Option<f64>,
+    /// Histogram booster: monotone constraints per feature, XGBoost's syntax: "(1,0,-1)".
+    #[arg(long)]
+    pub monotone_constraints: Option<String>,
     /// Histogram booster: bins per feature (2..=256; cut points are weighted quantiles).
     #[arg(long)]
     pub max_bin: Option<usize>,

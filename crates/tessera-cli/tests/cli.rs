@@ -463,6 +463,17 @@ fn hist_booster_sampling_bins_and_eval_metric_flags() {
     assert!(model.exists());
     let o = train(&["--eval-metric", "bogus"]);
     assert!(!o.status.success() && stderr(&o).contains("eval_metric `bogus`"), "{}", stderr(&o));
+    let o = train(&["--monotone-constraints", "(1,0)"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("monotone_constraints has 2 entries"),
+        "{}",
+        stderr(&o)
+    );
+    let o = train(&["--monotone-constraints", "(1,x)"]);
+    assert!(!o.status.success() && stderr(&o).contains("--monotone-constraints"), "{}", stderr(&o));
+    let thirty: Vec<&str> = std::iter::once("1").chain(std::iter::repeat_n("0", 29)).collect();
+    let o = train(&["--monotone-constraints", &format!("({})", thirty.join(","))]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = train(&["--max-bin", "1"]);
     assert!(!o.status.success() && stderr(&o).contains("max_bin"), "{}", stderr(&o));
 }

@@ -66,6 +66,10 @@ pub struct BoosterParams {
     /// present values). Cut points are quantiles of the sample weights when the fit has weights.
     #[serde(default = "default_max_bin")]
     pub max_bin: usize,
+    /// Monotone constraints per feature (`monotone_constraints`): 1 increasing, -1 decreasing, 0 free;
+    /// empty for none, else one per feature.
+    #[serde(default)]
+    pub monotone_constraints: Vec<i8>,
     /// The metric printed for evaluation sets and used for early stopping; `None` means the objective's
     /// default (rmse, mae, logloss, mlogloss, poisson-nloglik).
     #[serde(default)]
@@ -96,6 +100,7 @@ impl Default for BoosterParams {
             colsample_bynode: 1.0,
             max_bin: 256,
             eval_metric: None,
+            monotone_constraints: Vec::new(),
             base_score: None,
             seed: 0,
         }
@@ -177,6 +182,15 @@ impl BoosterParams {
         w
     }
 
+    /// The score of a node whose weight is `w` (not necessarily the optimum): XGBoost's
+    /// `CalcGainGivenWeight`, used when monotone constraints clamp weights.
+    pub(crate) fn score_given_weight(&self, g: f64, h: f64, w: f64) -> f64 {
+        if h <= 0.0 {
+            return 0.0;
+        }
+        -(2.0 * g * w + (h + self.lambda) * w * w)
+    }
+
     /// The score `T(G)^2 / (H + lambda)` a node contributes (XGBoost's gain terms, no 1/2).
     pub(crate) fn score(&self, g: f64, h: f64) -> f64 {
         let t = threshold_l1(g, self.alpha);
@@ -193,6 +207,12 @@ impl BoosterParams {
         }
         if self.max_depth == 0 && (self.max_leaves == 0 || self.grow_policy == GrowPolicy::Depthwise) {
             return Err(param("max_depth = 0 (unlimited) needs grow_policy lossguide with max_leaves > 0"));
+        }
+        if self.monotone_constraints.iter().any(|c| !(-1..=1).contains(c)) {
+            return Err(param(format!(
+                "monotone_constraints must be -1, 0 or 1, got {:?}",
+                self.monotone_constraints
+            )));
         }
         if !(2..=256).contains(&self.max_bin) {
             return Err(param(format!("max_bin must be in 2..=256, got {}", self.max_bin)));
@@ -267,6 +287,12 @@ impl HistGradientBooster {
         p.check()?;
         let weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
         let (n, d) = x.dim();
+        if !p.monotone_constraints.is_empty() && p.monotone_constraints.len() != d {
+            return Err(param(format!(
+                "monotone_constraints has {} entries for {d} features",
+                p.monotone_constraints.len()
+            )));
+        }
         let classify = matches!(p.objective, Objective::Logistic | Objective::Softprob);
         let (labels, yv): (Option<ClassLabels>, Vec<f64>) = if classify {
             let (l, enc) = ClassLabels::fit(y)?;

@@ -25,6 +25,8 @@ struct Frontier {
     split: Option<(f64, usize, usize, bool)>,
     /// Creation order, to break gain ties deterministically.
     order: usize,
+    /// Bounds on the node's weight from monotone constraints of its ancestors' splits.
+    bounds: (f64, f64),
 }
 
 impl PartialEq for Frontier {
@@ -124,17 +126,25 @@ fn partition_block(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -
     (left, right)
 }
 
-/// The best split of a node: (gain, feature, bin, missing_left).
+/// The best split of a node: (gain, feature, bin, missing_left). With monotone constraints, gains are
+/// computed from weights clamped to the node's `bounds` (XGBoost's rule) and a split on a constrained
+/// feature whose child weights go the wrong way is refused.
 fn best_split(
     p: &BoosterParams,
     hist: &Hist,
     features: &[usize],
     g: f64,
     h: f64,
+    bounds: (f64, f64),
 ) -> Option<(f64, usize, usize, bool)> {
-    let parent = p.score(g, h);
+    let constrained = !p.monotone_constraints.is_empty();
+    let weight = |g: f64, h: f64| p.leaf_weight(g, h).clamp(bounds.0, bounds.1);
+    let child_score =
+        |g: f64, h: f64| if constrained { p.score_given_weight(g, h, weight(g, h)) } else { p.score(g, h) };
+    let parent = child_score(g, h);
     let mut best: Option<(f64, usize, usize, bool)> = None;
     for &f in features {
+        let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
         let hf = &hist[f * 256..(f + 1) * 256];
         let [gm, hm] = hf[MISSING_BIN as usize];
         let (mut gl, mut hl) = (0.0, 0.0);
@@ -152,7 +162,13 @@ fn best_split(
                 if hl2 < p.min_child_weight || hr2 < p.min_child_weight || hr2 <= 0.0 || hl2 <= 0.0 {
                     continue;
                 }
-                let gain = p.score(gl2, hl2) + p.score(gr2, hr2) - parent;
+                if constraint != 0 {
+                    let (wl, wr) = (weight(gl2, hl2), weight(gr2, hr2));
+                    if (constraint > 0 && wl > wr) || (constraint < 0 && wl < wr) {
+                        continue;
+                    }
+                }
+                let gain = child_score(gl2, hl2) + child_score(gr2, hr2) - parent;
                 if best.is_none_or(|bb| gain > bb.0) {
                     best = Some((gain, f, b, missing_left));
                 }
@@ -207,9 +223,9 @@ pub(crate) fn grow_tree(
             (a + f64::from(g), b + f64::from(h))
         })
     };
-    let push_leaf = |tree: &mut Tree, gs: f64, hs: f64| {
+    let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
         let id = tree.nodes.len();
-        tree.values.push((p.leaf_weight(gs, hs) * p.learning_rate) as f32);
+        tree.values.push((p.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
         tree.impurity.push(0.0);
         tree.weighted_n.push(hs);
         tree.nodes.push(Node::leaf(id, 0.0));
@@ -217,11 +233,21 @@ pub(crate) fn grow_tree(
         id
     };
     let (g0, h0) = sums(&rows);
-    let root = push_leaf(&mut tree, g0, h0);
+    let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
+    let root = push_leaf(&mut tree, g0, h0, unbounded);
     let root_hist = build_hist(bins, &rows, gh, features);
-    let root_split = best_split(p, &root_hist, &node_features(0, rng), g0, h0);
-    let root =
-        Frontier { id: root, rows, hist: root_hist, g: g0, h: h0, depth: 0, split: root_split, order: 0 };
+    let root_split = best_split(p, &root_hist, &node_features(0, rng), g0, h0, unbounded);
+    let root = Frontier {
+        id: root,
+        rows,
+        hist: root_hist,
+        g: g0,
+        h: h0,
+        depth: 0,
+        split: root_split,
+        order: 0,
+        bounds: unbounded,
+    };
     // Depth-wise: first in, first out (level order). Loss-guided: the largest gain first.
     let lossguide = p.grow_policy == GrowPolicy::Lossguide;
     let mut fifo = std::collections::VecDeque::from([root.clone()]);
@@ -257,8 +283,21 @@ pub(crate) fn grow_tree(
             hl += hf[MISSING_BIN as usize][1];
         }
         let (gr, hr) = (node.g - gl, node.h - hl);
-        let l = push_leaf(&mut tree, gl, hl);
-        let r = push_leaf(&mut tree, gr, hr);
+        // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
+        // midpoint, which bounds the left side from above (increasing) or below (decreasing).
+        let (mut bl, mut br) = (node.bounds, node.bounds);
+        let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
+        if constraint != 0 {
+            let clamp = |g: f64, h: f64| p.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
+            let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
+            if constraint > 0 {
+                (bl.1, br.0) = (mid, mid);
+            } else {
+                (bl.0, br.1) = (mid, mid);
+            }
+        }
+        let l = push_leaf(&mut tree, gl, hl, bl);
+        let r = push_leaf(&mut tree, gr, hr, br);
         tree.nodes[node.id] = Node::split(f, threshold, missing_left, l as u32);
         leaves += 1;
         // Histogram subtraction: build the smaller child, derive the larger.
@@ -267,10 +306,21 @@ pub(crate) fn grow_tree(
         let small = build_hist(bins, small_rows, gh, features);
         let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
         let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
-        for (id, rs, hist, gs, hs) in [(l, left, hl_hist, gl, hl), (r, right, hr_hist, gr, hr)] {
-            let split = best_split(p, &hist, &node_features(node.depth + 1, rng), gs, hs);
-            let child =
-                Frontier { id, rows: rs, hist, g: gs, h: hs, depth: node.depth + 1, split, order: created };
+        for (id, rs, hist, gs, hs, bounds) in
+            [(l, left, hl_hist, gl, hl, bl), (r, right, hr_hist, gr, hr, br)]
+        {
+            let split = best_split(p, &hist, &node_features(node.depth + 1, rng), gs, hs, bounds);
+            let child = Frontier {
+                id,
+                rows: rs,
+                hist,
+                g: gs,
+                h: hs,
+                depth: node.depth + 1,
+                split,
+                order: created,
+                bounds,
+            };
             created += 1;
             if lossguide { heap.push(child) } else { fifo.push_back(child) }
         }

@@ -334,3 +334,55 @@ fn eval_metrics_and_early_stopping_direction() {
     assert!(err.to_string().contains("does not apply"), "{err}");
     assert!("bogus".parse::<EvalMetric>().is_err());
 }
+
+#[test]
+fn monotone_constraints_make_predictions_monotone() {
+    let ds = make_classification(&ClassificationParams {
+        n_samples: 3000,
+        n_features: 6,
+        n_informative: 4,
+        seed: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let constraints = vec![1, -1, 0, 1, 0, -1];
+    for objective in [Objective::Logistic, Objective::SquaredError] {
+        let mut b = booster(objective, 40);
+        b.params.monotone_constraints = constraints.clone();
+        let m = b.fit(ds.features(), ds.targets()).unwrap();
+        // Sweep each constrained feature over its range with the other features of real rows fixed.
+        for (f, &c) in constraints.iter().enumerate().filter(|(_, c)| **c != 0) {
+            for r in 0..20 {
+                let grid: Vec<f32> = (0..41).map(|i| -4.0 + 0.2 * i as f32).collect();
+                let mut rows = Array2::<f32>::zeros((grid.len(), 6));
+                for (i, &v) in grid.iter().enumerate() {
+                    rows.row_mut(i).assign(&ds.features().row(r * 37));
+                    rows[[i, f]] = v;
+                }
+                let margin = m.predict_margin(rows.view(), None).unwrap();
+                for w in margin.column(0).to_vec().windows(2) {
+                    let step = f64::from(w[1]) - f64::from(w[0]);
+                    assert!(step * f64::from(c) >= -1e-6, "{objective:?} feature {f} ({c}): {w:?}");
+                }
+            }
+        }
+        // Unconstrained, the same data gives non-monotone responses somewhere.
+        let free = booster(objective, 40).fit(ds.features(), ds.targets()).unwrap();
+        let mut violations = 0;
+        for r in 0..20 {
+            let mut rows = Array2::<f32>::zeros((41, 6));
+            for i in 0..41 {
+                rows.row_mut(i).assign(&ds.features().row(r * 37));
+                rows[[i, 1]] = -4.0 + 0.2 * i as f32;
+            }
+            let margin = free.predict_margin(rows.view(), None).unwrap();
+            violations += margin.column(0).to_vec().windows(2).filter(|w| w[1] > w[0] + 1e-6).count();
+        }
+        assert!(violations > 0, "{objective:?}: the constraint on feature 1 should matter");
+    }
+    let mut b = booster(Objective::SquaredError, 5);
+    b.params.monotone_constraints = vec![1, 0];
+    assert!(b.fit(ds.features(), ds.targets()).unwrap_err().to_string().contains("monotone_constraints"));
+    b.params.monotone_constraints = vec![2, 0, 0, 0, 0, 0];
+    assert!(b.fit(ds.features(), ds.targets()).is_err());
+}

@@ -82,3 +82,32 @@ fn first_root_splits_match_xgboost() {
         assert_eq!(got, want, "{name}: root split features of the first round");
     }
 }
+
+#[test]
+fn monotone_constraints_score_like_xgboost() {
+    let fx = fixture();
+    let entry = &fx["monotone"];
+    let want = entry["rmse"].as_f64().unwrap();
+    let constraints: Vec<i8> =
+        entry["constraints"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i8).collect();
+    let data = load_embedded("diabetes").unwrap();
+    let folds: Vec<usize> = fx["datasets"]["diabetes"]["fold_of_row"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let mut b = booster("reg:squarederror");
+    b.params.monotone_constraints = constraints;
+    let mut total = 0.0;
+    for k in 0..5 {
+        let train: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] != k).collect();
+        let test: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] == k).collect();
+        let (x, y) = (data.features(), data.targets());
+        let m = b.fit(x.select(Axis(0), &train).view(), y.select(Axis(0), &train).view()).unwrap();
+        let pred = m.predict(x.select(Axis(0), &test).view()).unwrap();
+        total += metrics::rmse(y.select(Axis(0), &test).view(), pred.view()).unwrap();
+    }
+    let got = total / 5.0;
+    assert!(got <= want * 1.02, "monotone diabetes RMSE: tessera {got:.4}, xgboost {want:.4}");
+}
