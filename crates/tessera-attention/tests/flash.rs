@@ -481,3 +481,35 @@ fn kernels_of_every_instruction_set() {
         );
     }
 }
+
+#[test]
+fn autograd_gradcheck_through_the_flash_function() {
+    // gradcheck works in f64; the kernels compute in f32, so the variables are converted on the way in and
+    // out (both conversions are recorded) and the step and tolerances suit f32 arithmetic.
+    use tessera_autograd::{GradcheckOptions, gradcheck};
+    let c = Case {
+        batch: 1,
+        heads: 2,
+        kv_heads: 1,
+        lq: 5,
+        lk: 7,
+        dim: 4,
+        causal: true,
+        window: (Some(4), None),
+        padded: false,
+        scale: None,
+        seed: 11,
+    };
+    let (q, k, v) = c.tensors();
+    let opts = c.options();
+    let f = |x: &[Var]| -> tessera_autograd::Result<Var> {
+        let to32 = |v: &Var| v.to_dtype(DType::F32);
+        let (o, _) =
+            flash_attention_var(&to32(&x[0])?, &to32(&x[1])?, &to32(&x[2])?, &opts).map_err(|e| {
+                tessera_autograd::Error::CustomFunction { name: "flash".into(), reason: e.to_string() }
+            })?;
+        o.to_dtype(DType::F64)
+    };
+    let report = gradcheck(f, &[q, k, v], GradcheckOptions { eps: 1e-2, atol: 1e-3, rtol: 1e-2 }).unwrap();
+    assert!(report.passed && report.max_abs_error < 5e-4, "{report}");
+}
