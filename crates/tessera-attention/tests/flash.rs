@@ -513,3 +513,19 @@ fn autograd_gradcheck_through_the_flash_function() {
     let report = gradcheck(f, &[q, k, v], GradcheckOptions { eps: 1e-2, atol: 1e-3, rtol: 1e-2 }).unwrap();
     assert!(report.passed && report.max_abs_error < 5e-4, "{report}");
 }
+
+#[test]
+fn empty_sequences() {
+    let opts = AttentionOptions::default();
+    let (q, k) = (normal(&[1, 2, 3, 8], 1), Tensor::zeros((1, 2, 0, 8), DType::F32, &Device::Cpu).unwrap());
+    let (o, lse) = flash_attention(&q, &k, &k, &opts).unwrap();
+    assert!(o.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|x| *x == 0.0));
+    assert!(lse.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|x| *x == f32::NEG_INFINITY));
+    let (dq, dk, _) = flash_attention_backward(&q, &k, &k, &o, &lse, &q, &opts).unwrap();
+    assert_eq!((dq.dims(), dk.dims()), (&[1, 2, 3, 8][..], &[1, 2, 0, 8][..]));
+    let empty_q = Tensor::zeros((1, 2, 0, 8), DType::F32, &Device::Cpu).unwrap();
+    let (o, lse) = flash_attention(&empty_q, &q, &q, &opts).unwrap();
+    assert_eq!((o.dims(), lse.dims()), (&[1, 2, 0, 8][..], &[1, 2, 0][..]));
+    let (o, _) = flash_decode(&normal(&[1, 2, 1, 8], 2), &q, &q, &[0], &opts).unwrap();
+    assert!(o.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|x| *x == 0.0));
+}

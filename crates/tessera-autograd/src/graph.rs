@@ -113,6 +113,37 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Moves this node's children onto `stack` and frees its backward (and what it saved). The
+    /// children are taken out before the closure is dropped, so the variables it captured are never the
+    /// last owners of their nodes: nothing below is freed recursively.
+    fn dismantle(&mut self, stack: &mut Vec<Arc<Node>>) {
+        let edges = std::mem::replace(&mut self.edges, Edges::Inline([Edge::None, Edge::None], 0));
+        let children = |e: Edge| if let Edge::Node(child, _) = e { Some(child) } else { None };
+        match edges {
+            Edges::Inline(pair, n) => stack.extend(pair.into_iter().take(n).filter_map(children)),
+            Edges::Heap(all) => stack.extend(all.into_iter().filter_map(children)),
+        }
+        let backward = self.backward.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        drop(backward);
+    }
+}
+
+impl Drop for Node {
+    /// Frees a graph iteratively: a chain of a million recorded ops would otherwise drop one stack
+    /// frame per node and overflow the stack.
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        self.dismantle(&mut stack);
+        while let Some(node) = stack.pop() {
+            // Only the last owner takes a node apart; shared nodes are freed by their other owners.
+            if let Ok(mut node) = Arc::try_unwrap(node) {
+                node.dismantle(&mut stack);
+            }
+        }
+    }
+}
+
 /// Whether an op over `inputs` records a node: grad mode is on and some input requires grad.
 #[inline]
 pub(crate) fn tracks(inputs: &[&Var]) -> bool {

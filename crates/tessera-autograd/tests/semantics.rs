@@ -291,3 +291,28 @@ fn set_data_replaces_leaf_values() {
     assert_eq!(v(&p.grad()), [10.0, 10.0]);
     assert!(p.set_data(t(&[1.0])).is_err());
 }
+
+#[test]
+fn long_graphs_drop_without_deep_recursion() {
+    // A chain of many recorded ops, dropped without a backward pass (and one after it): dropping must
+    // not recurse once per node.
+    let x = Var::parameter(t(&[1.0]));
+    let mut y = x.clone();
+    for _ in 0..200_000 {
+        y = y.mul_scalar(1.0).unwrap();
+    }
+    drop(y);
+    let mut y = x.clone();
+    for _ in 0..200_000 {
+        y = y.add_scalar(0.0).unwrap();
+    }
+    y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(v(&x.grad()), [1.0]);
+    // Backward closures that capture their inputs (mul saves both operands).
+    let w = Var::parameter(t(&[1.0]));
+    let mut y = x.clone();
+    for _ in 0..200_000 {
+        y = y.mul(&w).unwrap();
+    }
+    drop(y);
+}
