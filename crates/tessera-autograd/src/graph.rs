@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use candle_core::{DType, Device, Shape, Tensor};
 
 use crate::error::{Error, Result};
-use crate::mode::{is_grad_enabled, is_inference_mode};
+use crate::mode::is_grad_enabled;
 use crate::var::{GradHook, Var, VarInner};
 
 /// A node's backward: given the gradient of each output (materialised) and which inputs need a
@@ -177,10 +177,4 @@ pub(crate) fn once_differentiable(node: &str, grad: Tensor, sources: &[&Var]) ->
         Box::new(move |_, _| Err(Error::NotTwiceDifferentiable { node: name.clone() }));
     let node = Arc::new(Node::new(Cow::Owned(format!("{node}DoubleBackward")), edges, backward));
     Var::non_leaf(grad, node, 0)
-}
-
-/// Whether new variables are inference tensors.
-#[inline]
-pub(crate) fn inference_now() -> bool {
-    is_inference_mode()
 }

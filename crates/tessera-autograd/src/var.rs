@@ -8,7 +8,8 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::engine::{self, BackwardOptions};
 use crate::error::{Error, Result};
-use crate::graph::{Edge, Node, inference_now};
+use crate::graph::{Edge, Node};
+use crate::mode::is_inference_mode;
 
 /// A gradient hook: sees the gradient flowing into a variable and may return a replacement.
 pub(crate) type GradHook = Arc<dyn Fn(&Var) -> Option<Var> + Send + Sync>;
@@ -105,7 +106,7 @@ impl Var {
             hooks: Mutex::new(Vec::new()),
             post_hooks: Mutex::new(Vec::new()),
             retains_grad: AtomicBool::new(false),
-            inference: inference_now(),
+            inference: is_inference_mode(),
         }))
     }
 

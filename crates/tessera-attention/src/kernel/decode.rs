@@ -5,9 +5,8 @@
 
 use rayon::prelude::*;
 
-use super::forward::{Tiles, accumulate, load_q};
-use super::pack::Packed;
-use super::{BC, BR, Element, LOG2E, Problem, View, chunk_order, split_chunks};
+use super::forward::{KeyValues, Tiles};
+use super::{BC, BR, Element, Problem, View, chunk_order, split_chunks};
 
 struct Partial {
     m: Vec<f32>,
@@ -61,10 +60,8 @@ pub(crate) fn forward_split<T: Element, O: Element>(
             |t, (unit, b, h, rows, j0, j1)| {
                 let seq = p.seqs[b];
                 let hk = p.kv_head(h);
-                let mut kv = Packed::keys(p, &k, &seq, b, hk, j0, j1 - j0, true, false);
-                kv.rows = Packed::keys(p, &v, &seq, b, hk, j0, j1 - j0, false, true).rows;
-                load_q(p, &q, &seq, b, h, 0, rows, p.scale * LOG2E, &mut t.q);
-                accumulate(p, &seq, &kv, b, 0, rows, j0, j1, t);
+                let kv = KeyValues::pack(p, &k, &v, &seq, b, hk, j0, j1 - j0);
+                kv.attend(p, &q, &seq, b, h, 0, rows, (j0, j1), t);
                 let partial = Partial {
                     m: t.m[..rows].to_vec(),
                     l: t.l[..rows].to_vec(),

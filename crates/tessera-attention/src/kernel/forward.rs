@@ -109,12 +109,72 @@ pub(crate) fn mask_scores(
     }
 }
 
-/// Runs the loaded query tile (rows `[i0, i0 + rows)`) over the packed keys in `[jlo, jhi)`,
-/// leaving the running maximum (base 2), sum and unnormalised output in `t.m`, `t.l`, `t.acc`.
-pub(crate) fn accumulate(
+/// Keys and values of one (sequence, kv head), keys `[base, base + len)`, packed for whichever
+/// kernels run: bf16 dot products for bf16 inputs on CPUs with AVX-512 BF16, f32 otherwise.
+pub(crate) enum KeyValues {
+    /// `k` transposed blocks and `v` row blocks.
+    F32 {
+        k: Packed,
+        v: Packed,
+    },
+    Bf16(PackedBf16),
+}
+
+impl KeyValues {
+    pub(crate) fn pack<T: Element>(
+        p: &Problem<'_>,
+        k: &View<'_, T>,
+        v: &View<'_, T>,
+        seq: &SeqPair,
+        b: usize,
+        hk: usize,
+        base: usize,
+        len: usize,
+    ) -> KeyValues {
+        if T::IS_BF16 && bf16::available() {
+            KeyValues::Bf16(PackedBf16::new(p, k, v, seq, b, hk, base, len))
+        } else {
+            KeyValues::F32 {
+                k: Packed::keys(p, k, seq, b, hk, base, len, true, false),
+                v: Packed::keys(p, v, seq, b, hk, base, len, false, true),
+            }
+        }
+    }
+
+    /// Loads query rows `[i0, i0 + rows)` of head `h` and runs them over keys `[jlo, jhi)`,
+    /// leaving the running maximum (base 2), sum and unnormalised output in `t.m`, `t.l`, `t.acc`.
+    pub(crate) fn attend<T: Element>(
+        &self,
+        p: &Problem<'_>,
+        q: &View<'_, T>,
+        seq: &SeqPair,
+        b: usize,
+        h: usize,
+        i0: usize,
+        rows: usize,
+        (jlo, jhi): (usize, usize),
+        t: &mut Tiles,
+    ) {
+        match self {
+            KeyValues::F32 { k, v } => {
+                load_q(p, q, seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
+                accumulate(p, seq, k, v, b, i0, rows, jlo, jhi, t);
+            }
+            KeyValues::Bf16(kv) => {
+                load_q_bf16(p, q, seq, b, h, i0, rows, &mut t.q_bf16);
+                accumulate_bf16(p, seq, kv, b, i0, rows, jlo, jhi, t);
+            }
+        }
+    }
+}
+
+/// Runs the loaded query tile (rows `[i0, i0 + rows)`) over keys `[jlo, jhi)` (transposed blocks
+/// in `k`, row blocks in `v`).
+fn accumulate(
     p: &Problem<'_>,
     seq: &SeqPair,
-    kv: &Packed,
+    k: &Packed,
+    v: &Packed,
     b: usize,
     i0: usize,
     rows: usize,
@@ -123,21 +183,21 @@ pub(crate) fn accumulate(
     t: &mut Tiles,
 ) {
     let dp = p.dim_padded;
-    for n in t.start(kv.base, kv.blocks(), jlo, jhi) {
-        let j0 = kv.base + n * BC;
-        let cols = BC.min(kv.base + kv.len - j0);
-        let scores = Gemm::new(rows, BC, dp, &t.q, dp, kv.transposed_block(n, dp), BC, BC);
+    for n in t.start(k.base, k.blocks(), jlo, jhi) {
+        let j0 = k.base + n * BC;
+        let cols = BC.min(k.base + k.len - j0);
+        let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
         gemm(&scores, &mut t.s, false);
         mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
         online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-        let pv = Gemm::new(rows, dp, cols, &t.s, BC, kv.row_block(n, dp), dp, dp);
+        let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
         gemm(&pv, &mut t.acc, true);
     }
 }
 
 /// [`accumulate`] with bf16 dot products: the query tile is in `t.q_bf16`, keys and values in
 /// `kv`.
-pub(crate) fn accumulate_bf16(
+fn accumulate_bf16(
     p: &Problem<'_>,
     seq: &SeqPair,
     kv: &PackedBf16,
@@ -315,18 +375,9 @@ pub(crate) fn forward<T: Element, O: Element>(
     let group = p.heads / p.kv_heads;
     for range in budget_groups(&sizes, PACK_BUDGET) {
         let members = &units[range];
-        if T::IS_BF16 && bf16::available() {
-            forward_bf16_group(p, &q, &k, &v, members, &mut slots);
-            continue;
-        }
-        let packed: Vec<Packed> = members
+        let packed: Vec<KeyValues> = members
             .par_iter()
-            .map(|&(b, hk)| {
-                let seq = p.seqs[b];
-                let mut kv = Packed::keys(p, &k, &seq, b, hk, 0, seq.lk, true, false);
-                kv.rows = Packed::keys(p, &v, &seq, b, hk, 0, seq.lk, false, true).rows;
-                kv
-            })
+            .map(|&(b, hk)| KeyValues::pack(p, &k, &v, &p.seqs[b], b, hk, 0, p.seqs[b].lk))
             .collect();
         let mut tasks = Vec::new();
         for (u, &(b, hk)) in members.iter().enumerate() {
@@ -342,47 +393,10 @@ pub(crate) fn forward<T: Element, O: Element>(
             |t, (u, b, h, i0, oc, lc)| {
                 let seq = p.seqs[b];
                 let rows = lc.len();
-                load_q(p, &q, &seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
-                let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
-                accumulate(p, &seq, &packed[u], b, i0, rows, jlo, jhi, t);
+                let keys = p.visibility(&seq).tile_range(i0, i0 + rows);
+                packed[u].attend(p, &q, &seq, b, h, i0, rows, keys, t);
                 finish(p, rows, t, oc, lc);
             },
         );
     }
-}
-
-/// One group of units through the bf16 kernels.
-fn forward_bf16_group<T: Element, O: Element>(
-    p: &Problem<'_>,
-    q: &View<'_, T>,
-    k: &View<'_, T>,
-    v: &View<'_, T>,
-    members: &[(usize, usize)],
-    slots: &mut [Option<(&mut [O], &mut [f32])>],
-) {
-    let group = p.heads / p.kv_heads;
-    let packed: Vec<PackedBf16> = members
-        .par_iter()
-        .map(|&(b, hk)| PackedBf16::new(p, k, v, &p.seqs[b], b, hk, 0, p.seqs[b].lk))
-        .collect();
-    let mut tasks = Vec::new();
-    for (u, &(b, hk)) in members.iter().enumerate() {
-        for h in hk * group..(hk + 1) * group {
-            let Some((o, l)) = slots[b * p.heads + h].take() else { continue };
-            for (n, (oc, lc)) in o.chunks_mut(BR * p.dim).zip(l.chunks_mut(BR)).enumerate() {
-                tasks.push((u, b, h, n * BR, oc, lc));
-            }
-        }
-    }
-    tasks.into_par_iter().for_each_init(
-        || Tiles::new(p.dim_padded),
-        |t, (u, b, h, i0, oc, lc)| {
-            let seq = p.seqs[b];
-            let rows = lc.len();
-            load_q_bf16(p, q, &seq, b, h, i0, rows, &mut t.q_bf16);
-            let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
-            accumulate_bf16(p, &seq, &packed[u], b, i0, rows, jlo, jhi, t);
-            finish(p, rows, t, oc, lc);
-        },
-    );
 }
