@@ -16,6 +16,7 @@ use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MAX_BINS};
 use crate::booster_grow::grow_tree;
+use crate::booster_partition::RowPartition;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::decision_tree::{PREDICT_CHUNK, argmax, rows_of};
 use crate::error::{Error, Result, param};
@@ -336,7 +337,11 @@ impl HistGradientBooster {
             cols.extend(c.iter().copied());
         }
         let bin_weights: Option<Vec<f32>> = w.map(|_| weights.iter().map(|&v| v as f32).collect());
-        let bins = Binned::with_options(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref());
+        let mut bins = Binned::with_options(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref());
+        drop(cols);
+        let mut part = RowPartition::new(&bins);
+        // The partition holds the codes row-major from here on; growth needs only the bin edges.
+        bins.codes = Vec::new();
         let mut margin: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
         let mut eval_margins: Vec<Vec<f64>> = eval_sets
             .iter()
@@ -382,11 +387,8 @@ impl HistGradientBooster {
                     },
                 );
             }
-            let rows: Vec<u32> = if p.subsample < 1.0 {
-                (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect()
-            } else {
-                (0..n as u32).collect()
-            };
+            let sample: Option<Vec<u32>> = (p.subsample < 1.0)
+                .then(|| (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect());
             let mut features: Vec<usize> = (0..d).collect();
             if p.colsample_bytree < 1.0 {
                 rng.shuffle(&mut features);
@@ -395,32 +397,44 @@ impl HistGradientBooster {
             }
             for k in 0..outputs {
                 let gh: Vec<[f32; 2]> = g[k].par_iter().zip(h[k].par_iter()).map(|(&a, &b)| [a, b]).collect();
-                let (mut tree, order, leaf_of) =
-                    grow_tree(&params, &bins, &gh, rows.clone(), &features, &mut split_stats, &mut rng);
+                let (mut tree, leaves) = grow_tree(
+                    &params,
+                    &bins,
+                    &mut part,
+                    &gh,
+                    sample.as_deref(),
+                    &features,
+                    &mut split_stats,
+                    &mut rng,
+                );
                 if p.objective == Objective::AbsoluteError {
                     // XGBoost re-fits each leaf to the median residual of its rows.
-                    let mut by_leaf: std::collections::BTreeMap<usize, Vec<(f64, f64)>> = Default::default();
-                    for (&r, &leaf) in order.iter().zip(&leaf_of) {
-                        let r = r as usize;
-                        by_leaf.entry(leaf).or_default().push((yv[r] - margin[r], weights[r]));
-                    }
-                    for (leaf, mut res) in by_leaf {
+                    for &(leaf, range, depth) in &leaves {
+                        let mut res: Vec<(f64, f64)> = part
+                            .ids(range, depth)
+                            .iter()
+                            .map(|&r| (yv[r as usize] - margin[r as usize], weights[r as usize]))
+                            .collect();
                         tree.set_leaf_value(
                             leaf,
                             (weighted_quantile(&mut res, 0.5) * p.learning_rate) as f32,
                         );
                     }
                 }
-                // Sampled rows already know their leaf; only rows left out of this round's sample walk the tree.
-                let mut done = vec![false; if rows.len() < n { n } else { 0 }];
-                for (&r, &leaf) in order.iter().zip(&leaf_of) {
-                    margin[r as usize * outputs + k] += f64::from(tree.node_values(leaf)[0]);
-                    if let Some(d) = done.get_mut(r as usize) {
-                        *d = true;
+                // Rows of the sample already know their leaf; rows left out of it walk the tree.
+                let by_leaf: Vec<(&[u32], f64)> = leaves
+                    .iter()
+                    .map(|&(leaf, range, depth)| {
+                        (part.ids(range, depth), f64::from(tree.node_values(leaf)[0]))
+                    })
+                    .collect();
+                add_leaf_values(&mut margin, outputs, k, &by_leaf);
+                if let Some(sample) = &sample {
+                    let mut in_sample = vec![false; n];
+                    for &r in sample {
+                        in_sample[r as usize] = true;
                     }
-                }
-                if rows.len() < n {
-                    for (i, row) in rows_of(x).enumerate().filter(|(i, _)| !done[*i]) {
+                    for (i, row) in rows_of(x).enumerate().filter(|(i, _)| !in_sample[*i]) {
                         margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
                     }
                 }
@@ -634,6 +648,23 @@ pub fn booster_metric(
         }
         other => Err(param(format!("metric `{other}`: expected rmse, mae, error, logloss, mlogloss or auc"))),
     }
+}
+
+/// Adds each leaf's value to output `k` of the margins of its rows (`by_leaf`: ascending row ids and the
+/// value), blocks of rows in parallel: a leaf's rows in a block are found by binary search.
+fn add_leaf_values(margin: &mut [f64], outputs: usize, k: usize, by_leaf: &[(&[u32], f64)]) {
+    const BLOCK: usize = 16_384;
+    margin.par_chunks_mut(BLOCK * outputs).enumerate().for_each(|(block, out)| {
+        let lo = block * BLOCK;
+        let hi = lo + out.len() / outputs;
+        for &(ids, value) in by_leaf {
+            let a = ids.partition_point(|&r| (r as usize) < lo);
+            let b = ids.partition_point(|&r| (r as usize) < hi);
+            for &r in &ids[a..b] {
+                out[(r as usize - lo) * outputs + k] += value;
+            }
+        }
+    });
 }
 
 #[cfg(test)]

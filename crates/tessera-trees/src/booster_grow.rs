@@ -1,23 +1,20 @@
 //! Growing one tree of the histogram booster: per-node gradient/hessian histograms (with subtraction for
-//! the larger child), XGBoost's split search with learned missing-value directions, branch-free
-//! partitions by bin code, and depth-wise or loss-guided expansion.
-
-use rayon::prelude::*;
+//! the larger child), XGBoost's split search with learned missing-value directions, and depth-wise or
+//! loss-guided expansion. Rows live in a [`RowPartition`].
 
 use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MISSING_BIN};
 use crate::booster::{BoosterParams, GrowPolicy};
+use crate::booster_partition::{Hist, RowPartition};
 use crate::tree::{Node, Tree};
 
-/// Gradient and hessian histogram of one node: `[G, H]` per (feature, bin).
-type Hist = Vec<[f64; 2]>;
-
-/// A node waiting to be split: its rows, histogram, gradient and hessian sums and best split.
+/// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.
 #[derive(Clone)]
 struct Frontier {
     id: usize,
-    rows: Vec<u32>,
+    /// The node's rows in the partition.
+    range: (usize, usize),
     hist: Hist,
     g: f64,
     h: f64,
@@ -45,85 +42,6 @@ impl Ord for Frontier {
         let gain = |f: &Frontier| f.split.map_or(f64::NEG_INFINITY, |s| s.0);
         gain(self).total_cmp(&gain(other)).then(other.order.cmp(&self.order))
     }
-}
-
-fn build_hist(bins: &Binned, rows: &[u32], gh: &[[f32; 2]], features: &[usize]) -> Hist {
-    let mut hist = vec![[0.0; 2]; bins.edges.len() * 256];
-    // The node's gradient pairs, gathered once so that every feature's pass reads them in sequence.
-    let node_gh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
-    // One feature at a time: its 256 bins stay in L1 while the node's rows stream past.
-    let one = |f: usize, out: &mut [[f64; 2]]| {
-        let codes = bins.column(f);
-        for (&r, &[g, h]) in rows.iter().zip(&node_gh) {
-            let b = &mut out[codes[r as usize] as usize];
-            b[0] += f64::from(g);
-            b[1] += f64::from(h);
-        }
-    };
-    if rows.len() < PARALLEL_HIST_ROWS {
-        // Small nodes: a thread hand-off costs more than the work.
-        for &f in features {
-            one(f, &mut hist[f * 256..(f + 1) * 256]);
-        }
-        return hist;
-    }
-    let parts: Vec<(usize, Vec<[f64; 2]>)> = features
-        .par_iter()
-        .map(|&f| {
-            let mut local = vec![[0.0f64; 2]; 256];
-            one(f, &mut local);
-            (f, local)
-        })
-        .collect();
-    for (f, local) in parts {
-        hist[f * 256..(f + 1) * 256].copy_from_slice(&local);
-    }
-    hist
-}
-
-/// Nodes with fewer rows build their histograms on one thread.
-const PARALLEL_HIST_ROWS: usize = 4096;
-
-/// Splits `rows` by bin code: left when `code <= bin` (present values) or when missing and
-/// `missing_left`. Branch-free (both buffers are written, the matching cursor advances), since the side a
-/// row takes is unpredictable.
-fn partition_by_bin(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -> (Vec<u32>, Vec<u32>) {
-    if rows.len() >= 2 * PARALLEL_PARTITION_ROWS {
-        // Large nodes: blocks in parallel, concatenated in block order (the result is the same).
-        let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
-            .par_chunks(PARALLEL_PARTITION_ROWS)
-            .map(|block| partition_block(block, codes, bin, missing_left))
-            .collect();
-        let (nl, nr) = parts.iter().fold((0, 0), |(a, b), (l, r)| (a + l.len(), b + r.len()));
-        let (mut left, mut right) = (Vec::with_capacity(nl), Vec::with_capacity(nr));
-        for (l, r) in parts {
-            left.extend_from_slice(&l);
-            right.extend_from_slice(&r);
-        }
-        return (left, right);
-    }
-    partition_block(rows, codes, bin, missing_left)
-}
-
-/// Rows per parallel partition block.
-const PARALLEL_PARTITION_ROWS: usize = 32_768;
-
-fn partition_block(rows: &[u32], codes: &[u8], bin: usize, missing_left: bool) -> (Vec<u32>, Vec<u32>) {
-    let n = rows.len();
-    let (mut left, mut right) = (vec![0u32; n + 1], vec![0u32; n + 1]);
-    let (mut nl, mut nr) = (0usize, 0usize);
-    for &r in rows {
-        let c = codes[r as usize];
-        let missing = c == MISSING_BIN;
-        let go_left = (!missing & (usize::from(c) <= bin)) | (missing & missing_left);
-        left[nl] = r;
-        right[nr] = r;
-        nl += usize::from(go_left);
-        nr += usize::from(!go_left);
-    }
-    left.truncate(nl);
-    right.truncate(nr);
-    (left, right)
 }
 
 /// The best split of a node: (gain, feature, bin, missing_left). With monotone constraints, gains are
@@ -178,17 +96,22 @@ fn best_split(
     best.filter(|b| b.0 > p.gamma && b.0 > 1e-12)
 }
 
-/// Grows one tree on gradients `g`, hessians `h` for the rows `rows`, depth-wise.
+/// A leaf of a grown tree: its node id and where its rows are in the partition (range, depth).
+pub(crate) type LeafRows = (usize, (usize, usize), usize);
+
+/// Grows one tree on the gradient pairs `gh` (one per training row) for `rows` (ascending; `None` for
+/// all), depth-wise or loss-guided. Returns the tree and its leaves' rows in `part`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn grow_tree(
     p: &BoosterParams,
     bins: &Binned,
+    part: &mut RowPartition,
     gh: &[[f32; 2]],
-    rows: Vec<u32>,
+    rows: Option<&[u32]>,
     features: &[usize],
     split_stats: &mut [[f64; 3]],
     rng: &mut SeededRng,
-) -> (Tree, Vec<u32>, Vec<usize>) {
+) -> (Tree, Vec<LeafRows>) {
     // Column sampling by level and by node: a subset of the tree's features per depth, and of that
     // per node. Histograms still cover the tree's features, so subtraction stays exact.
     let mut level_features: Vec<Vec<usize>> = Vec::new();
@@ -217,12 +140,6 @@ pub(crate) fn grow_tree(
         n_outputs: 1,
         n_features: bins.edges.len(),
     };
-    let sums = |rs: &[u32]| {
-        rs.iter().fold((0.0, 0.0), |(a, b), &r| {
-            let [g, h] = gh[r as usize];
-            (a + f64::from(g), b + f64::from(h))
-        })
-    };
     let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
         let id = tree.nodes.len();
         tree.values.push((p.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
@@ -232,14 +149,18 @@ pub(crate) fn grow_tree(
         tree.nodes[id] = tree.leaf_node(id);
         id
     };
-    let (g0, h0) = sums(&rows);
+    let m = part.start(rows, gh);
+    let root_hist = part.hist((0, m), 0, features);
+    // Every row is in exactly one bin of each feature: any feature's bins sum to the node's totals.
+    let (g0, h0) = root_hist[features[0] * 256..(features[0] + 1) * 256]
+        .iter()
+        .fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
     let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
     let root = push_leaf(&mut tree, g0, h0, unbounded);
-    let root_hist = build_hist(bins, &rows, gh, features);
     let root_split = best_split(p, &root_hist, &node_features(0, rng), g0, h0, unbounded);
     let root = Frontier {
         id: root,
-        rows,
+        range: (0, m),
         hist: root_hist,
         g: g0,
         h: h0,
@@ -257,20 +178,24 @@ pub(crate) fn grow_tree(
     } else {
         heap.clear();
     }
-    let mut leaf_rows: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut leaf_rows: Vec<LeafRows> = Vec::new();
     let mut leaves = 1usize;
     let mut created = 1usize;
     while let Some(node) = if lossguide { heap.pop() } else { fifo.pop_front() } {
         let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
         let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
         let Some((gain, f, b, missing_left)) = node.split.filter(|_| depth_ok && leaves_ok) else {
-            leaf_rows.push((node.id, node.rows));
+            leaf_rows.push((node.id, node.range, node.depth));
             continue;
         };
         // Past the last edge the split separates present values (left) from missing ones (right).
         let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+        // Children at the depth limit stay leaves: no histograms, no split search, no codes.
+        let terminal = p.max_depth != 0 && node.depth + 1 >= p.max_depth;
         // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b].
-        let (left, right) = partition_by_bin(&node.rows, bins.column(f), b, missing_left);
+        let n_left = part.split(node.range, node.depth, f, b, missing_left, !terminal);
+        let (lo, hi) = node.range;
+        let (left, right) = ((lo, lo + n_left), (lo + n_left, hi));
         split_stats[f][0] += 1.0;
         split_stats[f][1] += gain;
         split_stats[f][2] += node.h;
@@ -300,19 +225,31 @@ pub(crate) fn grow_tree(
         let r = push_leaf(&mut tree, gr, hr, br);
         tree.nodes[node.id] = Node::split(f, threshold, missing_left, l as u32);
         leaves += 1;
-        // Histogram subtraction: build the smaller child, derive the larger.
-        let (small_rows, small_is_left) =
-            if left.len() <= right.len() { (&left, true) } else { (&right, false) };
-        let small = build_hist(bins, small_rows, gh, features);
-        let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
-        let (hl_hist, hr_hist) = if small_is_left { (small, large) } else { (large, small) };
-        for (id, rs, hist, gs, hs, bounds) in
-            [(l, left, hl_hist, gl, hl, bl), (r, right, hr_hist, gr, hr, br)]
+        let (hl_hist, hr_hist) = if terminal {
+            (Vec::new(), Vec::new())
+        } else {
+            // Histogram subtraction: build the smaller child, derive the larger.
+            let small_is_left = n_left <= hi - lo - n_left;
+            let small = part.hist(if small_is_left { left } else { right }, node.depth + 1, features);
+            let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
+            if small_is_left { (small, large) } else { (large, small) }
+        };
+        // The two children's split searches run side by side.
+        let (splits_l, splits_r) = if terminal {
+            (None, None)
+        } else {
+            let (fl, fr) = (node_features(node.depth + 1, rng), node_features(node.depth + 1, rng));
+            rayon::join(
+                || best_split(p, &hl_hist, &fl, gl, hl, bl),
+                || best_split(p, &hr_hist, &fr, gr, hr, br),
+            )
+        };
+        for (id, range, hist, gs, hs, bounds, split) in
+            [(l, left, hl_hist, gl, hl, bl, splits_l), (r, right, hr_hist, gr, hr, br, splits_r)]
         {
-            let split = best_split(p, &hist, &node_features(node.depth + 1, rng), gs, hs, bounds);
             let child = Frontier {
                 id,
-                rows: rs,
+                range,
                 hist,
                 g: gs,
                 h: hs,
@@ -326,44 +263,5 @@ pub(crate) fn grow_tree(
         }
     }
     tree.max_depth = tree.compute_depth();
-    // Rows per leaf, flattened, for objectives that refit leaf values.
-    let mut order = Vec::new();
-    let mut leaf_of = Vec::new();
-    for (id, rs) in leaf_rows {
-        leaf_of.extend(std::iter::repeat_n(id, rs.len()));
-        order.extend(rs);
-    }
-    (tree, order, leaf_of)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::Array2;
-    use tessera_tensor::SeededRng;
-
-    /// Histogram subtraction: parent minus the smaller child equals the larger child built directly.
-    #[test]
-    fn histogram_subtraction_equals_direct_construction() {
-        let mut rng = SeededRng::new(3);
-        let n = 5000;
-        let x: Array2<f32> = rng.normal_array((n, 4), 0.0, 1.0);
-        let mut cols = Vec::new();
-        for c in x.columns() {
-            cols.extend(c.iter().copied());
-        }
-        let bins = Binned::new(&cols, n);
-        let g: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
-        let h: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
-        let features = [0, 1, 2, 3];
-        let all: Vec<u32> = (0..n as u32).collect();
-        let (left, right): (Vec<u32>, Vec<u32>) = all.iter().partition(|&&r| x[[r as usize, 1]] < 0.3);
-        let gh: Vec<[f32; 2]> = g.iter().zip(&h).map(|(&a, &b)| [a, b]).collect();
-        let parent = build_hist(&bins, &all, &gh, &features);
-        let small = build_hist(&bins, &left, &gh, &features);
-        let direct = build_hist(&bins, &right, &gh, &features);
-        for ((p, s), d) in parent.iter().zip(&small).zip(&direct) {
-            assert!((p[0] - s[0] - d[0]).abs() < 1e-9 && (p[1] - s[1] - d[1]).abs() < 1e-9);
-        }
-    }
+    (tree, leaf_rows)
 }

@@ -32,6 +32,7 @@ mod binning;
 mod booster;
 mod booster_grow;
 mod booster_objective;
+mod booster_partition;
 mod criterion;
 mod data;
 mod decision_tree;
