@@ -6,7 +6,7 @@ use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MISSING_BIN};
 use crate::booster::{BoosterParams, GrowPolicy};
-use crate::booster_partition::{Hist, RowPartition};
+use crate::booster_partition::{Hist, RowPartition, threshold_sides};
 use crate::tree::{Node, Tree};
 
 /// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.
@@ -193,7 +193,7 @@ pub(crate) fn grow_tree(
         // Children at the depth limit stay leaves: no histograms, no split search, no codes.
         let terminal = p.max_depth != 0 && node.depth + 1 >= p.max_depth;
         // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b].
-        let n_left = part.split(node.range, node.depth, f, b, missing_left, !terminal);
+        let n_left = part.split(node.range, node.depth, f, &threshold_sides(b, missing_left), !terminal);
         let (lo, hi) = node.range;
         let (left, right) = ((lo, lo + n_left), (lo + n_left, hi));
         split_stats[f][0] += 1.0;

@@ -23,7 +23,7 @@ const BLOCK_ROWS: usize = 8192;
 pub(crate) struct RowPartition {
     /// Features per row.
     d: usize,
-    /// Bytes per row of codes: `d` rounded up to a multiple of 8.
+    /// Bytes per row of codes (see [`stride_for`]).
     stride: usize,
     /// Row-major codes of all training rows (`n x stride`).
     global: Vec<u8>,
@@ -39,43 +39,19 @@ enum Rows<'a> {
     ById { global: &'a [u8], ids: &'a [u32] },
 }
 
-/// Calls `$body` with `$s` bound to the row stride as a constant (strides up to 64 bytes), or with
-/// `$s = 0` for the run-time stride of wider rows.
+/// Calls `$body` with `$s` bound to the row stride as a constant (the strides [`stride_for`] picks up to
+/// 64 bytes), or with `$s = 0` for the run-time stride of wider rows.
 macro_rules! with_stride {
     ($stride:expr, $s:ident => $body:expr) => {
+        with_stride!(@arms $stride, $s, $body,
+            [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 40 48 56 64])
+    };
+    (@arms $stride:expr, $s:ident, $body:expr, [$($n:literal)*]) => {
         match $stride {
-            8 => {
-                const $s: usize = 8;
+            $($n => {
+                const $s: usize = $n;
                 $body
-            }
-            16 => {
-                const $s: usize = 16;
-                $body
-            }
-            24 => {
-                const $s: usize = 24;
-                $body
-            }
-            32 => {
-                const $s: usize = 32;
-                $body
-            }
-            40 => {
-                const $s: usize = 40;
-                $body
-            }
-            48 => {
-                const $s: usize = 48;
-                $body
-            }
-            56 => {
-                const $s: usize = 56;
-                $body
-            }
-            64 => {
-                const $s: usize = 64;
-                $body
-            }
+            })*
             _ => {
                 const $s: usize = 0;
                 $body
@@ -84,11 +60,17 @@ macro_rules! with_stride {
     };
 }
 
+/// Bytes per row of codes for `d` features: exactly `d` up to 32 (every byte moved costs memory
+/// bandwidth), else a multiple of 8.
+fn stride_for(d: usize) -> usize {
+    if d <= 32 { d.max(1) } else { d.div_ceil(8) * 8 }
+}
+
 impl RowPartition {
     /// Lays out the codes of `bins` row-major.
     pub fn new(bins: &Binned) -> Self {
         let (n, d) = (bins.n_rows, bins.edges.len());
-        let stride = d.div_ceil(8).max(1) * 8;
+        let stride = stride_for(d);
         let mut global = vec![0u8; n * stride];
         global.par_chunks_mut(BLOCK_ROWS * stride).enumerate().for_each(|(block, out)| {
             let first = block * BLOCK_ROWS;
@@ -186,27 +168,22 @@ impl RowPartition {
         out
     }
 
-    /// Splits the node covering `range` at `depth` on feature `f`: rows with `code <= bin`, or missing
-    /// with `missing_left`, go left. The children land in the other buffer, left then right, over the same
+    /// Splits the node covering `range` at `depth` on feature `f`: rows whose code `c` has `goes_left[c]`
+    /// go left (the missing code included). The children land in the other buffer, left then right, over the same
     /// range. `codes_too` is false when the children will not be split: then only their row ids are moved.
     /// Returns the number of rows going left.
-    #[allow(clippy::too_many_arguments)]
     pub fn split(
         &mut self,
         range: (usize, usize),
         depth: usize,
         f: usize,
-        bin: usize,
-        missing_left: bool,
+        goes_left: &[bool; 256],
         codes_too: bool,
     ) -> usize {
         let (b, e) = range;
         let m = e - b;
         let stride = self.stride;
-        let goes_left = move |c: u8| {
-            let missing = c == MISSING_BIN;
-            (!missing & (usize::from(c) <= bin)) | (missing & missing_left)
-        };
+        let goes_left = |c: u8| goes_left[usize::from(c)];
         // Pass 1: rows going left per block.
         let counts: Vec<usize> = {
             let rows = self.rows(range, depth);
@@ -269,6 +246,12 @@ impl RowPartition {
         });
         n_left
     }
+}
+
+/// The side of each code for a split at `bin` (codes up to it go left) with missing values going left
+/// when `missing_left`.
+pub(crate) fn threshold_sides(bin: usize, missing_left: bool) -> [bool; 256] {
+    std::array::from_fn(|c| if c == usize::from(MISSING_BIN) { missing_left } else { c <= bin })
 }
 
 /// The first `n` items of `rest`, which keeps the others.
@@ -412,10 +395,11 @@ mod tests {
     }
 
     /// Histogram subtraction: parent minus the smaller child equals the larger child built directly,
-    /// and every histogram equals one gathered from the feature columns.
+    /// and every histogram equals one gathered from the feature columns; rows of 4 and 11 bytes (exact), 40
+    /// (a multiple of 8) and 72 (the run-time stride).
     #[test]
     fn split_children_match_direct_histograms() {
-        for (n, d) in [(20_000, 4), (5000, 11), (3000, 40)] {
+        for (n, d) in [(20_000, 4), (5000, 11), (3000, 40), (2000, 70)] {
             let (bins, gh) = data(n, d);
             let mut part = RowPartition::new(&bins);
             let features: Vec<usize> = (0..d).collect();
@@ -423,7 +407,7 @@ mod tests {
             let all: Vec<u32> = (0..n as u32).collect();
             let parent = part.hist((0, m), 0, &features);
             assert!(close(&parent, &direct(&bins, &gh, &all, &features)));
-            let n_left = part.split((0, m), 0, 1, 100, true, true);
+            let n_left = part.split((0, m), 0, 1, &threshold_sides(100, true), true);
             let (left, right): (Vec<u32>, Vec<u32>) = all.iter().partition(|&&r| {
                 let c = bins.column(1)[r as usize];
                 c == MISSING_BIN || c <= 100
@@ -437,7 +421,7 @@ mod tests {
             let derived: Hist = parent.iter().zip(&hl).map(|(p, s)| [p[0] - s[0], p[1] - s[1]]).collect();
             assert!(close(&derived, &hr));
             // A grandchild, back in the first buffer, on a feature subset.
-            let n_ll = part.split((0, n_left), 1, 0, 90, false, true);
+            let n_ll = part.split((0, n_left), 1, 0, &threshold_sides(90, false), true);
             let ll: Vec<u32> = left
                 .iter()
                 .copied()
@@ -462,7 +446,7 @@ mod tests {
         let m = part.start(Some(&rows), &gh);
         assert_eq!(m, rows.len());
         assert!(close(&part.hist((0, m), 0, &features), &direct(&bins, &gh, &rows, &features)));
-        let n_left = part.split((0, m), 0, 4, 30, false, false);
+        let n_left = part.split((0, m), 0, 4, &threshold_sides(30, false), false);
         let left: Vec<u32> = rows
             .iter()
             .copied()
