@@ -55,6 +55,9 @@ fn main() -> ExitCode {
 const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[
     ("scripts/export_datasets.py", &["sklearn", "numpy"]),
     ("scripts/trees_parity.py", &["sklearn", "numpy"]),
+    ("scripts/booster_parity.py", &["xgboost", "sklearn", "numpy"]),
+    ("scripts/xgboost_models.py", &["xgboost", "sklearn", "numpy"]),
+    ("scripts/categorical_parity.py", &["xgboost", "sklearn", "numpy"]),
     ("scripts/autograd_parity.py", &["torch", "safetensors"]),
     ("scripts/attention_parity.py", &["torch", "safetensors"]),
 ];

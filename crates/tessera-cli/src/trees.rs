@@ -373,6 +373,28 @@ fn parse_constraints(text: &str) -> Result<Vec<i8>, CliError> {
         .collect()
 }
 
+/// `--categorical-features`: column names or 0-based feature indices, comma-separated.
+fn parse_categorical(text: &str, names: &[String]) -> Result<Vec<usize>, CliError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            names
+                .iter()
+                .position(|n| n == c)
+                .or_else(|| c.parse::<usize>().ok().filter(|&i| i < names.len()))
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "--categorical-features: `{c}` is neither a feature column nor an index below {} \
+                         (features: {})",
+                        names.len(),
+                        names.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Trains the histogram booster with XGBoost's parameter names, printing each round's evaluation metric
 /// (and elapsed time) on a terminal.
 fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBooster, CliError> {
@@ -407,6 +429,12 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
         colsample_bylevel: a.colsample_bylevel.unwrap_or(d.colsample_bylevel),
         colsample_bynode: a.colsample_bynode.unwrap_or(d.colsample_bynode),
         max_bin: a.max_bin.unwrap_or(d.max_bin),
+        categorical_features: match &a.categorical_features {
+            Some(text) => parse_categorical(text, data.feature_names())?,
+            None => Vec::new(),
+        },
+        max_cat_to_onehot: a.max_cat_to_onehot.unwrap_or(d.max_cat_to_onehot),
+        max_cat_threshold: a.max_cat_threshold.unwrap_or(d.max_cat_threshold),
         monotone_constraints: match &a.monotone_constraints {
             Some(text) => parse_constraints(text)?,
             None => Vec::new(),

@@ -123,6 +123,16 @@ pub struct TrainArgs {
     /// Histogram booster: bins per feature (2..=256; cut points are weighted quantiles).
     #[arg(long)]
     pub max_bin: Option<usize>,
+    /// Histogram booster: categorical feature columns, by name or 0-based index, comma-separated
+    /// ("store,weekday"); their values must be integer categories 0..=254 (empty cells are missing).
+    #[arg(long)]
+    pub categorical_features: Option<String>,
+    /// Histogram booster: one-hot categorical splits below this many categories (default 4).
+    #[arg(long)]
+    pub max_cat_to_onehot: Option<usize>,
+    /// Histogram booster: the most categories in one partition-based split's set (default 64).
+    #[arg(long)]
+    pub max_cat_threshold: Option<usize>,
     /// Histogram booster: metric of --eval-data and early stopping: rmse, mae, logloss, mlogloss,
     /// error, auc or poisson-nloglik (default: the objective's).
     #[arg(long)]

@@ -477,3 +477,58 @@ fn hist_booster_sampling_bins_and_eval_metric_flags() {
     let o = train(&["--max-bin", "1"]);
     assert!(!o.status.success() && stderr(&o).contains("max_bin"), "{}", stderr(&o));
 }
+
+#[test]
+fn hist_booster_categorical_features_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.json");
+    let preds = dir.path().join("p.csv");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tessera-trees/tests/fixtures/categorical.csv");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "trees",
+            "train",
+            "--model",
+            "hist",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "sales",
+            "--n-estimators",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", model.to_str().unwrap()]);
+        tessera(&args)
+    };
+    let o = train(&[
+        "--categorical-features",
+        "store,weekday",
+        "--max-cat-to-onehot",
+        "4",
+        "--max-cat-threshold",
+        "32",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The model holds categorical splits (their category sets are saved).
+    assert!(std::fs::read_to_string(&model).unwrap().contains("category_sets"));
+    let o = tessera(&[
+        "trees",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        preds.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The column `busy` is a feature here: indices count the features.
+    let o = train(&["--categorical-features", "0,1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = train(&["--categorical-features", "shop"]);
+    assert!(!o.status.success() && stderr(&o).contains("`shop` is neither"), "{}", stderr(&o));
+    let o = train(&["--categorical-features", "price"]);
+    assert!(!o.status.success() && stderr(&o).contains("categorical feature 2 holds"), "{}", stderr(&o));
+}

@@ -1,12 +1,13 @@
-//! Trains tessera's histogram booster with each objective on the embedded datasets and writes the models
-//! in XGBoost's JSON schema with tessera's margins, for `scripts/check_xgboost_export.py` to load with
+//! Trains tessera's histogram booster with each objective on the embedded datasets (and with categorical
+//! splits on the categorical test fixture) and writes the models in XGBoost's JSON schema with tessera's margins, for `scripts/check_xgboost_export.py` to load with
 //! XGBoost and compare.
 //!
 //! Run: `cargo run --release -p tessera-trees --example export_xgboost -- target/xgb-export`
 
 use std::path::PathBuf;
 
-use tessera_datasets::load_embedded;
+use ndarray::{Array2, ArrayView2};
+use tessera_datasets::{CsvOptions, load_embedded, read_csv};
 use tessera_trees::{BoosterParams, HistGradientBooster, Objective, booster_to_xgboost_json};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,21 +31,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        let booster = HistGradientBooster {
-            params: BoosterParams { objective, n_estimators: 20, max_depth: 4, ..Default::default() },
-        };
-        let model = booster.fit(x.view(), y.view())?;
-        let margins = model.predict_margin(x.view(), None)?;
-        let stem = format!("{i}_{name}");
-        std::fs::write(out.join(format!("{stem}.json")), booster_to_xgboost_json(&model, None))?;
-        let rows: Vec<Vec<f32>> = margins.outer_iter().map(|r| r.to_vec()).collect();
-        let x_rows: Vec<Vec<Option<f32>>> =
-            x.outer_iter().map(|r| r.iter().map(|v| (!v.is_nan()).then_some(*v)).collect()).collect();
-        std::fs::write(
-            out.join(format!("{stem}.margins.json")),
-            serde_json::json!({ "margins": rows, "x": x_rows }).to_string(),
-        )?;
-        println!("wrote {stem}");
+        let params = BoosterParams { objective, n_estimators: 20, max_depth: 4, ..Default::default() };
+        export(&out, &format!("{i}_{name}"), x.view(), y.view(), params)?;
     }
+    // Categorical splits (the `store` and `weekday` columns).
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/categorical.csv");
+    for (target, objective) in [("sales", Objective::SquaredError), ("busy", Objective::Logistic)] {
+        let options = CsvOptions {
+            features: Some(["store", "weekday", "price", "temperature"].map(String::from).to_vec()),
+            ..CsvOptions::with_target(target)
+        };
+        let data = read_csv(&fixture, &options)?;
+        let params = BoosterParams {
+            objective,
+            n_estimators: 20,
+            max_depth: 4,
+            categorical_features: vec![0, 1],
+            ..Default::default()
+        };
+        export(&out, &format!("categorical_{target}"), data.features(), data.targets(), params)?;
+    }
+    Ok(())
+}
+
+/// Fits a booster and writes its XGBoost JSON, its margins and the rows.
+fn export(
+    out: &std::path::Path,
+    stem: &str,
+    x: ArrayView2<'_, f32>,
+    y: ndarray::ArrayView1<'_, f32>,
+    params: BoosterParams,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let model = HistGradientBooster { params }.fit(x, y)?;
+    let margins: Array2<f32> = model.predict_margin(x, None)?;
+    std::fs::write(out.join(format!("{stem}.json")), booster_to_xgboost_json(&model, None))?;
+    let rows: Vec<Vec<f32>> = margins.outer_iter().map(|r| r.to_vec()).collect();
+    let x_rows: Vec<Vec<Option<f32>>> =
+        x.outer_iter().map(|r| r.iter().map(|v| (!v.is_nan()).then_some(*v)).collect()).collect();
+    std::fs::write(
+        out.join(format!("{stem}.margins.json")),
+        serde_json::json!({ "margins": rows, "x": x_rows }).to_string(),
+    )?;
+    println!("wrote {stem}");
     Ok(())
 }

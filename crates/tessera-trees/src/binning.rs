@@ -4,7 +4,8 @@
 //! midpoints between consecutive distinct values (so histogram splits are the exact splits); otherwise
 //! the edges are midpoints at evenly spaced quantiles (of the sample weights, when rows carry weights:
 //! a weighted quantile sketch computed exactly). A value's code is the number of edges below it, so
-//! `code <= b` exactly when `x <= edges[b]`. Missing values get code [`MISSING_BIN`].
+//! `code <= b` exactly when `x <= edges[b]`. Missing values get code [`MISSING_BIN`]. A categorical
+//! feature's code is its category (an integer in `0..=254`) and it has no edges.
 
 use rayon::prelude::*;
 
@@ -19,7 +20,14 @@ pub(crate) struct Binned {
     pub n_rows: usize,
     pub codes: Vec<u8>,
     pub edges: Vec<Vec<f32>>,
+    /// Which features are categorical.
+    pub categorical: Vec<bool>,
+    /// Distinct categories of each categorical feature (0 for numerical ones).
+    pub n_categories: Vec<usize>,
 }
+
+/// The largest category a categorical feature may hold (codes `0..=254`; 255 marks missing values).
+pub(crate) const MAX_CATEGORY: u8 = MISSING_BIN - 1;
 
 impl Binned {
     /// Bins column-major `cols` (`n_rows` values per feature), features in parallel.
@@ -30,27 +38,73 @@ impl Binned {
     /// Bins with at most `max_bins` (2..=[`MAX_BINS`]) bins per feature, cutting at quantiles of
     /// `weights` (one per row) when given.
     pub fn with_options(cols: &[f32], n_rows: usize, max_bins: usize, weights: Option<&[f32]>) -> Self {
+        let n_features = cols.len() / n_rows.max(1);
+        match Binned::with_categorical(cols, n_rows, max_bins, weights, &vec![false; n_features]) {
+            Ok(b) => b,
+            Err(_) => unreachable!("only categorical features can hold invalid values"),
+        }
+    }
+
+    /// [`Binned::with_options`] where `categorical[f]` marks the features whose values are categories.
+    /// A categorical value that is not an integer in `0..=254` is an error naming the feature and value.
+    pub fn with_categorical(
+        cols: &[f32],
+        n_rows: usize,
+        max_bins: usize,
+        weights: Option<&[f32]>,
+        categorical: &[bool],
+    ) -> Result<Self, String> {
         let max_bins = max_bins.clamp(2, MAX_BINS);
         let n_features = cols.len() / n_rows.max(1);
-        let per_feature: Vec<(Vec<f32>, Vec<u8>)> = (0..n_features)
+        // Per feature: its edges and codes, or what is wrong with a categorical value.
+        type Feature = Result<(Vec<f32>, Vec<u8>), String>;
+        let per_feature: Vec<Feature> = (0..n_features)
             .into_par_iter()
             .map(|f| {
                 let col = &cols[f * n_rows..(f + 1) * n_rows];
+                if categorical.get(f).copied().unwrap_or(false) {
+                    let codes = col
+                        .iter()
+                        .map(|&v| match v {
+                            v if v.is_nan() => Ok(MISSING_BIN),
+                            v if v >= 0.0 && v <= f32::from(MAX_CATEGORY) && v.fract() == 0.0 => Ok(v as u8),
+                            v => Err(format!(
+                                "categorical feature {f} holds {v}: categories must be integers in 0..={MAX_CATEGORY}"
+                            )),
+                        })
+                        .collect::<Result<Vec<u8>, String>>()?;
+                    return Ok((Vec::new(), codes));
+                }
                 let edges = edges_for(col, max_bins, weights);
                 let codes = col
                     .iter()
                     .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })
                     .collect();
-                (edges, codes)
+                Ok((edges, codes))
             })
             .collect();
         let mut codes = Vec::with_capacity(n_rows * n_features);
         let mut edges = Vec::with_capacity(n_features);
-        for (e, c) in per_feature {
+        for part in per_feature {
+            let (e, c) = part?;
             edges.push(e);
             codes.extend_from_slice(&c);
         }
-        Binned { n_rows, codes, edges }
+        let categorical: Vec<bool> =
+            (0..n_features).map(|f| categorical.get(f).copied().unwrap_or(false)).collect();
+        let n_categories = (0..n_features)
+            .map(|f| {
+                if !categorical[f] {
+                    return 0;
+                }
+                let mut seen = [false; 256];
+                for &c in &codes[f * n_rows..(f + 1) * n_rows] {
+                    seen[usize::from(c)] = true;
+                }
+                seen[..usize::from(MISSING_BIN)].iter().filter(|&&s| s).count()
+            })
+            .collect();
+        Ok(Binned { n_rows, codes, edges, categorical, n_categories })
     }
 
     /// The codes of feature `f`.
@@ -126,6 +180,20 @@ mod tests {
         let w: Vec<f32> = (0..1000).map(|i| if i < 100 { 9.0 } else { 1.0 }).collect();
         let b = Binned::with_options(&col, 1000, 2, Some(&w));
         assert_eq!(b.edges[0], vec![99.5]);
+    }
+
+    #[test]
+    fn categorical_codes_are_the_categories() {
+        // Two features: a categorical one, then a numerical one.
+        let cols = [3.0, 0.0, f32::NAN, 254.0, 1.5, 2.0, 3.0, 4.0];
+        let b = Binned::with_categorical(&cols, 4, 256, None, &[true, false]).expect("valid categories");
+        assert_eq!(b.column(0), &[3, 0, MISSING_BIN, 254]);
+        assert!(b.edges[0].is_empty() && b.edges[1].len() == 3 && b.categorical == [true, false]);
+        assert_eq!(b.n_categories, [3, 0]);
+        for bad in [1.5, -1.0, 255.0] {
+            let err = Binned::with_categorical(&[bad, 0.0], 2, 256, None, &[true]).expect_err("invalid");
+            assert!(err.contains("categorical feature 0") && err.contains(&bad.to_string()), "{err}");
+        }
     }
 
     #[test]

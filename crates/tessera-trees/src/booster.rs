@@ -75,6 +75,18 @@ pub struct BoosterParams {
     /// default (rmse, mae, logloss, mlogloss, poisson-nloglik).
     #[serde(default)]
     pub eval_metric: Option<EvalMetric>,
+    /// Features whose values are categories (integers `0..=254`, NaN missing), split by category sets
+    /// as XGBoost's `enable_categorical` does: one category against the rest when the feature has fewer
+    /// than `max_cat_to_onehot` categories, else a partition of the categories sorted by their gradient
+    /// statistics. Empty for none.
+    #[serde(default)]
+    pub categorical_features: Vec<usize>,
+    /// Below this many categories, categorical splits are one-hot (XGBoost's default 4).
+    #[serde(default = "default_max_cat_to_onehot")]
+    pub max_cat_to_onehot: usize,
+    /// The most categories a partition-based split may put in its set (XGBoost's default 64).
+    #[serde(default = "default_max_cat_threshold")]
+    pub max_cat_threshold: usize,
     /// Initial margin; `None` estimates it from the data as XGBoost does.
     pub base_score: Option<f64>,
     /// Random seed.
@@ -102,6 +114,9 @@ impl Default for BoosterParams {
             max_bin: 256,
             eval_metric: None,
             monotone_constraints: Vec::new(),
+            categorical_features: Vec::new(),
+            max_cat_to_onehot: 4,
+            max_cat_threshold: 64,
             base_score: None,
             seed: 0,
         }
@@ -114,6 +129,14 @@ fn one() -> f64 {
 
 fn default_max_bin() -> usize {
     256
+}
+
+fn default_max_cat_to_onehot() -> usize {
+    4
+}
+
+fn default_max_cat_threshold() -> usize {
+    64
 }
 
 /// How trees grow (XGBoost's `grow_policy`).
@@ -214,6 +237,9 @@ impl BoosterParams {
                 "monotone_constraints must be -1, 0 or 1, got {:?}",
                 self.monotone_constraints
             )));
+        }
+        if self.max_cat_to_onehot == 0 || self.max_cat_threshold == 0 {
+            return Err(param("max_cat_to_onehot and max_cat_threshold must be >= 1"));
         }
         if !(2..=256).contains(&self.max_bin) {
             return Err(param(format!("max_bin must be in 2..=256, got {}", self.max_bin)));
@@ -337,7 +363,18 @@ impl HistGradientBooster {
             cols.extend(c.iter().copied());
         }
         let bin_weights: Option<Vec<f32>> = w.map(|_| weights.iter().map(|&v| v as f32).collect());
-        let mut bins = Binned::with_options(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref());
+        if let Some(&f) = p.categorical_features.iter().find(|&&f| f >= d) {
+            return Err(param(format!("categorical feature {f} is out of range: the data has {d} features")));
+        }
+        if let Some(&f) =
+            p.categorical_features.iter().find(|&&f| p.monotone_constraints.get(f).is_some_and(|&c| c != 0))
+        {
+            return Err(param(format!("feature {f} is categorical and cannot have a monotone constraint")));
+        }
+        let categorical: Vec<bool> = (0..d).map(|f| p.categorical_features.contains(&f)).collect();
+        let mut bins =
+            Binned::with_categorical(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref(), &categorical)
+                .map_err(Error::Data)?;
         drop(cols);
         let mut part = RowPartition::new(&bins);
         // The partition holds the codes row-major from here on; growth needs only the bin edges.

@@ -19,7 +19,7 @@ struct Frontier {
     g: f64,
     h: f64,
     depth: usize,
-    split: Option<(f64, usize, usize, bool)>,
+    split: Option<Candidate>,
     /// Creation order, to break gain ties deterministically.
     order: usize,
     /// Bounds on the node's weight from monotone constraints of its ancestors' splits.
@@ -39,32 +39,92 @@ impl PartialOrd for Frontier {
 }
 impl Ord for Frontier {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let gain = |f: &Frontier| f.split.map_or(f64::NEG_INFINITY, |s| s.0);
+        let gain = |f: &Frontier| f.split.map_or(f64::NEG_INFINITY, |s| s.gain);
         gain(self).total_cmp(&gain(other)).then(other.order.cmp(&self.order))
     }
 }
 
-/// The best split of a node: (gain, feature, bin, missing_left). With monotone constraints, gains are
-/// computed from weights clamped to the node's `bounds` (XGBoost's rule) and a split on a constrained
-/// feature whose child weights go the wrong way is refused.
+/// How a split sends present values: by bin threshold (codes up to it go left) or, for a categorical
+/// feature, by the set of categories that go right.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rule {
+    Threshold(usize),
+    /// Bit `c` set: category `c` goes right.
+    Categories([u64; 4]),
+}
+
+/// A node's best split.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    gain: f64,
+    feature: usize,
+    rule: Rule,
+    missing_left: bool,
+}
+
+impl Candidate {
+    /// The side of every code (the missing code included): `true` goes left.
+    fn sides(&self) -> [bool; 256] {
+        match self.rule {
+            Rule::Threshold(bin) => threshold_sides(bin, self.missing_left),
+            Rule::Categories(set) => std::array::from_fn(|c| {
+                if c == usize::from(MISSING_BIN) {
+                    self.missing_left
+                } else {
+                    (set[c / 64] >> (c % 64)) & 1 == 0
+                }
+            }),
+        }
+    }
+}
+
+/// The best split of a node, or `None` when no split gains more than `gamma`. With monotone
+/// constraints, gains are computed from weights clamped to the node's `bounds` (XGBoost's rule) and a
+/// split on a constrained feature whose child weights go the wrong way is refused.
 fn best_split(
     p: &BoosterParams,
+    bins: &Binned,
     hist: &Hist,
     features: &[usize],
     g: f64,
     h: f64,
     bounds: (f64, f64),
-) -> Option<(f64, usize, usize, bool)> {
+) -> Option<Candidate> {
     let constrained = !p.monotone_constraints.is_empty();
     let weight = |g: f64, h: f64| p.leaf_weight(g, h).clamp(bounds.0, bounds.1);
     let child_score =
         |g: f64, h: f64| if constrained { p.score_given_weight(g, h, weight(g, h)) } else { p.score(g, h) };
     let parent = child_score(g, h);
-    let mut best: Option<(f64, usize, usize, bool)> = None;
+    // The gain of sending (gl, hl) left and the rest right, if both children are allowed.
+    let gain_of = |gl: f64, hl: f64, constraint: i8| -> Option<f64> {
+        let (gr, hr) = (g - gl, h - hl);
+        if hl < p.min_child_weight || hr < p.min_child_weight || hr <= 0.0 || hl <= 0.0 {
+            return None;
+        }
+        if constraint != 0 {
+            let (wl, wr) = (weight(gl, hl), weight(gr, hr));
+            if (constraint > 0 && wl > wr) || (constraint < 0 && wl < wr) {
+                return None;
+            }
+        }
+        Some(child_score(gl, hl) + child_score(gr, hr) - parent)
+    };
+    let mut best: Option<Candidate> = None;
+    let mut offer = |gain: f64, feature: usize, rule: Rule, missing_left: bool| {
+        if best.is_none_or(|b| gain > b.gain) {
+            best = Some(Candidate { gain, feature, rule, missing_left });
+        }
+    };
     for &f in features {
-        let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
         let hf = &hist[f * 256..(f + 1) * 256];
         let [gm, hm] = hf[MISSING_BIN as usize];
+        // Without missing values in the node both directions give the same split: scan one.
+        let directions: &[bool] = if hm == 0.0 && gm == 0.0 { &[false] } else { &[false, true] };
+        if bins.categorical[f] {
+            categorical_splits(p, bins, f, hf, directions, &gain_of, &mut offer);
+            continue;
+        }
+        let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
         let (mut gl, mut hl) = (0.0, 0.0);
         for (b, bin) in hf.iter().enumerate().take(MISSING_BIN as usize - 1) {
             gl += bin[0];
@@ -72,28 +132,85 @@ fn best_split(
             if bin[1] == 0.0 && bin[0] == 0.0 {
                 continue;
             }
-            // Without missing values in the node both directions give the same split: scan one.
-            let directions: &[bool] = if hm == 0.0 && gm == 0.0 { &[false] } else { &[false, true] };
             for &missing_left in directions {
                 let (gl2, hl2) = if missing_left { (gl + gm, hl + hm) } else { (gl, hl) };
-                let (gr2, hr2) = (g - gl2, h - hl2);
-                if hl2 < p.min_child_weight || hr2 < p.min_child_weight || hr2 <= 0.0 || hl2 <= 0.0 {
-                    continue;
-                }
-                if constraint != 0 {
-                    let (wl, wr) = (weight(gl2, hl2), weight(gr2, hr2));
-                    if (constraint > 0 && wl > wr) || (constraint < 0 && wl < wr) {
-                        continue;
-                    }
-                }
-                let gain = child_score(gl2, hl2) + child_score(gr2, hr2) - parent;
-                if best.is_none_or(|bb| gain > bb.0) {
-                    best = Some((gain, f, b, missing_left));
+                if let Some(gain) = gain_of(gl2, hl2, constraint) {
+                    offer(gain, f, Rule::Threshold(b), missing_left);
                 }
             }
         }
     }
-    best.filter(|b| b.0 > p.gamma && b.0 > 1e-12)
+    best.filter(|b| b.gain > p.gamma && b.gain > 1e-12)
+}
+
+/// Offers the category splits of categorical feature `f`: with fewer than `max_cat_to_onehot`
+/// categories, each category alone against the rest; otherwise the node's categories sorted by their
+/// leaf weight and cut at every point of that order (the best partition for a convex loss lies on it),
+/// the smaller side becoming the set that goes right, of at most `max_cat_threshold` categories.
+fn categorical_splits(
+    p: &BoosterParams,
+    bins: &Binned,
+    f: usize,
+    hf: &[[f64; 2]],
+    directions: &[bool],
+    gain_of: &dyn Fn(f64, f64, i8) -> Option<f64>,
+    offer: &mut dyn FnMut(f64, usize, Rule, bool),
+) {
+    let [gm, hm] = hf[MISSING_BIN as usize];
+    let (gt, ht) = hf.iter().fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
+    let present: Vec<(usize, [f64; 2])> = hf
+        .iter()
+        .enumerate()
+        .take(MISSING_BIN as usize)
+        .filter(|(_, v)| v[0] != 0.0 || v[1] != 0.0)
+        .map(|(c, &v)| (c, v))
+        .collect();
+    if present.len() < 2 {
+        return;
+    }
+    let set_of = |cats: &mut dyn Iterator<Item = usize>| {
+        let mut set = [0u64; 4];
+        for c in cats {
+            set[c / 64] |= 1 << (c % 64);
+        }
+        set
+    };
+    // (g, h) of the rows that go right, present values only.
+    let mut try_right = |gr: f64, hr: f64, set: [u64; 4]| {
+        for &missing_left in directions {
+            // Left gets everything else: the other categories, and the missing values when asked.
+            let (gl, hl) = if missing_left { (gt - gr, ht - hr) } else { (gt - gr - gm, ht - hr - hm) };
+            if let Some(gain) = gain_of(gl, hl, 0) {
+                offer(gain, f, Rule::Categories(set), missing_left);
+            }
+        }
+    };
+    if bins.n_categories[f] < p.max_cat_to_onehot {
+        for &(c, [g, h]) in &present {
+            try_right(g, h, set_of(&mut std::iter::once(c)));
+        }
+        return;
+    }
+    let mut order = present;
+    order.sort_by(|a, b| {
+        p.leaf_weight(a.1[0], a.1[1]).total_cmp(&p.leaf_weight(b.1[0], b.1[1])).then(a.0.cmp(&b.0))
+    });
+    let (mut g_prefix, mut h_prefix) = (0.0, 0.0);
+    let k_all = order.len();
+    for k in 1..k_all {
+        g_prefix += order[k - 1].1[0];
+        h_prefix += order[k - 1].1[1];
+        let (prefix_right, size) = if k <= k_all - k { (true, k) } else { (false, k_all - k) };
+        if size > p.max_cat_threshold {
+            continue;
+        }
+        if prefix_right {
+            try_right(g_prefix, h_prefix, set_of(&mut order[..k].iter().map(|e| e.0)));
+        } else {
+            let (gp, hp) = (gt - gm - g_prefix, ht - hm - h_prefix);
+            try_right(gp, hp, set_of(&mut order[k..].iter().map(|e| e.0)));
+        }
+    }
 }
 
 /// A leaf of a grown tree: its node id and where its rows are in the partition (range, depth).
@@ -131,15 +248,7 @@ pub(crate) fn grow_tree(
         }
         sample(&level_features[depth], p.colsample_bynode, rng)
     };
-    let mut tree = Tree {
-        nodes: Vec::new(),
-        max_depth: 0,
-        values: Vec::new(),
-        impurity: Vec::new(),
-        weighted_n: Vec::new(),
-        n_outputs: 1,
-        n_features: bins.edges.len(),
-    };
+    let mut tree = Tree::empty(bins.edges.len(), 1);
     let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
         let id = tree.nodes.len();
         tree.values.push((p.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
@@ -157,7 +266,7 @@ pub(crate) fn grow_tree(
         .fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
     let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
     let root = push_leaf(&mut tree, g0, h0, unbounded);
-    let root_split = best_split(p, &root_hist, &node_features(0, rng), g0, h0, unbounded);
+    let root_split = best_split(p, bins, &root_hist, &node_features(0, rng), g0, h0, unbounded);
     let root = Frontier {
         id: root,
         range: (0, m),
@@ -184,29 +293,29 @@ pub(crate) fn grow_tree(
     while let Some(node) = if lossguide { heap.pop() } else { fifo.pop_front() } {
         let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
         let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
-        let Some((gain, f, b, missing_left)) = node.split.filter(|_| depth_ok && leaves_ok) else {
+        let Some(split) = node.split.filter(|_| depth_ok && leaves_ok) else {
             leaf_rows.push((node.id, node.range, node.depth));
             continue;
         };
-        // Past the last edge the split separates present values (left) from missing ones (right).
-        let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+        let (f, gain, missing_left) = (split.feature, split.gain, split.missing_left);
         // Children at the depth limit stay leaves: no histograms, no split search, no codes.
         let terminal = p.max_depth != 0 && node.depth + 1 >= p.max_depth;
-        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b].
-        let n_left = part.split(node.range, node.depth, f, &threshold_sides(b, missing_left), !terminal);
+        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
+        // feature's codes are its categories.
+        let sides = split.sides();
+        let n_left = part.split(node.range, node.depth, f, &sides, !terminal);
         let (lo, hi) = node.range;
         let (left, right) = ((lo, lo + n_left), (lo + n_left, hi));
         split_stats[f][0] += 1.0;
         split_stats[f][1] += gain;
         split_stats[f][2] += node.h;
-        // The left child's sums are a prefix of the split feature's histogram (plus the missing bin).
+        // The left child's sums are those of the split feature's bins that go left.
         let hf = &node.hist[f * 256..(f + 1) * 256];
-        let (mut gl, mut hl) =
-            hf[..=b.min(MISSING_BIN as usize - 1)].iter().fold((0.0, 0.0), |(a, c), v| (a + v[0], c + v[1]));
-        if missing_left {
-            gl += hf[MISSING_BIN as usize][0];
-            hl += hf[MISSING_BIN as usize][1];
-        }
+        let (gl, hl) = hf
+            .iter()
+            .zip(&sides)
+            .filter(|(_, left)| **left)
+            .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
         let (gr, hr) = (node.g - gl, node.h - hl);
         // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
         // midpoint, which bounds the left side from above (increasing) or below (decreasing).
@@ -223,7 +332,18 @@ pub(crate) fn grow_tree(
         }
         let l = push_leaf(&mut tree, gl, hl, bl);
         let r = push_leaf(&mut tree, gr, hr, br);
-        tree.nodes[node.id] = Node::split(f, threshold, missing_left, l as u32);
+        tree.nodes[node.id] = match split.rule {
+            // Past the last edge the split separates present values (left) from missing ones (right).
+            Rule::Threshold(b) => {
+                let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+                Node::split(f, threshold, missing_left, l as u32)
+            }
+            Rule::Categories(set) => {
+                let cats = (0..256u32).filter(|&c| (set[c as usize / 64] >> (c % 64)) & 1 == 1);
+                let index = tree.push_category_set(cats);
+                Node::categorical(f, index, missing_left, l as u32)
+            }
+        };
         leaves += 1;
         let (hl_hist, hr_hist) = if terminal {
             (Vec::new(), Vec::new())
@@ -240,8 +360,8 @@ pub(crate) fn grow_tree(
         } else {
             let (fl, fr) = (node_features(node.depth + 1, rng), node_features(node.depth + 1, rng));
             rayon::join(
-                || best_split(p, &hl_hist, &fl, gl, hl, bl),
-                || best_split(p, &hr_hist, &fr, gr, hr, br),
+                || best_split(p, bins, &hl_hist, &fl, gl, hl, bl),
+                || best_split(p, bins, &hr_hist, &fr, gr, hr, br),
             )
         };
         for (id, range, hist, gs, hs, bounds, split) in

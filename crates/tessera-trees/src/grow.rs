@@ -144,15 +144,7 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
         Target::Class { n_classes, .. } => *n_classes,
         Target::Reg { .. } => 1,
     };
-    let mut tree = Tree {
-        nodes: Vec::new(),
-        max_depth: 0,
-        values: Vec::new(),
-        impurity: Vec::new(),
-        weighted_n: Vec::new(),
-        n_outputs,
-        n_features: d.n_features,
-    };
+    let mut tree = Tree::empty(d.n_features, n_outputs);
     let mut s = Scratch::default();
     let total_weight: f64 = samples.ws.iter().map(|&v| f64::from(v)).sum();
     let n = samples.rows.len();
@@ -284,7 +276,13 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
             let col = b.column(f);
             codes.extend(rows.iter().map(|&r| col[r as usize]));
         }
-        Binned { n_rows: m, codes, edges: b.edges.clone() }
+        Binned {
+            n_rows: m,
+            codes,
+            edges: b.edges.clone(),
+            categorical: b.categorical.clone(),
+            n_categories: b.n_categories.clone(),
+        }
     });
     let ys = samples.ys[start..end].to_vec();
     let ws = samples.ws[start..end].to_vec();

@@ -116,7 +116,7 @@ fn recurse(
     }
     let f = n.feature();
     let x = row[f];
-    let goes_left = x <= n.threshold || (n.missing_left() && x.is_nan());
+    let goes_left = tree.goes_left(&n, x);
     let (hot, cold) =
         if goes_left { (n.left as usize, n.right() as usize) } else { (n.right() as usize, n.left as usize) };
     let cover = tree.weighted_n[node];

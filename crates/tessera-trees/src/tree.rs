@@ -10,12 +10,23 @@ pub(crate) const LANES: usize = 8;
 const LEAF_BIT: u32 = 1 << 31;
 /// The bit of [`Node::meta`] that sends missing values left.
 const MISSING_LEFT: u32 = 1 << 30;
+/// The bit of [`Node::meta`] that marks a categorical split.
+const CATEGORICAL: u32 = 1 << 29;
 /// The bits of [`Node::meta`] that hold the feature index.
-const FEATURE_MASK: u32 = MISSING_LEFT - 1;
+pub(crate) const FEATURE_MASK: u32 = CATEGORICAL - 1;
+
+/// Category values at or above this are not categories (XGBoost's limit: floats represent integers
+/// exactly below 2^24); such values, and negative ones, are in no category set.
+const MAX_CATEGORY: f32 = 16_777_216.0;
 
 /// One node, 12 bytes so that a deep tree stays in cache. Internal nodes send a row to `left` when
 /// `x[feature] <= threshold`, or when the value is missing (NaN) and the missing-left bit is set, and to
 /// `left + 1` otherwise (siblings are always adjacent).
+///
+/// A categorical split (XGBoost's partition-based splits) sends a row right when its value, truncated to
+/// an integer, is in the node's category set, left when it is not (unseen and invalid categories
+/// included), and missing values by the missing-left bit; `threshold` then holds the index of the set in
+/// [`Tree::cat_sets`] (as the float's bits).
 ///
 /// A leaf keeps its own index in `left` and, in `threshold`, its score: the regression value or the
 /// probability of the second class of a binary classifier, so batch prediction reads one node per leaf.
@@ -33,6 +44,23 @@ impl Node {
 
     pub(crate) fn split(feature: usize, threshold: f32, missing_left: bool, left: u32) -> Self {
         Node { meta: feature as u32 | if missing_left { MISSING_LEFT } else { 0 }, threshold, left }
+    }
+
+    /// A categorical split on `feature` by the category set `set` of its tree.
+    pub(crate) fn categorical(feature: usize, set: usize, missing_left: bool, left: u32) -> Self {
+        let meta = feature as u32 | CATEGORICAL | if missing_left { MISSING_LEFT } else { 0 };
+        Node { meta, threshold: f32::from_bits(set as u32), left }
+    }
+
+    #[inline]
+    pub(crate) fn is_categorical(&self) -> bool {
+        self.meta & CATEGORICAL != 0
+    }
+
+    /// The index of a categorical split's set in [`Tree::cat_sets`].
+    #[inline]
+    pub(crate) fn cat_set(&self) -> usize {
+        self.threshold.to_bits() as usize
     }
 
     #[inline]
@@ -55,7 +83,7 @@ impl Node {
         self.left + 1
     }
 
-    /// The child a row goes to (internal nodes only).
+    /// The child a row goes to (internal numerical splits only).
     #[inline(always)]
     fn child(&self, row: &[f32]) -> usize {
         let v = row[self.feature()];
@@ -77,19 +105,96 @@ pub struct Tree {
     pub(crate) weighted_n: Vec<f64>,
     pub(crate) n_outputs: usize,
     pub(crate) n_features: usize,
+    /// The category sets of categorical splits, as bitsets (bit `c` of word `c / 32` for category `c`).
+    pub(crate) cat_sets: Vec<Vec<u32>>,
 }
 
 impl Tree {
+    /// An empty tree for `n_features` features and `n_outputs` values per node.
+    pub(crate) fn empty(n_features: usize, n_outputs: usize) -> Self {
+        Tree {
+            nodes: Vec::new(),
+            max_depth: 0,
+            values: Vec::new(),
+            impurity: Vec::new(),
+            weighted_n: Vec::new(),
+            n_outputs,
+            n_features,
+            cat_sets: Vec::new(),
+        }
+    }
+
+    /// Whether internal node `n` sends value `x` (NaN for missing) to its left child.
+    #[inline]
+    pub(crate) fn goes_left(&self, n: &Node, x: f32) -> bool {
+        if x.is_nan() {
+            n.missing_left()
+        } else if n.is_categorical() {
+            !self.in_category_set(n.cat_set(), x)
+        } else {
+            x <= n.threshold
+        }
+    }
+
+    /// Whether value `x` is in category set `set`: its integer part is a set category.
+    #[inline]
+    fn in_category_set(&self, set: usize, x: f32) -> bool {
+        if !(0.0..MAX_CATEGORY).contains(&x) {
+            return false;
+        }
+        let c = x as u32;
+        self.cat_sets[set].get((c / 32) as usize).is_some_and(|w| (w >> (c % 32)) & 1 == 1)
+    }
+
+    /// The child of internal node `n` that `row` goes to.
+    #[inline(always)]
+    fn step<const CAT: bool>(&self, n: &Node, row: &[f32]) -> usize {
+        if CAT && n.is_categorical() {
+            (n.left + u32::from(!self.goes_left(n, row[n.feature()]))) as usize
+        } else {
+            n.child(row)
+        }
+    }
+
+    /// The categories of set `set`, ascending.
+    pub(crate) fn categories(&self, set: usize) -> Vec<u32> {
+        let words = &self.cat_sets[set];
+        (0..words.len() as u32 * 32).filter(|&c| (words[(c / 32) as usize] >> (c % 32)) & 1 == 1).collect()
+    }
+
+    /// Adds a category set (a bitset over `categories`) and returns its index.
+    pub(crate) fn push_category_set(&mut self, categories: impl IntoIterator<Item = u32>) -> usize {
+        let mut words: Vec<u32> = Vec::new();
+        for c in categories {
+            let w = (c / 32) as usize;
+            if words.len() <= w {
+                words.resize(w + 1, 0);
+            }
+            words[w] |= 1 << (c % 32);
+        }
+        self.cat_sets.push(words);
+        self.cat_sets.len() - 1
+    }
+
     /// Index of the leaf that `row` falls into.
     #[inline]
     pub fn leaf_index(&self, row: &[f32]) -> usize {
+        if self.cat_sets.is_empty() {
+            self.leaf_index_with::<false>(row)
+        } else {
+            self.leaf_index_with::<true>(row)
+        }
+    }
+
+    #[inline]
+    fn leaf_index_with<const CAT: bool>(&self, row: &[f32]) -> usize {
         let mut i = 0usize;
         loop {
             let n = &self.nodes[i];
             if n.is_leaf() {
                 return i;
             }
-            i = n.child(row);
+            i = self.step::<CAT>(n, row);
         }
     }
 
@@ -98,11 +203,20 @@ impl Tree {
     /// a lane whose row reaches a leaf takes the next row at once, so no lane idles while others finish
     /// longer paths.
     #[inline]
-    fn walk(&self, rows: &[&[f32]], mut on_leaf: impl FnMut(usize, &Node, usize)) {
+    fn walk(&self, rows: &[&[f32]], on_leaf: impl FnMut(usize, &Node, usize)) {
+        if self.cat_sets.is_empty() {
+            self.walk_with::<false>(rows, on_leaf)
+        } else {
+            self.walk_with::<true>(rows, on_leaf)
+        }
+    }
+
+    #[inline]
+    fn walk_with<const CAT: bool>(&self, rows: &[&[f32]], mut on_leaf: impl FnMut(usize, &Node, usize)) {
         let n = rows.len();
         if n < LANES {
             for (r, row) in rows.iter().enumerate() {
-                let leaf = self.leaf_index(row);
+                let leaf = self.leaf_index_with::<CAT>(row);
                 on_leaf(r, &self.nodes[leaf], leaf);
             }
             return;
@@ -129,7 +243,7 @@ impl Tree {
                         draining = true;
                     }
                 } else {
-                    lane_node[j] = node.child(lane_ref[j]);
+                    lane_node[j] = self.step::<CAT>(node, lane_ref[j]);
                 }
             }
             if draining {
@@ -140,7 +254,7 @@ impl Tree {
         for j in (0..LANES).filter(|&j| !done[j]) {
             let mut i = lane_node[j];
             while !self.nodes[i].is_leaf() {
-                i = self.nodes[i].child(lane_ref[j]);
+                i = self.step::<CAT>(&self.nodes[i], lane_ref[j]);
             }
             on_leaf(lane_row[j], &self.nodes[i], i);
         }
@@ -163,6 +277,14 @@ impl Tree {
     /// `max_depth` times, a row on a leaf staying put through a select instead of a branch, so the whole
     /// walk is branch-free.
     pub fn add_scores_shallow(&self, rows: &[&[f32]], out: &mut [f32]) {
+        if self.cat_sets.is_empty() {
+            self.add_scores_shallow_with::<false>(rows, out)
+        } else {
+            self.add_scores_shallow_with::<true>(rows, out)
+        }
+    }
+
+    fn add_scores_shallow_with<const CAT: bool>(&self, rows: &[&[f32]], out: &mut [f32]) {
         let mut groups = rows.chunks_exact(LANES);
         let mut base = 0;
         for group in groups.by_ref() {
@@ -170,7 +292,7 @@ impl Tree {
             for _ in 0..self.max_depth {
                 for (a, row) in at.iter_mut().zip(group) {
                     let node = &self.nodes[*a];
-                    let next = node.child(row);
+                    let next = self.step::<CAT>(node, row);
                     *a = if node.is_leaf() { *a } else { next };
                 }
             }
@@ -290,6 +412,13 @@ struct TreeRepr {
     values: Vec<f32>,
     impurity: Vec<f64>,
     weighted_n: Vec<f64>,
+    /// 1 for categorical splits (whose `threshold` is the index of their set in `category_sets`);
+    /// absent in files without categorical splits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    categorical: Vec<u8>,
+    /// The categories of each categorical split's set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    category_sets: Vec<Vec<u32>>,
 }
 
 impl From<Tree> for TreeRepr {
@@ -298,10 +427,24 @@ impl From<Tree> for TreeRepr {
             n_features: t.n_features,
             n_outputs: t.n_outputs,
             feature: t.nodes.iter().map(|n| if n.is_leaf() { -1 } else { n.feature() as i64 }).collect(),
-            threshold: t.nodes.iter().map(|n| if n.is_leaf() { 0.0 } else { n.threshold }).collect(),
+            threshold: t
+                .nodes
+                .iter()
+                .map(|n| match (n.is_leaf(), n.is_categorical()) {
+                    (true, _) => 0.0,
+                    (false, true) => n.cat_set() as f32,
+                    (false, false) => n.threshold,
+                })
+                .collect(),
             left: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.left }).collect(),
             right: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.right() }).collect(),
             missing_left: t.nodes.iter().map(|n| u8::from(!n.is_leaf() && n.missing_left())).collect(),
+            categorical: if t.cat_sets.is_empty() {
+                Vec::new()
+            } else {
+                t.nodes.iter().map(|n| u8::from(!n.is_leaf() && n.is_categorical())).collect()
+            },
+            category_sets: (0..t.cat_sets.len()).map(|s| t.categories(s)).collect(),
             values: t.values,
             impurity: t.impurity,
             weighted_n: t.weighted_n,
@@ -328,6 +471,13 @@ impl TryFrom<TreeRepr> for Tree {
         if lens.iter().any(|&l| l != n) || r.values.len() != n * r.n_outputs || r.n_outputs == 0 {
             return Err(format!("tree arrays disagree in length ({n} nodes)"));
         }
+        if !r.categorical.is_empty() && r.categorical.len() != n {
+            return Err(format!("tree arrays disagree in length ({n} nodes)"));
+        }
+        let mut tree = Tree::empty(r.n_features, r.n_outputs);
+        for set in &r.category_sets {
+            tree.push_category_set(set.iter().copied());
+        }
         let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
             let node = if r.feature[i] < 0 {
@@ -344,19 +494,22 @@ impl TryFrom<TreeRepr> for Tree {
                 {
                     return Err(format!("node {i} has an invalid feature or child index"));
                 }
-                Node::split(f as usize, r.threshold[i], r.missing_left[i] != 0, r.left[i])
+                if r.categorical.get(i).is_some_and(|&c| c != 0) {
+                    let set = r.threshold[i];
+                    if !(set >= 0.0 && (set as usize) < tree.cat_sets.len() && set.fract() == 0.0) {
+                        return Err(format!("node {i} refers to a missing category set"));
+                    }
+                    Node::categorical(f as usize, set as usize, r.missing_left[i] != 0, r.left[i])
+                } else {
+                    Node::split(f as usize, r.threshold[i], r.missing_left[i] != 0, r.left[i])
+                }
             };
             nodes.push(node);
         }
-        let mut tree = Tree {
-            nodes,
-            max_depth: 0,
-            values: r.values,
-            impurity: r.impurity,
-            weighted_n: r.weighted_n,
-            n_outputs: r.n_outputs,
-            n_features: r.n_features,
-        };
+        tree.nodes = nodes;
+        tree.values = r.values;
+        tree.impurity = r.impurity;
+        tree.weighted_n = r.weighted_n;
         for i in 0..tree.nodes.len() {
             if tree.nodes[i].is_leaf() {
                 tree.nodes[i] = tree.leaf_node(i);

@@ -1,12 +1,14 @@
-//! XGBoost model interoperability: load a `model.json` saved by XGBoost (gbtree booster, numerical splits,
-//! the objectives tessera's booster knows) into a [`FittedBooster`] that predicts the same margins.
+//! XGBoost model interoperability: load a `model.json` saved by XGBoost (gbtree booster, numerical and
+//! categorical splits, the objectives tessera's booster knows) into a [`FittedBooster`] that predicts the
+//! same margins, and save tessera's boosters in that schema.
 //!
 //! Facts that make the reproduction exact (checked against XGBoost 3.2): a row goes left when
 //! `x < split_condition` (tessera's trees test `x <= t`, so `t` is the largest f32 below the condition),
 //! missing values follow `default_left`, leaves keep their value in `split_conditions`, leaf values are
 //! added in f32 one tree at a time in file order onto the base margin, `binary:logistic` and
 //! `count:poisson` store `base_score` as a mean (turned into log-odds or a log here), and `multi:softprob`
-//! stores one margin per class.
+//! stores one margin per class. A categorical split (`split_type` 1) lists in `categories` the categories that
+//! go right; other values, invalid ones included, go left.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -146,20 +148,31 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
     if [right.len(), feature.len(), default_left.len(), cond.len()].iter().any(|&l| l != n) || n == 0 {
         return Err("node arrays disagree in length".into());
     }
-    if let Ok(types) = int_array(tj, "split_type")
-        && types.iter().any(|&t| t != 0)
-    {
-        return Err("categorical splits are not supported".into());
+    // Categorical splits: node -> its categories (those that go right).
+    let split_type = int_array(tj, "split_type").unwrap_or_else(|_| vec![0; n]);
+    let mut categories_of: std::collections::HashMap<usize, Vec<u32>> = Default::default();
+    if split_type.iter().any(|&t| t != 0) {
+        let cats = int_array(tj, "categories")?;
+        let nodes = int_array(tj, "categories_nodes")?;
+        let segments = int_array(tj, "categories_segments")?;
+        let sizes = int_array(tj, "categories_sizes")?;
+        if nodes.len() != segments.len() || nodes.len() != sizes.len() {
+            return Err("categorical split arrays disagree in length".into());
+        }
+        for ((&node, &start), &size) in nodes.iter().zip(&segments).zip(&sizes) {
+            let (start, size) = (usize::try_from(start), usize::try_from(size));
+            let (Ok(start), Ok(size)) = (start, size) else {
+                return Err("negative categorical segment".into());
+            };
+            let slice = cats.get(start..start + size).ok_or("categorical segment out of range")?;
+            let set: Option<Vec<u32>> = slice.iter().map(|&c| u32::try_from(c).ok()).collect();
+            categories_of.insert(node as usize, set.ok_or("negative category")?);
+        }
     }
-    let mut tree = Tree {
-        nodes: Vec::new(),
-        max_depth: 0,
-        values: Vec::new(),
-        impurity: Vec::new(),
-        weighted_n: Vec::new(),
-        n_outputs: 1,
-        n_features: num_feature,
-    };
+    if split_type.len() != n {
+        return Err("node arrays disagree in length".into());
+    }
+    let mut tree = Tree::empty(num_feature, 1);
     // (xgboost node, tessera node)
     let mut queue = VecDeque::from([(0usize, 0usize)]);
     let mut placed = vec![false; n];
@@ -190,8 +203,14 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
             tree.weighted_n.push(f64::from(hess[child]));
             queue.push_back((child, id));
         }
-        // XGBoost sends x < c left; tessera tests x <= t, so t is the largest f32 below c.
-        tree.nodes[t] = Node::split(f as usize, cond[x].next_down(), default_left[x] != 0, first as u32);
+        tree.nodes[t] = if split_type[x] != 0 {
+            let cats = categories_of.remove(&x).ok_or_else(|| format!("node {x} has no categories"))?;
+            let set = tree.push_category_set(cats);
+            Node::categorical(f as usize, set, default_left[x] != 0, first as u32)
+        } else {
+            // XGBoost sends x < c left; tessera tests x <= t, so t is the largest f32 below c.
+            Node::split(f as usize, cond[x].next_down(), default_left[x] != 0, first as u32)
+        };
     }
     tree.max_depth = tree.compute_depth();
     Ok(tree)
@@ -199,7 +218,9 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
 
 /// Serializes a booster in XGBoost's JSON model schema (version 3.2), so XGBoost's `Booster.load_model`
 /// reads it and predicts the same margins. Splits `x <= t` become XGBoost's `x < c` with `c` the smallest
-/// f32 above `t`. Feature names, when given, are stored (with type `float`) so tools can match columns.
+/// f32 above `t`; categorical splits keep their category sets. Feature names, when given, are stored so tools
+/// can match columns; feature types (`c` for features with categorical splits, else `float`) are stored when
+/// names are given or the model has categorical splits.
 pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[String]>) -> String {
     let k = model.n_outputs;
     let base: Vec<f64> = model
@@ -235,11 +256,22 @@ pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[St
     let trees: Vec<Value> =
         model.trees.iter().enumerate().map(|(id, t)| tree_json(t, id, model.n_features)).collect();
     let n = model.trees.len();
+    let mut categorical = vec![false; model.n_features];
+    for t in &model.trees {
+        for node in t.nodes.iter().filter(|n| !n.is_leaf() && n.is_categorical()) {
+            categorical[node.feature()] = true;
+        }
+    }
+    let feature_types: Vec<&str> = if feature_names.is_some() || categorical.contains(&true) {
+        categorical.iter().map(|&c| if c { "c" } else { "float" }).collect()
+    } else {
+        Vec::new()
+    };
     serde_json::json!({
         "learner": {
             "attributes": {},
             "feature_names": feature_names.unwrap_or(&[]),
-            "feature_types": feature_names.map_or(Vec::new(), |n| vec!["float"; n.len()]),
+            "feature_types": feature_types,
             "gradient_booster": {
                 "model": {
                     "cats": {"enc": [], "feature_segments": [], "sorted_idx": []},
@@ -269,6 +301,8 @@ fn tree_json(t: &Tree, id: usize, n_features: usize) -> Value {
     let mut parents = vec![2_147_483_647i64; n];
     let (mut left, mut right, mut feature, mut cond, mut default_left) =
         (vec![-1i64; n], vec![-1i64; n], vec![0i64; n], vec![0f32; n], vec![0u8; n]);
+    let mut split_type = vec![0u8; n];
+    let (mut categories, mut cat_nodes, mut cat_segments, mut cat_sizes) = (vec![], vec![], vec![], vec![]);
     for (i, node) in t.nodes.iter().enumerate() {
         if node.is_leaf() {
             cond[i] = t.node_values(i)[0];
@@ -278,17 +312,26 @@ fn tree_json(t: &Tree, id: usize, n_features: usize) -> Value {
             parents[l] = i as i64;
             parents[l + 1] = i as i64;
             feature[i] = node.feature() as i64;
-            cond[i] = node.threshold.next_up();
             default_left[i] = u8::from(node.missing_left());
+            if node.is_categorical() {
+                let set = t.categories(node.cat_set());
+                split_type[i] = 1;
+                cat_nodes.push(i);
+                cat_segments.push(categories.len());
+                cat_sizes.push(set.len());
+                categories.extend(set);
+            } else {
+                cond[i] = node.threshold.next_up();
+            }
         }
     }
     let base_weights: Vec<f32> = (0..n).map(|i| if t.nodes[i].is_leaf() { cond[i] } else { 0.0 }).collect();
     serde_json::json!({
         "base_weights": base_weights,
-        "categories": [],
-        "categories_nodes": [],
-        "categories_segments": [],
-        "categories_sizes": [],
+        "categories": categories,
+        "categories_nodes": cat_nodes,
+        "categories_segments": cat_segments,
+        "categories_sizes": cat_sizes,
         "default_left": default_left,
         "id": id,
         "left_children": left,
@@ -297,7 +340,7 @@ fn tree_json(t: &Tree, id: usize, n_features: usize) -> Value {
         "right_children": right,
         "split_conditions": cond,
         "split_indices": feature,
-        "split_type": vec![0u8; n],
+        "split_type": split_type,
         "sum_hessian": t.weighted_n.iter().map(|&h| h as f32).collect::<Vec<_>>(),
         "tree_param": {"num_deleted": "0", "num_feature": n_features.to_string(), "num_nodes": n.to_string(), "size_leaf_vector": "1"}
     })
