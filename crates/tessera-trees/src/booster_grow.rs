@@ -6,7 +6,9 @@ use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MISSING_BIN};
 use crate::booster::{BoosterParams, GrowPolicy};
-use crate::booster_partition::{Hist, RowPartition, threshold_sides};
+use rayon::prelude::*;
+
+use crate::booster_partition::{Hist, RowPartition, SplitJob, threshold_sides};
 use crate::tree::{Node, Tree};
 
 /// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.
@@ -278,108 +280,139 @@ pub(crate) fn grow_tree(
         order: 0,
         bounds: unbounded,
     };
-    // Depth-wise: first in, first out (level order). Loss-guided: the largest gain first.
+    // Depth-wise: a whole level at a time (its nodes' partitions and histograms in one parallel pass
+    // each). Loss-guided: the node with the largest gain first.
     let lossguide = p.grow_policy == GrowPolicy::Lossguide;
-    let mut fifo = std::collections::VecDeque::from([root.clone()]);
-    let mut heap = std::collections::BinaryHeap::from([root]);
-    if lossguide {
-        fifo.clear();
-    } else {
-        heap.clear();
-    }
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut level = vec![root];
     let mut leaf_rows: Vec<LeafRows> = Vec::new();
     let mut leaves = 1usize;
     let mut created = 1usize;
-    while let Some(node) = if lossguide { heap.pop() } else { fifo.pop_front() } {
-        let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
-        let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
-        let Some(split) = node.split.filter(|_| depth_ok && leaves_ok) else {
-            leaf_rows.push((node.id, node.range, node.depth));
-            continue;
+    loop {
+        let batch = if lossguide {
+            match heap.pop() {
+                Some(node) => vec![node],
+                None if !level.is_empty() => std::mem::take(&mut level),
+                None => break,
+            }
+        } else if level.is_empty() {
+            break;
+        } else {
+            std::mem::take(&mut level)
         };
-        let (f, gain, missing_left) = (split.feature, split.gain, split.missing_left);
-        // Children at the depth limit stay leaves: no histograms, no split search, no codes.
-        let terminal = p.max_depth != 0 && node.depth + 1 >= p.max_depth;
-        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
-        // feature's codes are its categories.
-        let sides = split.sides();
-        let n_left = part.split(node.range, node.depth, f, &sides, !terminal);
-        let (lo, hi) = node.range;
-        let (left, right) = ((lo, lo + n_left), (lo + n_left, hi));
-        split_stats[f][0] += 1.0;
-        split_stats[f][1] += gain;
-        split_stats[f][2] += node.h;
-        // The left child's sums are those of the split feature's bins that go left.
-        let hf = &node.hist[f * 256..(f + 1) * 256];
-        let (gl, hl) = hf
-            .iter()
-            .zip(&sides)
-            .filter(|(_, left)| **left)
-            .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
-        let (gr, hr) = (node.g - gl, node.h - hl);
-        // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
-        // midpoint, which bounds the left side from above (increasing) or below (decreasing).
-        let (mut bl, mut br) = (node.bounds, node.bounds);
-        let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
-        if constraint != 0 {
-            let clamp = |g: f64, h: f64| p.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
-            let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
-            if constraint > 0 {
-                (bl.1, br.0) = (mid, mid);
-            } else {
-                (bl.0, br.1) = (mid, mid);
+        // The nodes that split, in order (max_leaves counts the leaves made so far).
+        let mut splitting = Vec::new();
+        for node in batch {
+            let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
+            let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
+            match node.split.filter(|_| depth_ok && leaves_ok) {
+                Some(split) => {
+                    leaves += 1;
+                    splitting.push((node, split));
+                }
+                None => leaf_rows.push((node.id, node.range, node.depth)),
             }
         }
-        let l = push_leaf(&mut tree, gl, hl, bl);
-        let r = push_leaf(&mut tree, gr, hr, br);
-        tree.nodes[node.id] = match split.rule {
-            // Past the last edge the split separates present values (left) from missing ones (right).
-            Rule::Threshold(b) => {
-                let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
-                Node::split(f, threshold, missing_left, l as u32)
+        if splitting.is_empty() {
+            continue;
+        }
+        let depth = splitting[0].0.depth;
+        // Children at the depth limit stay leaves: no histograms, no split search, no codes.
+        let terminal = p.max_depth != 0 && depth + 1 >= p.max_depth;
+        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
+        // feature's codes are its categories.
+        let jobs: Vec<SplitJob> = splitting
+            .iter()
+            .map(|(node, split)| SplitJob {
+                range: node.range,
+                feature: split.feature,
+                goes_left: split.sides(),
+            })
+            .collect();
+        let n_lefts = part.split_many(&jobs, depth, !terminal);
+        // Children, in order: (id, range, g, h, bounds), left then right of each node.
+        let mut children = Vec::with_capacity(2 * splitting.len());
+        for ((node, split), (job, &n_left)) in splitting.iter().zip(jobs.iter().zip(&n_lefts)) {
+            let f = split.feature;
+            let (lo, hi) = node.range;
+            split_stats[f][0] += 1.0;
+            split_stats[f][1] += split.gain;
+            split_stats[f][2] += node.h;
+            // The left child's sums are those of the split feature's bins that go left.
+            let hf = &node.hist[f * 256..(f + 1) * 256];
+            let (gl, hl) = hf
+                .iter()
+                .zip(&job.goes_left)
+                .filter(|(_, left)| **left)
+                .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
+            let (gr, hr) = (node.g - gl, node.h - hl);
+            // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
+            // midpoint, which bounds the left side from above (increasing) or below (decreasing).
+            let (mut bl, mut br) = (node.bounds, node.bounds);
+            let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
+            if constraint != 0 {
+                let clamp = |g: f64, h: f64| p.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
+                let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
+                if constraint > 0 {
+                    (bl.1, br.0) = (mid, mid);
+                } else {
+                    (bl.0, br.1) = (mid, mid);
+                }
             }
-            Rule::Categories(set) => {
-                let cats = (0..256u32).filter(|&c| (set[c as usize / 64] >> (c % 64)) & 1 == 1);
-                let index = tree.push_category_set(cats);
-                Node::categorical(f, index, missing_left, l as u32)
-            }
-        };
-        leaves += 1;
-        let (hl_hist, hr_hist) = if terminal {
-            (Vec::new(), Vec::new())
-        } else {
-            // Histogram subtraction: build the smaller child, derive the larger.
-            let small_is_left = n_left <= hi - lo - n_left;
-            let small = part.hist(if small_is_left { left } else { right }, node.depth + 1, features);
-            let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
-            if small_is_left { (small, large) } else { (large, small) }
-        };
-        // The two children's split searches run side by side.
-        let (splits_l, splits_r) = if terminal {
-            (None, None)
-        } else {
-            let (fl, fr) = (node_features(node.depth + 1, rng), node_features(node.depth + 1, rng));
-            rayon::join(
-                || best_split(p, bins, &hl_hist, &fl, gl, hl, bl),
-                || best_split(p, bins, &hr_hist, &fr, gr, hr, br),
-            )
-        };
-        for (id, range, hist, gs, hs, bounds, split) in
-            [(l, left, hl_hist, gl, hl, bl, splits_l), (r, right, hr_hist, gr, hr, br, splits_r)]
-        {
-            let child = Frontier {
-                id,
-                range,
-                hist,
-                g: gs,
-                h: hs,
-                depth: node.depth + 1,
-                split,
-                order: created,
-                bounds,
+            let l = push_leaf(&mut tree, gl, hl, bl);
+            let r = push_leaf(&mut tree, gr, hr, br);
+            tree.nodes[node.id] = match split.rule {
+                // Past the last edge the split separates present values (left) from missing ones (right).
+                Rule::Threshold(b) => {
+                    let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+                    Node::split(f, threshold, split.missing_left, l as u32)
+                }
+                Rule::Categories(set) => {
+                    let cats = (0..256u32).filter(|&c| (set[c as usize / 64] >> (c % 64)) & 1 == 1);
+                    let index = tree.push_category_set(cats);
+                    Node::categorical(f, index, split.missing_left, l as u32)
+                }
             };
+            children.push((l, (lo, lo + n_left), gl, hl, bl));
+            children.push((r, (lo + n_left, hi), gr, hr, br));
+        }
+        if terminal {
+            for (id, range, ..) in children {
+                leaf_rows.push((id, range, depth + 1));
+            }
+            continue;
+        }
+        // Histogram subtraction: build each node's smaller child, derive the larger.
+        let small_is_left: Vec<bool> =
+            children.chunks_exact(2).map(|c| c[0].1.1 - c[0].1.0 <= c[1].1.1 - c[1].1.0).collect();
+        let small_ranges: Vec<(usize, usize)> = children
+            .chunks_exact(2)
+            .zip(&small_is_left)
+            .map(|(c, &l)| if l { c[0].1 } else { c[1].1 })
+            .collect();
+        let small = part.hists(&small_ranges, depth + 1, features);
+        let mut hists = Vec::with_capacity(children.len());
+        for (((node, _), small), &left) in splitting.into_iter().zip(small).zip(&small_is_left) {
+            let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
+            if left {
+                hists.extend([small, large]);
+            } else {
+                hists.extend([large, small]);
+            }
+        }
+        // Feature samples in child order, then the children's split searches in parallel.
+        let child_features: Vec<Vec<usize>> =
+            children.iter().map(|_| node_features(depth + 1, rng)).collect();
+        let splits: Vec<Option<Candidate>> = children
+            .par_iter()
+            .zip(&hists)
+            .zip(&child_features)
+            .map(|((&(_, _, g, h, bounds), hist), fs)| best_split(p, bins, hist, fs, g, h, bounds))
+            .collect();
+        for (((id, range, g, h, bounds), hist), split) in children.into_iter().zip(hists).zip(splits) {
+            let child = Frontier { id, range, hist, g, h, depth: depth + 1, split, order: created, bounds };
             created += 1;
-            if lossguide { heap.push(child) } else { fifo.push_back(child) }
+            if lossguide { heap.push(child) } else { level.push(child) }
         }
     }
     tree.max_depth = tree.compute_depth();

@@ -130,14 +130,19 @@ impl RowPartition {
 
     /// The histogram of the node covering `range` at `depth`, over `features` (others stay zero).
     pub fn hist(&self, range: (usize, usize), depth: usize, features: &[usize]) -> Hist {
-        let (b, e) = range;
-        let rows = self.rows(range, depth);
-        let gh = &self.gh[depth % 2][b..e];
+        self.hists(&[range], depth, features).pop().unwrap_or_default()
+    }
+
+    /// The histograms of several nodes at `depth` (disjoint `ranges`), in one parallel pass over their
+    /// blocks of rows.
+    pub fn hists(&self, ranges: &[(usize, usize)], depth: usize, features: &[usize]) -> Vec<Hist> {
         let all = features.len() == self.d && features.iter().enumerate().all(|(i, &f)| i == f);
         let (d, stride) = (self.d, self.stride);
-        let block = |lo: usize, hi: usize| {
+        let block = |node: usize, lo: usize, hi: usize| {
+            let (b, e) = ranges[node];
+            let rows = self.rows((b, e), depth);
+            let gh = &self.gh[depth % 2][b + lo..b + hi];
             let mut out = vec![[0.0f64; 2]; d * 256];
-            let gh = &gh[lo..hi];
             with_stride!(stride, S => match rows {
                 Rows::Compact(c) => hist_rows::<S>(rows_of::<S>(&c[lo * stride..hi * stride], stride), gh, d, all, features, &mut out),
                 Rows::ById { global, ids } => {
@@ -147,31 +152,33 @@ impl RowPartition {
             });
             out
         };
-        let m = e - b;
-        if m <= BLOCK_ROWS {
-            return block(0, m);
+        let blocks = blocks_of(ranges);
+        let mut parts: Vec<Hist> = blocks.par_iter().map(|&(node, lo, hi)| block(node, lo, hi)).collect();
+        // Each node's blocks are summed in block order: the same result for any thread count.
+        let mut per_node: Vec<Vec<Hist>> = ranges.iter().map(|_| Vec::new()).collect();
+        for (&(node, _, _), part) in blocks.iter().zip(parts.drain(..)) {
+            per_node[node].push(part);
         }
-        let parts: Vec<Hist> = (0..m.div_ceil(BLOCK_ROWS))
+        per_node
             .into_par_iter()
-            .map(|j| block(j * BLOCK_ROWS, ((j + 1) * BLOCK_ROWS).min(m)))
-            .collect();
-        // Blocks are summed in block order, bins in parallel: the same result for any thread count.
-        let mut out = vec![[0.0f64; 2]; d * 256];
-        out.par_chunks_mut(256).enumerate().for_each(|(i, o)| {
-            for part in &parts {
-                for (a, p) in o.iter_mut().zip(&part[i * 256..(i + 1) * 256]) {
-                    a[0] += p[0];
-                    a[1] += p[1];
+            .map(|mut parts| {
+                let mut out = parts.remove(0);
+                for part in &parts {
+                    for (a, p) in out.iter_mut().zip(part) {
+                        a[0] += p[0];
+                        a[1] += p[1];
+                    }
                 }
-            }
-        });
-        out
+                out
+            })
+            .collect()
     }
 
     /// Splits the node covering `range` at `depth` on feature `f`: rows whose code `c` has `goes_left[c]`
-    /// go left (the missing code included). The children land in the other buffer, left then right, over the same
-    /// range. `codes_too` is false when the children will not be split: then only their row ids are moved.
-    /// Returns the number of rows going left.
+    /// go left (the missing code included). The children land in the other buffer, left then right, over
+    /// the same range. `codes_too` is false when the children will not be split: then only their row ids are
+    /// moved. Returns the number of rows going left.
+    #[cfg(test)]
     pub fn split(
         &mut self,
         range: (usize, usize),
@@ -180,72 +187,107 @@ impl RowPartition {
         goes_left: &[bool; 256],
         codes_too: bool,
     ) -> usize {
-        let (b, e) = range;
-        let m = e - b;
+        self.split_many(&[SplitJob { range, feature: f, goes_left: *goes_left }], depth, codes_too)[0]
+    }
+
+    /// Splits several nodes at `depth` (disjoint ranges, ascending) in one parallel pass over their
+    /// blocks of rows; see [`RowPartition::split`]. Returns each node's number of rows going left.
+    pub fn split_many(&mut self, jobs: &[SplitJob], depth: usize, codes_too: bool) -> Vec<usize> {
         let stride = self.stride;
-        let goes_left = |c: u8| goes_left[usize::from(c)];
+        let ranges: Vec<(usize, usize)> = jobs.iter().map(|j| j.range).collect();
+        let blocks = blocks_of(&ranges);
         // Pass 1: rows going left per block.
-        let counts: Vec<usize> = {
-            let rows = self.rows(range, depth);
-            (0..m.div_ceil(BLOCK_ROWS))
-                .into_par_iter()
-                .map(|j| {
-                    let (lo, hi) = (j * BLOCK_ROWS, ((j + 1) * BLOCK_ROWS).min(m));
-                    match rows {
-                        Rows::Compact(c) => c[lo * stride..hi * stride]
-                            .chunks_exact(stride)
-                            .filter(|row| goes_left(row[f]))
-                            .count(),
-                        Rows::ById { global, ids } => ids[lo..hi]
-                            .iter()
-                            .filter(|&&r| goes_left(global[r as usize * stride + f]))
-                            .count(),
-                    }
-                })
-                .collect()
-        };
-        let n_left: usize = counts.iter().sum();
+        let counts: Vec<usize> = blocks
+            .par_iter()
+            .map(|&(node, lo, hi)| {
+                let SplitJob { range, feature: f, ref goes_left } = jobs[node];
+                match self.rows(range, depth) {
+                    Rows::Compact(c) => c[lo * stride..hi * stride]
+                        .chunks_exact(stride)
+                        .filter(|row| goes_left[usize::from(row[f])])
+                        .count(),
+                    Rows::ById { global, ids } => ids[lo..hi]
+                        .iter()
+                        .filter(|&&r| goes_left[usize::from(global[r as usize * stride + f])])
+                        .count(),
+                }
+            })
+            .collect();
+        let mut n_left = vec![0usize; jobs.len()];
+        for (&(node, _, _), &c) in blocks.iter().zip(&counts) {
+            n_left[node] += c;
+        }
         let src_k = depth % 2;
         let (ids_src, ids_dst) = pair(&mut self.ids, src_k);
         let (gh_src, gh_dst) = pair(&mut self.gh, src_k);
         let (codes_src, codes_dst) = pair(&mut self.codes, src_k);
-        let rows = if depth > 0 {
-            Rows::Compact(&codes_src[b * stride..e * stride])
-        } else {
-            Rows::ById { global: &self.global, ids: &ids_src[b..e] }
-        };
-        // Pass 2: each block writes its rows into its own pieces of the left and right ranges.
-        let (ids_l, ids_r) = ids_dst[b..e].split_at_mut(n_left);
-        let (gh_l, gh_r) = gh_dst[b..e].split_at_mut(n_left);
-        let codes_dst: &mut [u8] = if codes_too { &mut codes_dst[b * stride..e * stride] } else { &mut [] };
-        let (codes_l, codes_r) = codes_dst.split_at_mut(if codes_too { n_left * stride } else { 0 });
-        let mut pieces = Vec::with_capacity(counts.len());
-        let (mut il, mut ir, mut gl, mut gr, mut cl, mut cr) = (ids_l, ids_r, gh_l, gh_r, codes_l, codes_r);
-        for (block, &nl) in counts.iter().enumerate() {
-            let nr = BLOCK_ROWS.min(m - block * BLOCK_ROWS) - nl;
-            let (sl, sr) = if codes_too { (nl * stride, nr * stride) } else { (0, 0) };
-            pieces.push(Piece {
-                ids: (take(&mut il, nl), take(&mut ir, nr)),
-                gh: (take(&mut gl, nl), take(&mut gr, nr)),
-                codes: (take(&mut cl, sl), take(&mut cr, sr)),
-            });
+        let global = &self.global;
+        // Pass 2: each block writes its rows into its own pieces of its node's left and right ranges.
+        let end = jobs.last().map_or(0, |j| j.range.1);
+        let (mut ids_rest, mut gh_rest) = (&mut ids_dst[..end], &mut gh_dst[..end]);
+        let mut codes_rest: &mut [u8] = if codes_too { &mut codes_dst[..end * stride] } else { &mut [] };
+        let mut pieces = Vec::with_capacity(blocks.len());
+        let mut at = 0;
+        let mut block_iter = blocks.iter().zip(&counts).peekable();
+        for (node, job) in jobs.iter().enumerate() {
+            let (b, e) = job.range;
+            // Skip the rows between nodes.
+            take(&mut ids_rest, b - at);
+            take(&mut gh_rest, b - at);
+            take(&mut codes_rest, if codes_too { (b - at) * stride } else { 0 });
+            let (mut il, mut ir) = take(&mut ids_rest, e - b).split_at_mut(n_left[node]);
+            let (mut gl, mut gr) = take(&mut gh_rest, e - b).split_at_mut(n_left[node]);
+            let (mut cl, mut cr) = if codes_too {
+                take(&mut codes_rest, (e - b) * stride).split_at_mut(n_left[node] * stride)
+            } else {
+                (&mut [][..], &mut [][..])
+            };
+            while let Some((&(_, lo, hi), &nl)) = block_iter.next_if(|((n, _, _), _)| *n == node) {
+                let nr = hi - lo - nl;
+                let (sl, sr) = if codes_too { (nl * stride, nr * stride) } else { (0, 0) };
+                pieces.push(Piece {
+                    ids: (take(&mut il, nl), take(&mut ir, nr)),
+                    gh: (take(&mut gl, nl), take(&mut gr, nr)),
+                    codes: (take(&mut cl, sl), take(&mut cr, sr)),
+                });
+            }
+            at = e;
         }
-        let (src_ids, src_gh) = (&ids_src[b..e], &gh_src[b..e]);
-        pieces.into_par_iter().enumerate().for_each(|(block, piece)| {
-            let (lo, hi) = (block * BLOCK_ROWS, ((block + 1) * BLOCK_ROWS).min(m));
-            let (ids, gh) = (&src_ids[lo..hi], &src_gh[lo..hi]);
-            with_stride!(stride, S => match rows {
-                Rows::Compact(c) => {
-                    split_block::<S>(ids, gh, rows_of::<S>(&c[lo * stride..hi * stride], stride), stride, f, goes_left, codes_too, piece)
-                }
-                Rows::ById { global, .. } => {
-                    let by_id = ids.iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
-                    split_block::<S>(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
-                }
+        pieces.into_par_iter().zip(blocks.par_iter()).for_each(|(piece, &(node, lo, hi))| {
+            let SplitJob { range: (b, e), feature: f, ref goes_left } = jobs[node];
+            let (ids, gh) = (&ids_src[b + lo..b + hi], &gh_src[b + lo..b + hi]);
+            let goes_left = |c: u8| goes_left[usize::from(c)];
+            with_stride!(stride, S => if depth > 0 {
+                let c = &codes_src[b * stride..e * stride];
+                split_block::<S>(ids, gh, rows_of::<S>(&c[lo * stride..hi * stride], stride), stride, f, goes_left, codes_too, piece)
+            } else {
+                let by_id = ids.iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
+                split_block::<S>(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
             });
         });
         n_left
     }
+}
+
+/// One node to split: its rows, the feature and the side of each code (`true`: left).
+#[derive(Clone, Copy)]
+pub(crate) struct SplitJob {
+    pub range: (usize, usize),
+    pub feature: usize,
+    pub goes_left: [bool; 256],
+}
+
+/// The blocks of rows of the nodes covering `ranges`: (node, first row, end row), rows counted from the
+/// node's start, at most [`BLOCK_ROWS`] each.
+fn blocks_of(ranges: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
+    let mut blocks = Vec::new();
+    for (node, &(b, e)) in ranges.iter().enumerate() {
+        let m = e - b;
+        blocks.extend(
+            (0..m.div_ceil(BLOCK_ROWS).max(1)).map(|j| (node, j * BLOCK_ROWS, ((j + 1) * BLOCK_ROWS).min(m))),
+        );
+    }
+    blocks
 }
 
 /// The side of each code for a split at `bin` (codes up to it go left) with missing values going left
@@ -433,6 +475,50 @@ mod tests {
             assert_eq!(part.ids((0, n_ll), 2), &ll[..]);
             let subset = [0, d - 1];
             assert!(close(&part.hist((0, n_ll), 2, &subset), &direct(&bins, &gh, &ll, &subset)));
+        }
+    }
+
+    /// Splitting a level's nodes in one call (with gaps: nodes that became leaves) moves the same rows
+    /// as splitting each, and batched histograms equal direct ones.
+    #[test]
+    fn batched_splits_and_histograms() {
+        let (bins, gh) = data(30_000, 6);
+        let features: Vec<usize> = (0..6).collect();
+        let expect = |rows: &[u32], f: usize, bin: u8, missing_left: bool| -> (Vec<u32>, Vec<u32>) {
+            rows.iter().partition(|&&r| {
+                let c = bins.column(f)[r as usize];
+                if c == MISSING_BIN { missing_left } else { c <= bin }
+            })
+        };
+        let job = |range, feature, bin, missing_left| SplitJob {
+            range,
+            feature,
+            goes_left: threshold_sides(bin, missing_left),
+        };
+        let mut part = RowPartition::new(&bins);
+        let m = part.start(None, &gh);
+        let all: Vec<u32> = (0..m as u32).collect();
+        let n = part.split((0, m), 0, 1, &threshold_sides(80, true), true);
+        let (a, b) = expect(&all, 1, 80, true);
+        // Depth 1: both children at once.
+        let lefts = part.split_many(&[job((0, n), 2, 120, false), job((n, m), 4, 30, true)], 1, true);
+        let ((al, ar), (bl, br)) = (expect(&a, 2, 120, false), expect(&b, 4, 30, true));
+        assert_eq!(lefts, [al.len(), bl.len()]);
+        let ranges = [(0, al.len()), (al.len(), n), (n, n + bl.len()), (n + bl.len(), m)];
+        for (range, rows) in ranges.iter().zip([&al, &ar, &bl, &br]) {
+            assert_eq!(part.ids(*range, 2), &rows[..]);
+        }
+        // Depth 2: the first and last grandchildren (the middle two are leaves).
+        let lefts = part.split_many(&[job(ranges[0], 3, 60, false), job(ranges[3], 5, 200, true)], 2, true);
+        let ((all_, alr), (brl, brr)) = (expect(&al, 3, 60, false), expect(&br, 5, 200, true));
+        assert_eq!(lefts, [all_.len(), brl.len()]);
+        let (s0, s3) = (ranges[0].0, ranges[3].0);
+        let out =
+            [(s0, s0 + lefts[0]), (s0 + lefts[0], ranges[0].1), (s3, s3 + lefts[1]), (s3 + lefts[1], m)];
+        let hists = part.hists(&out, 3, &features);
+        for ((range, rows), hist) in out.iter().zip([&all_, &alr, &brl, &brr]).zip(&hists) {
+            assert_eq!(part.ids(*range, 3), &rows[..]);
+            assert!(close(hist, &direct(&bins, &gh, rows, &features)));
         }
     }
 
