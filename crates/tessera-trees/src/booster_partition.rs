@@ -145,6 +145,11 @@ impl RowPartition {
             let mut out = vec![[0.0f64; 2]; d * 256];
             with_stride!(stride, S => match rows {
                 Rows::Compact(c) => hist_rows::<S>(rows_of::<S>(&c[lo * stride..hi * stride], stride), gh, d, all, features, &mut out),
+                Rows::ById { global, ids } if S != 0 => {
+                    let (rows, _) = global.as_chunks::<S>();
+                    let by_id = ids[lo..hi].iter().map(|&r| rows[r as usize].as_slice());
+                    hist_rows::<S>(by_id, gh, d, all, features, &mut out)
+                }
                 Rows::ById { global, ids } => {
                     let by_id = ids[lo..hi].iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
                     hist_rows::<S>(by_id, gh, d, all, features, &mut out)
@@ -254,15 +259,23 @@ impl RowPartition {
             at = e;
         }
         pieces.into_par_iter().zip(blocks.par_iter()).for_each(|(piece, &(node, lo, hi))| {
-            let SplitJob { range: (b, e), feature: f, ref goes_left } = jobs[node];
+            let SplitJob { range: (b, _), feature: f, ref goes_left } = jobs[node];
             let (ids, gh) = (&ids_src[b + lo..b + hi], &gh_src[b + lo..b + hi]);
-            let goes_left = |c: u8| goes_left[usize::from(c)];
-            with_stride!(stride, S => if depth > 0 {
-                let c = &codes_src[b * stride..e * stride];
-                split_block::<S>(ids, gh, rows_of::<S>(&c[lo * stride..hi * stride], stride), stride, f, goes_left, codes_too, piece)
+            with_stride!(stride, S => if S == 0 {
+                let goes_left = |c: u8| goes_left[usize::from(c)];
+                if depth > 0 {
+                    let c = &codes_src[(b + lo) * stride..(b + hi) * stride];
+                    split_block_dyn(ids, gh, c.chunks_exact(stride), stride, f, goes_left, codes_too, piece)
+                } else {
+                    let by_id = ids.iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
+                    split_block_dyn(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
+                }
+            } else if depth > 0 {
+                let (rows, _) = codes_src[(b + lo) * S..(b + hi) * S].as_chunks::<S>();
+                split_rows::<S>(ids, gh, |i| &rows[i], f, goes_left, codes_too, piece)
             } else {
-                let by_id = ids.iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
-                split_block::<S>(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
+                let (rows, _) = global.as_chunks::<S>();
+                split_rows::<S>(ids, gh, |i| &rows[ids[i] as usize], f, goes_left, codes_too, piece)
             });
         });
         n_left
@@ -325,7 +338,7 @@ struct Piece<'a> {
 /// row is written to both sides and only the cursor of its side advances; a side that is full keeps being
 /// written at its last slot, which is restored at the end from the last row that really went there.
 #[allow(clippy::too_many_arguments)]
-fn split_block<'a, const S: usize>(
+fn split_block_dyn<'a>(
     ids: &[u32],
     gh: &[[f32; 2]],
     rows: impl Iterator<Item = &'a [u8]>,
@@ -335,7 +348,6 @@ fn split_block<'a, const S: usize>(
     codes_too: bool,
     p: Piece<'_>,
 ) {
-    let stride = if S == 0 { stride } else { S };
     let (nl, nr) = (p.ids.0.len(), p.ids.1.len());
     if nl == 0 || nr == 0 {
         // Every row goes one way: a plain copy.
@@ -376,6 +388,79 @@ fn split_block<'a, const S: usize>(
         p.gh.1[nr - 1] = gh[last_r];
         cl[(nl - 1) * stride..nl * stride].copy_from_slice(row_l);
         cr[(nr - 1) * stride..nr * stride].copy_from_slice(row_r);
+    }
+}
+
+/// [`split_block_dyn`] for rows of `S` bytes, `row(i)` being the block's `i`-th row.
+fn split_rows<'a, const S: usize>(
+    ids: &[u32],
+    gh: &[[f32; 2]],
+    row: impl Fn(usize) -> &'a [u8; S],
+    f: usize,
+    goes_left: &[bool; 256],
+    codes_too: bool,
+    p: Piece<'_>,
+) {
+    if codes_too {
+        split_rows_with::<S, true>(ids, gh, row, f, goes_left, p)
+    } else {
+        split_rows_with::<S, false>(ids, gh, row, f, goes_left, p)
+    }
+}
+
+fn split_rows_with<'a, const S: usize, const CODES: bool>(
+    ids: &[u32],
+    gh: &[[f32; 2]],
+    row: impl Fn(usize) -> &'a [u8; S],
+    f: usize,
+    goes_left: &[bool; 256],
+    p: Piece<'_>,
+) {
+    let Piece { ids: (il, ir), gh: (gl, gr), codes: (cl, cr) } = p;
+    let (cl, _) = cl.as_chunks_mut::<S>();
+    let (cr, _) = cr.as_chunks_mut::<S>();
+    let (nl, nr, m) = (il.len(), ir.len(), ids.len());
+    if nl == 0 || nr == 0 {
+        // Every row goes one way: a plain copy.
+        let (i, g, c) = if nl == 0 { (ir, gr, cr) } else { (il, gl, cl) };
+        i.copy_from_slice(ids);
+        if CODES {
+            g.copy_from_slice(gh);
+            for (k, o) in c.iter_mut().enumerate() {
+                *o = *row(k);
+            }
+        }
+        return;
+    }
+    let gh = &gh[..m];
+    let f = f.min(S - 1);
+    let (mut l, mut r) = (0usize, 0usize);
+    let (mut last_l, mut last_r) = (0usize, 0usize);
+    for (i, &id) in ids.iter().enumerate() {
+        let code_row = row(i);
+        let left = goes_left[usize::from(code_row[f])];
+        let (li, ri) = (l.min(nl - 1), r.min(nr - 1));
+        il[li] = id;
+        ir[ri] = id;
+        if CODES {
+            gl[li] = gh[i];
+            gr[ri] = gh[i];
+            cl[li] = *code_row;
+            cr[ri] = *code_row;
+        }
+        last_l = if left { i } else { last_l };
+        last_r = if left { last_r } else { i };
+        l += usize::from(left);
+        r += usize::from(!left);
+    }
+    // A side that filled up kept being written at its last slot: restore it.
+    il[nl - 1] = ids[last_l];
+    ir[nr - 1] = ids[last_r];
+    if CODES {
+        gl[nl - 1] = gh[last_l];
+        gr[nr - 1] = gh[last_r];
+        cl[nl - 1] = *row(last_l);
+        cr[nr - 1] = *row(last_r);
     }
 }
 
