@@ -111,6 +111,9 @@ fn best_split(
         }
         Some(child_score(gl, hl) + child_score(gr, hr) - parent)
     };
+    // Without constraints, L1 or a weight cap, a child's score is G^2 / (H + lambda): the thresholds of a
+    // feature are scanned by a vectorisable loop (same values, same first-best choice).
+    let plain = !constrained && p.alpha == 0.0 && p.max_delta_step == 0.0;
     let mut best: Option<Candidate> = None;
     let mut offer = |gain: f64, feature: usize, rule: Rule, missing_left: bool| {
         if best.is_none_or(|b| gain > b.gain) {
@@ -127,8 +130,21 @@ fn best_split(
             continue;
         }
         let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
+        if plain {
+            let gains: Vec<[f64; THRESHOLD_BINS]> =
+                directions.iter().map(|&ml| plain_threshold_gains(p, hf, g, h, parent, ml)).collect();
+            // In the general scan's order: bin by bin, missing right before missing left.
+            for b in 0..THRESHOLD_BINS {
+                for (gains, &missing_left) in gains.iter().zip(directions) {
+                    if gains[b] > f64::NEG_INFINITY {
+                        offer(gains[b], f, Rule::Threshold(b), missing_left);
+                    }
+                }
+            }
+            continue;
+        }
         let (mut gl, mut hl) = (0.0, 0.0);
-        for (b, bin) in hf.iter().enumerate().take(MISSING_BIN as usize - 1) {
+        for (b, bin) in hf.iter().enumerate().take(THRESHOLD_BINS) {
             gl += bin[0];
             hl += bin[1];
             if bin[1] == 0.0 && bin[0] == 0.0 {
@@ -143,6 +159,42 @@ fn best_split(
         }
     }
     best.filter(|b| b.gain > p.gamma && b.gain > 1e-12)
+}
+
+/// Bins a threshold may follow (the last code before the missing one is never a threshold).
+const THRESHOLD_BINS: usize = MISSING_BIN as usize - 1;
+
+/// The gains of every threshold of one feature's histogram `hf` with its missing values sent left or
+/// right, when a child's score is `G^2 / (H + lambda)`; `-inf` where the split is not allowed or the bin is
+/// empty (its split equals the previous bin's). Same operations as the general scan, so the same values.
+fn plain_threshold_gains(
+    p: &BoosterParams,
+    hf: &[[f64; 2]],
+    g: f64,
+    h: f64,
+    parent: f64,
+    missing_left: bool,
+) -> [f64; THRESHOLD_BINS] {
+    let [gm, hm] = hf[MISSING_BIN as usize];
+    let (mut gl, mut hl) = ([0.0f64; THRESHOLD_BINS], [0.0f64; THRESHOLD_BINS]);
+    let (mut pg, mut ph) = (0.0f64, 0.0f64);
+    for b in 0..THRESHOLD_BINS {
+        // The prefix sums as the general scan forms them: present bins first, then the missing bin.
+        pg += hf[b][0];
+        ph += hf[b][1];
+        (gl[b], hl[b]) = if missing_left { (pg + gm, ph + hm) } else { (pg, ph) };
+    }
+    let (lambda, mcw) = (p.lambda, p.min_child_weight);
+    let mut gains = [f64::NEG_INFINITY; THRESHOLD_BINS];
+    for b in 0..THRESHOLD_BINS {
+        let (l_g, l_h) = (gl[b], hl[b]);
+        let (r_g, r_h) = (g - l_g, h - l_h);
+        let gain = l_g * l_g / (l_h + lambda) + r_g * r_g / (r_h + lambda) - parent;
+        let empty = hf[b][0] == 0.0 && hf[b][1] == 0.0;
+        let ok = !empty && l_h >= mcw && r_h >= mcw && r_h > 0.0 && l_h > 0.0;
+        gains[b] = if ok { gain } else { f64::NEG_INFINITY };
+    }
+    gains
 }
 
 /// Offers the category splits of categorical feature `f`: with fewer than `max_cat_to_onehot`
