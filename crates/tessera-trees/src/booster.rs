@@ -25,7 +25,7 @@ use crate::metrics;
 use crate::tree::Tree;
 
 pub use crate::booster_objective::{EvalMetric, Objective};
-use crate::booster_objective::{eval_metric, grad_hess};
+use crate::booster_objective::{eval_metric, grad_hess_pairs, weighted_pairs};
 use crate::stats::{sigmoid, weighted_quantile};
 
 /// Hyperparameters, named and defaulted as XGBoost's (`tree_method=hist`).
@@ -401,7 +401,8 @@ impl HistGradientBooster {
             eval_sets.iter().map(|(nm, ..)| (nm.to_string(), Vec::new())).collect();
         let mut best: Option<(usize, f64)> = None;
         for round in 0..p.n_estimators {
-            let (mut g, mut h) = match custom {
+            // Gradient and hessian pairs per output, scaled by the sample weights.
+            let gh_by_output: Vec<Vec<[f32; 2]>> = match custom {
                 Some(f) => {
                     let (g, h) = f(&margin, &yv);
                     if g.len() != n || h.len() != n {
@@ -411,19 +412,10 @@ impl HistGradientBooster {
                             h.len()
                         )));
                     }
-                    (vec![g], vec![h])
+                    vec![weighted_pairs(&g, &h, &weights)]
                 }
-                None => grad_hess(p.objective, &margin, &yv, outputs, max_delta),
+                None => grad_hess_pairs(p.objective, &margin, &yv, &weights, outputs, max_delta),
             };
-            // Sample weights scale both; packed pairs are built below, per output.
-            for k in 0..outputs {
-                g[k].par_iter_mut().zip(h[k].par_iter_mut()).zip(weights.par_iter()).for_each(
-                    |((g, h), &w)| {
-                        *g *= w as f32;
-                        *h *= w as f32;
-                    },
-                );
-            }
             let sample: Option<Vec<u32>> = (p.subsample < 1.0)
                 .then(|| (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect());
             let mut features: Vec<usize> = (0..d).collect();
@@ -432,13 +424,12 @@ impl HistGradientBooster {
                 features.truncate(((p.colsample_bytree * d as f64).round() as usize).max(1));
                 features.sort_unstable();
             }
-            for k in 0..outputs {
-                let gh: Vec<[f32; 2]> = g[k].par_iter().zip(h[k].par_iter()).map(|(&a, &b)| [a, b]).collect();
+            for (k, gh) in gh_by_output.iter().enumerate() {
                 let (mut tree, leaves) = grow_tree(
                     &params,
                     &bins,
                     &mut part,
-                    &gh,
+                    gh,
                     sample.as_deref(),
                     &features,
                     &mut split_stats,

@@ -80,6 +80,40 @@ pub(crate) fn grad_hess(
     (g, h)
 }
 
+/// Weighted (gradient, hessian) pairs per output, as the tree growers take them: for single-output
+/// objectives in one parallel pass over the rows.
+pub(crate) fn grad_hess_pairs(
+    obj: Objective,
+    margin: &[f64],
+    y: &[f64],
+    weights: &[f64],
+    outputs: usize,
+    max_delta_step: f64,
+) -> Vec<Vec<[f32; 2]>> {
+    if obj != Objective::Softprob {
+        let pairs = (0..y.len())
+            .into_par_iter()
+            .map(|i| {
+                let (g, h) = single_grad_hess(obj, margin[i], y[i], max_delta_step);
+                let w = weights[i] as f32;
+                [g * w, h * w]
+            })
+            .collect();
+        return vec![pairs];
+    }
+    let (g, h) = grad_hess(obj, margin, y, outputs, max_delta_step);
+    g.iter().zip(&h).map(|(g, h)| weighted_pairs(g, h, weights)).collect()
+}
+
+/// `[g * w, h * w]` per row.
+pub(crate) fn weighted_pairs(g: &[f32], h: &[f32], weights: &[f64]) -> Vec<[f32; 2]> {
+    g.par_iter()
+        .zip(h.par_iter())
+        .zip(weights.par_iter())
+        .map(|((&g, &h), &w)| [g * w as f32, h * w as f32])
+        .collect()
+}
+
 /// Gradient and hessian of a single-output objective at margin `m` for label `y`.
 fn single_grad_hess(obj: Objective, m: f64, y: f64, max_delta_step: f64) -> (f32, f32) {
     match obj {
