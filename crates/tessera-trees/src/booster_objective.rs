@@ -47,22 +47,10 @@ impl Objective {
     }
 }
 
-/// Gradients and hessians of the objective at `margin` (`n x outputs`, row-major) for labels `y`
-/// (class indices for classification).
-pub(crate) fn grad_hess(
-    obj: Objective,
-    margin: &[f64],
-    y: &[f64],
-    outputs: usize,
-    max_delta_step: f64,
-) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+/// Gradients and hessians of `multi:softprob` at `margin` (`n x outputs`, row-major) for class indices
+/// `y`, per output.
+fn softprob_grad_hess(margin: &[f64], y: &[f64], outputs: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let n = y.len();
-    if obj != Objective::Softprob {
-        // Single-output objectives: rows in parallel (the logistic and Poisson ones call exp per row).
-        let (g, h): (Vec<f32>, Vec<f32>) =
-            (0..n).into_par_iter().map(|i| single_grad_hess(obj, margin[i], y[i], max_delta_step)).unzip();
-        return (vec![g], vec![h]);
-    }
     let mut g = vec![vec![0.0f32; n]; outputs];
     let mut h = vec![vec![0.0f32; n]; outputs];
     for i in 0..n {
@@ -80,8 +68,9 @@ pub(crate) fn grad_hess(
     (g, h)
 }
 
-/// Weighted (gradient, hessian) pairs per output, as the tree growers take them: for single-output
-/// objectives in one parallel pass over the rows.
+/// Weighted (gradient, hessian) pairs per output of the objective at `margin` (`n x outputs`, row-major)
+/// for labels `y` (class indices for classification), as the tree growers take them; single-output
+/// objectives in one parallel pass over the rows (the logistic and Poisson ones call exp per row).
 pub(crate) fn grad_hess_pairs(
     obj: Objective,
     margin: &[f64],
@@ -101,7 +90,7 @@ pub(crate) fn grad_hess_pairs(
             .collect();
         return vec![pairs];
     }
-    let (g, h) = grad_hess(obj, margin, y, outputs, max_delta_step);
+    let (g, h) = softprob_grad_hess(margin, y, outputs);
     g.iter().zip(&h).map(|(g, h)| weighted_pairs(g, h, weights)).collect()
 }
 
