@@ -1,18 +1,17 @@
 //! Growing one tree of the histogram booster: per-node gradient/hessian histograms (with subtraction for
-//! the larger child), XGBoost's split search with learned missing-value directions, and depth-wise or
+//! the larger child), XGBoost's split search with learned missing-value directions (thresholds for
+//! numerical features, category sets for categorical ones), and depth-wise (a level at a time) or
 //! loss-guided expansion. Rows live in a [`RowPartition`].
 
+use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MISSING_BIN};
 use crate::booster::{BoosterParams, GrowPolicy};
-use rayon::prelude::*;
-
 use crate::booster_partition::{Hist, RowPartition, SplitJob, threshold_sides};
 use crate::tree::{Node, Tree};
 
 /// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.
-#[derive(Clone)]
 struct Frontier {
     id: usize,
     /// The node's rows in the partition.
