@@ -424,3 +424,27 @@ fn monotone_constraints_make_predictions_monotone() {
     b.params.monotone_constraints = vec![2, 0, 0, 0, 0, 0];
     assert!(b.fit(ds.features(), ds.targets()).is_err());
 }
+
+/// Rows wider than 64 features take the run-time-stride partition path (and 33..64 a rounded stride):
+/// both learn an informative feature and agree across thread counts.
+#[test]
+fn wide_rows_partition_and_learn() {
+    for d in [40usize, 70] {
+        let ds = make_classification(&ClassificationParams {
+            n_samples: 3000,
+            n_features: d,
+            n_informative: 8,
+            seed: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        let (train, test) = train_test_split(&ds, 0.25, 0, true).unwrap();
+        let b = booster(Objective::Logistic, 30);
+        let one = with_threads(1, || b.fit(train.features(), train.targets()).unwrap());
+        let two = with_threads(2, || b.fit(train.features(), train.targets()).unwrap());
+        assert_eq!(one, two);
+        let pred = one.predict(test.features()).unwrap();
+        let acc = tessera_trees::metrics::accuracy(test.targets(), pred.view()).unwrap();
+        assert!(acc > 0.85, "{d} features: accuracy {acc}");
+    }
+}

@@ -157,3 +157,41 @@ fn bad_categorical_input_is_a_clear_error() {
     x[[3, 0]] = 300.0;
     assert!(fit(&x, params(Objective::SquaredError, true)).unwrap_err().to_string().contains("300"));
 }
+
+/// Categorical splits under loss-guided growth and with several outputs (softprob) learn and survive the
+/// XGBoost JSON round trip.
+#[test]
+fn categorical_splits_with_lossguide_and_softprob() {
+    let (x, y) = data("sales");
+    let n_train = expected()["n_train"].as_u64().unwrap() as usize;
+    let (xtr, xte) = (x.slice(s![..n_train, ..]), x.slice(s![n_train.., ..]));
+    let mut p = params(Objective::SquaredError, true);
+    (p.grow_policy, p.max_depth, p.max_leaves) = (tessera_trees::GrowPolicy::Lossguide, 0, 16);
+    let model = HistGradientBooster { params: p }.fit(xtr, ArrayView1::from(&y[..n_train])).unwrap();
+    let rmse = metrics::rmse(ArrayView1::from(&y[n_train..]), model.predict(xte).unwrap().view()).unwrap();
+    let xgb = expected()["categorical"]["rmse"].as_f64().unwrap();
+    assert!(rmse < xgb * 1.05, "loss-guided RMSE {rmse} vs XGBoost depth-wise {xgb}");
+    // Three classes: tertiles of the sales.
+    let mut sorted = y.clone();
+    sorted.sort_by(f32::total_cmp);
+    let (a, b) = (sorted[y.len() / 3], sorted[2 * y.len() / 3]);
+    let classes: Vec<f32> = y
+        .iter()
+        .map(|&v| {
+            if v < a {
+                0.0
+            } else if v < b {
+                1.0
+            } else {
+                2.0
+            }
+        })
+        .collect();
+    let mut p = params(Objective::Softprob, true);
+    p.n_estimators = 30;
+    let model = HistGradientBooster { params: p }.fit(x.view(), ArrayView1::from(&classes)).unwrap();
+    let acc = metrics::accuracy(ArrayView1::from(&classes), model.predict(x.view()).unwrap().view()).unwrap();
+    assert!(acc > 0.7, "softprob training accuracy {acc}");
+    let back = booster_from_xgboost_json(&booster_to_xgboost_json(&model, None), "memory".as_ref()).unwrap();
+    assert_eq!(back.predict_margin(x.view(), None).unwrap(), model.predict_margin(x.view(), None).unwrap());
+}
