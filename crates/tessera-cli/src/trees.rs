@@ -395,6 +395,28 @@ fn parse_categorical(text: &str, names: &[String]) -> Result<Vec<usize>, CliErro
         .collect()
 }
 
+/// The categorical columns `features`, once every value in them is checked to be a category (an integer
+/// in 0..=254) or missing; the error names the column and the first bad row (1-based, as in the file).
+fn check_categories(data: &Dataset, features: Vec<usize>) -> Result<Vec<usize>, CliError> {
+    let x = data.features();
+    for &f in &features {
+        if let Some((row, v)) = x
+            .column(f)
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_nan() || (v.fract() == 0.0 && (0.0..=254.0).contains(*v))))
+        {
+            return Err(CliError::Usage(format!(
+                "--categorical-features: column `{}` holds {v} in data row {}: categories must be integers in \
+                 0..=254 (empty cells are missing values)",
+                data.feature_names()[f],
+                row + 1
+            )));
+        }
+    }
+    Ok(features)
+}
+
 /// Trains the histogram booster with XGBoost's parameter names, printing each round's evaluation metric
 /// (and elapsed time) on a terminal.
 fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBooster, CliError> {
@@ -430,7 +452,7 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
         colsample_bynode: a.colsample_bynode.unwrap_or(d.colsample_bynode),
         max_bin: a.max_bin.unwrap_or(d.max_bin),
         categorical_features: match &a.categorical_features {
-            Some(text) => parse_categorical(text, data.feature_names())?,
+            Some(text) => check_categories(data, parse_categorical(text, data.feature_names())?)?,
             None => Vec::new(),
         },
         max_cat_to_onehot: a.max_cat_to_onehot.unwrap_or(d.max_cat_to_onehot),

@@ -530,5 +530,5 @@ fn hist_booster_categorical_features_by_name() {
     let o = train(&["--categorical-features", "shop"]);
     assert!(!o.status.success() && stderr(&o).contains("`shop` is neither"), "{}", stderr(&o));
     let o = train(&["--categorical-features", "price"]);
-    assert!(!o.status.success() && stderr(&o).contains("categorical feature 2 holds"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains("column `price` holds"), "{}", stderr(&o));
 }
