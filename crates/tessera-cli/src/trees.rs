@@ -396,7 +396,7 @@ fn parse_categorical(text: &str, names: &[String]) -> Result<Vec<usize>, CliErro
 }
 
 /// The categorical columns `features`, once every value in them is checked to be a category (an integer
-/// in 0..=254) or missing; the error names the column and the first bad row (1-based, as in the file).
+/// below 2^24) or missing; the error names the column and the first bad row (1-based, as in the file).
 fn check_categories(data: &Dataset, features: Vec<usize>) -> Result<Vec<usize>, CliError> {
     let x = data.features();
     for &f in &features {
@@ -404,11 +404,11 @@ fn check_categories(data: &Dataset, features: Vec<usize>) -> Result<Vec<usize>, 
             .column(f)
             .iter()
             .enumerate()
-            .find(|(_, v)| !(v.is_nan() || (v.fract() == 0.0 && (0.0..=254.0).contains(*v))))
+            .find(|(_, v)| !(v.is_nan() || (v.fract() == 0.0 && (0.0..16_777_216.0).contains(*v))))
         {
             return Err(CliError::Usage(format!(
-                "--categorical-features: column `{}` holds {v} in data row {}: categories must be integers in \
-                 0..=254 (empty cells are missing values)",
+                "--categorical-features: column `{}` holds {v} in data row {}: categories must be non-negative \
+                 integers below 2^24 (empty cells are missing values)",
                 data.feature_names()[f],
                 row + 1
             )));

@@ -124,7 +124,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub max_bin: Option<usize>,
     /// Histogram booster: categorical feature columns, by name or 0-based index, comma-separated
-    /// ("store,weekday"); their values must be integer categories 0..=254 (empty cells are missing).
+    /// ("store,weekday"); their values must be integer categories >= 0 (empty cells are missing).
     #[arg(long)]
     pub categorical_features: Option<String>,
     /// Histogram booster: one-hot categorical splits below this many categories (default 4).

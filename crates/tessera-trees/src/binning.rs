@@ -5,7 +5,9 @@
 //! the edges are midpoints at evenly spaced quantiles (of the sample weights, when rows carry weights:
 //! a weighted quantile sketch computed exactly). A value's code is the number of edges below it, so
 //! `code <= b` exactly when `x <= edges[b]`. Missing values get code [`MISSING_BIN`]. A categorical
-//! feature's code is its category (an integer in `0..=254`) and it has no edges.
+//! feature has no edges: its categories (non-negative integers below 2^24) get codes in ascending order; with
+//! more than 255 categories the 254 most frequent keep codes of their own and the rest share code 254, as
+//! LightGBM bins rare categories together (a split then sends all of them the same way).
 
 use rayon::prelude::*;
 
@@ -24,10 +26,51 @@ pub(crate) struct Binned {
     pub categorical: Vec<bool>,
     /// Distinct categories of each categorical feature (0 for numerical ones).
     pub n_categories: Vec<usize>,
+    /// Per categorical feature, the categories of each code (empty for numerical features).
+    pub code_categories: Vec<Vec<Vec<u32>>>,
 }
 
-/// The largest category a categorical feature may hold (codes `0..=254`; 255 marks missing values).
-pub(crate) const MAX_CATEGORY: u8 = MISSING_BIN - 1;
+/// Categories are integers below this (XGBoost's limit: floats hold integers exactly below 2^24).
+pub(crate) const CATEGORY_LIMIT: f32 = 16_777_216.0;
+
+/// One categorical column binned: codes per row, the categories of each code, and how many distinct
+/// categories there were.
+type CategoryCodes = (Vec<u8>, Vec<Vec<u32>>, usize);
+
+/// Bins one categorical column; an invalid value is an error naming feature `f`.
+fn category_codes(col: &[f32], f: usize) -> Result<CategoryCodes, String> {
+    let mut counts: std::collections::BTreeMap<u32, usize> = Default::default();
+    for &v in col.iter().filter(|v| !v.is_nan()) {
+        if !((0.0..CATEGORY_LIMIT).contains(&v) && v.fract() == 0.0) {
+            return Err(format!(
+                "categorical feature {f} holds {v}: categories must be non-negative integers below 2^24"
+            ));
+        }
+        *counts.entry(v as u32).or_default() += 1;
+    }
+    let distinct = counts.len();
+    let own_codes =
+        if distinct <= usize::from(MISSING_BIN) { distinct } else { usize::from(MISSING_BIN) - 1 };
+    // The most frequent categories keep codes of their own (ties: the smaller category), in ascending order.
+    let mut by_count: Vec<(u32, usize)> = counts.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut kept: Vec<u32> = by_count[..own_codes].iter().map(|p| p.0).collect();
+    kept.sort_unstable();
+    let mut code_categories: Vec<Vec<u32>> = kept.iter().map(|&c| vec![c]).collect();
+    if own_codes < distinct {
+        let mut rest: Vec<u32> = by_count[own_codes..].iter().map(|p| p.0).collect();
+        rest.sort_unstable();
+        code_categories.push(rest);
+    }
+    let other = own_codes as u8;
+    let codes = col
+        .iter()
+        .map(|&v| {
+            if v.is_nan() { MISSING_BIN } else { kept.binary_search(&(v as u32)).map_or(other, |i| i as u8) }
+        })
+        .collect();
+    Ok((codes, code_categories, distinct))
+}
 
 impl Binned {
     /// Bins column-major `cols` (`n_rows` values per feature), features in parallel.
@@ -46,7 +89,8 @@ impl Binned {
     }
 
     /// [`Binned::with_options`] where `categorical[f]` marks the features whose values are categories.
-    /// A categorical value that is not an integer in `0..=254` is an error naming the feature and value.
+    /// A categorical value that is not a non-negative integer below 2^24 is an error naming the feature
+    /// and the value.
     pub fn with_categorical(
         cols: &[f32],
         n_rows: usize,
@@ -56,55 +100,37 @@ impl Binned {
     ) -> Result<Self, String> {
         let max_bins = max_bins.clamp(2, MAX_BINS);
         let n_features = cols.len() / n_rows.max(1);
-        // Per feature: its edges and codes, or what is wrong with a categorical value.
-        type Feature = Result<(Vec<f32>, Vec<u8>), String>;
+        // Per feature: its edges, codes, and for a categorical one the categories of each code and their
+        // number; or what is wrong with a categorical value.
+        type Feature = Result<(Vec<f32>, Vec<u8>, Vec<Vec<u32>>, usize), String>;
         let per_feature: Vec<Feature> = (0..n_features)
             .into_par_iter()
             .map(|f| {
                 let col = &cols[f * n_rows..(f + 1) * n_rows];
                 if categorical.get(f).copied().unwrap_or(false) {
-                    let codes = col
-                        .iter()
-                        .map(|&v| match v {
-                            v if v.is_nan() => Ok(MISSING_BIN),
-                            v if v >= 0.0 && v <= f32::from(MAX_CATEGORY) && v.fract() == 0.0 => Ok(v as u8),
-                            v => Err(format!(
-                                "categorical feature {f} holds {v}: categories must be integers in 0..={MAX_CATEGORY}"
-                            )),
-                        })
-                        .collect::<Result<Vec<u8>, String>>()?;
-                    return Ok((Vec::new(), codes));
+                    let (codes, code_categories, distinct) = category_codes(col, f)?;
+                    return Ok((Vec::new(), codes, code_categories, distinct));
                 }
                 let edges = edges_for(col, max_bins, weights);
                 let codes = col
                     .iter()
                     .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })
                     .collect();
-                Ok((edges, codes))
+                Ok((edges, codes, Vec::new(), 0))
             })
             .collect();
         let mut codes = Vec::with_capacity(n_rows * n_features);
         let mut edges = Vec::with_capacity(n_features);
+        let (mut code_categories, mut n_categories) = (Vec::new(), Vec::new());
         for part in per_feature {
-            let (e, c) = part?;
+            let (e, c, cats, distinct) = part?;
             edges.push(e);
             codes.extend_from_slice(&c);
+            code_categories.push(cats);
+            n_categories.push(distinct);
         }
-        let categorical: Vec<bool> =
-            (0..n_features).map(|f| categorical.get(f).copied().unwrap_or(false)).collect();
-        let n_categories = (0..n_features)
-            .map(|f| {
-                if !categorical[f] {
-                    return 0;
-                }
-                let mut seen = [false; 256];
-                for &c in &codes[f * n_rows..(f + 1) * n_rows] {
-                    seen[usize::from(c)] = true;
-                }
-                seen[..usize::from(MISSING_BIN)].iter().filter(|&&s| s).count()
-            })
-            .collect();
-        Ok(Binned { n_rows, codes, edges, categorical, n_categories })
+        let categorical = (0..n_features).map(|f| categorical.get(f).copied().unwrap_or(false)).collect();
+        Ok(Binned { n_rows, codes, edges, categorical, n_categories, code_categories })
     }
 
     /// The codes of feature `f`.
@@ -183,17 +209,34 @@ mod tests {
     }
 
     #[test]
-    fn categorical_codes_are_the_categories() {
+    fn categories_get_codes_in_order() {
         // Two features: a categorical one, then a numerical one.
-        let cols = [3.0, 0.0, f32::NAN, 254.0, 1.5, 2.0, 3.0, 4.0];
+        let cols = [30.0, 0.0, f32::NAN, 7000.0, 1.5, 2.0, 3.0, 4.0];
         let b = Binned::with_categorical(&cols, 4, 256, None, &[true, false]).expect("valid categories");
-        assert_eq!(b.column(0), &[3, 0, MISSING_BIN, 254]);
+        assert_eq!(b.column(0), &[1, 0, MISSING_BIN, 2]);
+        assert_eq!(b.code_categories[0], [vec![0], vec![30], vec![7000]]);
         assert!(b.edges[0].is_empty() && b.edges[1].len() == 3 && b.categorical == [true, false]);
         assert_eq!(b.n_categories, [3, 0]);
-        for bad in [1.5, -1.0, 255.0] {
+        for bad in [1.5, -1.0, 16_777_216.0] {
             let err = Binned::with_categorical(&[bad, 0.0], 2, 256, None, &[true]).expect_err("invalid");
             assert!(err.contains("categorical feature 0") && err.contains(&bad.to_string()), "{err}");
         }
+    }
+
+    /// Beyond 255 categories the most frequent 254 keep their own codes and the rest share code 254.
+    #[test]
+    fn rare_categories_share_a_code() {
+        // Category c appears 1000 - c times (c < 300), so categories 254..300 are the rarest.
+        let col: Vec<f32> =
+            (0..300u32).flat_map(|c| std::iter::repeat_n(c as f32, 1000 - c as usize)).collect();
+        let b = Binned::with_categorical(&col, col.len(), 256, None, &[true]).expect("valid categories");
+        assert_eq!(b.n_categories, [300]);
+        assert_eq!(b.code_categories[0].len(), 255);
+        assert_eq!(b.code_categories[0][253], [253]);
+        assert_eq!(b.code_categories[0][254], (254..300).collect::<Vec<u32>>());
+        let codes = b.column(0);
+        assert_eq!(codes[0], 0);
+        assert_eq!(*codes.last().expect("rows"), 254);
     }
 
     #[test]

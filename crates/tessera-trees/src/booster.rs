@@ -75,7 +75,8 @@ pub struct BoosterParams {
     /// default (rmse, mae, logloss, mlogloss, poisson-nloglik).
     #[serde(default)]
     pub eval_metric: Option<EvalMetric>,
-    /// Features whose values are categories (integers `0..=254`, NaN missing), split by category sets
+    /// Features whose values are categories (non-negative integers below 2^24, NaN missing; beyond 255
+    /// categories the rarest share one bin and so one side of every split), split by category sets
     /// as XGBoost's `enable_categorical` does: one category against the rest when the feature has fewer
     /// than `max_cat_to_onehot` categories, else a partition of the categories sorted by their gradient
     /// statistics. Empty for none.

@@ -419,7 +419,10 @@ pub(crate) fn grow_tree(
                     Node::split(f, threshold, split.missing_left, l as u32)
                 }
                 Rule::Categories(set) => {
-                    let cats = (0..256u32).filter(|&c| (set[c as usize / 64] >> (c % 64)) & 1 == 1);
+                    // The set's codes stand for categories (code 254 for every rare one).
+                    let cats = (0..255usize)
+                        .filter(|&c| (set[c / 64] >> (c % 64)) & 1 == 1)
+                        .flat_map(|c| bins.code_categories[f][c].iter().copied());
                     let index = tree.push_category_set(cats);
                     Node::categorical(f, index, split.missing_left, l as u32)
                 }

@@ -282,6 +282,7 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
             edges: b.edges.clone(),
             categorical: b.categorical.clone(),
             n_categories: b.n_categories.clone(),
+            code_categories: b.code_categories.clone(),
         }
     });
     let ys = samples.ys[start..end].to_vec();
