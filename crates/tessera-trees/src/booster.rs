@@ -402,8 +402,10 @@ impl HistGradientBooster {
             eval_sets.iter().map(|(nm, ..)| (nm.to_string(), Vec::new())).collect();
         let mut best: Option<(usize, f64)> = None;
         for round in 0..p.n_estimators {
-            // Gradient and hessian pairs per output, scaled by the sample weights.
-            let gh_by_output: Vec<Vec<[f32; 2]>> = match custom {
+            // Gradient and hessian pairs per output, scaled by the sample weights. This and each tree's
+            // growth run on a pool thread: their many short parallel steps then start from inside the
+            // pool instead of each waking it from outside (10-20% of the fit on 2 cores).
+            let gh_by_output: Vec<Vec<[f32; 2]>> = rayon::scope(|_| match custom {
                 Some(f) => {
                     let (g, h) = f(&margin, &yv);
                     if g.len() != n || h.len() != n {
@@ -413,10 +415,10 @@ impl HistGradientBooster {
                             h.len()
                         )));
                     }
-                    vec![weighted_pairs(&g, &h, &weights)]
+                    Ok(vec![weighted_pairs(&g, &h, &weights)])
                 }
-                None => grad_hess_pairs(p.objective, &margin, &yv, &weights, outputs, max_delta),
-            };
+                None => Ok(grad_hess_pairs(p.objective, &margin, &yv, &weights, outputs, max_delta)),
+            })?;
             let sample: Option<Vec<u32>> = (p.subsample < 1.0)
                 .then(|| (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect());
             let mut features: Vec<usize> = (0..d).collect();
@@ -426,38 +428,41 @@ impl HistGradientBooster {
                 features.sort_unstable();
             }
             for (k, gh) in gh_by_output.iter().enumerate() {
-                let (mut tree, leaves) = grow_tree(
-                    &params,
-                    &bins,
-                    &mut part,
-                    gh,
-                    sample.as_deref(),
-                    &features,
-                    &mut split_stats,
-                    &mut rng,
-                );
-                if p.objective == Objective::AbsoluteError {
-                    // XGBoost re-fits each leaf to the median residual of its rows.
-                    for &(leaf, range, depth) in &leaves {
-                        let mut res: Vec<(f64, f64)> = part
-                            .ids(range, depth)
-                            .iter()
-                            .map(|&r| (yv[r as usize] - margin[r as usize], weights[r as usize]))
-                            .collect();
-                        tree.set_leaf_value(
-                            leaf,
-                            (weighted_quantile(&mut res, 0.5) * p.learning_rate) as f32,
-                        );
+                let tree = rayon::scope(|_| {
+                    let (mut tree, leaves) = grow_tree(
+                        &params,
+                        &bins,
+                        &mut part,
+                        gh,
+                        sample.as_deref(),
+                        &features,
+                        &mut split_stats,
+                        &mut rng,
+                    );
+                    if p.objective == Objective::AbsoluteError {
+                        // XGBoost re-fits each leaf to the median residual of its rows.
+                        for &(leaf, range, depth) in &leaves {
+                            let mut res: Vec<(f64, f64)> = part
+                                .ids(range, depth)
+                                .iter()
+                                .map(|&r| (yv[r as usize] - margin[r as usize], weights[r as usize]))
+                                .collect();
+                            tree.set_leaf_value(
+                                leaf,
+                                (weighted_quantile(&mut res, 0.5) * p.learning_rate) as f32,
+                            );
+                        }
                     }
-                }
-                // Rows of the sample already know their leaf; rows left out of it walk the tree.
-                let by_leaf: Vec<(&[u32], f64)> = leaves
-                    .iter()
-                    .map(|&(leaf, range, depth)| {
-                        (part.ids(range, depth), f64::from(tree.node_values(leaf)[0]))
-                    })
-                    .collect();
-                add_leaf_values(&mut margin, outputs, k, &by_leaf);
+                    // Rows of the sample already know their leaf; rows left out of it walk the tree.
+                    let by_leaf: Vec<(&[u32], f64)> = leaves
+                        .iter()
+                        .map(|&(leaf, range, depth)| {
+                            (part.ids(range, depth), f64::from(tree.node_values(leaf)[0]))
+                        })
+                        .collect();
+                    add_leaf_values(&mut margin, outputs, k, &by_leaf);
+                    tree
+                });
                 if let Some(sample) = &sample {
                     let mut in_sample = vec![false; n];
                     for &r in sample {
