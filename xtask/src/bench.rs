@@ -138,15 +138,9 @@ fn run_area(root: &Path, area: &Area) -> Result<(), String> {
             rows.extend(parse_lines(&output(root, binary, &args, &[])?));
         }
     }
-    if let Some((script, probe)) = area.reference.filter(|_| cases.is_empty()) {
-        if succeeds("python3", &["-c", probe]) {
-            commands.push(format!("python3 {script}"));
-            rows.extend(parse_lines(&output(root, "python3", &[script], &REFERENCE_ENV)?));
-        } else {
-            eprintln!(
-                "bench: {script} skipped (python3 modules missing: pip install -r scripts/requirements.txt)"
-            );
-        }
+    if let Some(script) = reference_script(area).filter(|_| cases.is_empty()) {
+        commands.push(format!("python3 {script}"));
+        rows.extend(parse_lines(&output(root, "python3", &[script], &REFERENCE_ENV)?));
     }
     // Cases run once per parameter set (the CLI areas) pair up by parameters too.
     let by_params = !area.cli_cases.is_empty();
@@ -172,6 +166,16 @@ fn run_area(root: &Path, area: &Area) -> Result<(), String> {
 const REFERENCE_ENV: [(&str, &str); 3] =
     [("OMP_NUM_THREADS", "2"), ("OPENBLAS_NUM_THREADS", "2"), ("MKL_NUM_THREADS", "2")];
 
+/// The area's reference script, when python3 has the modules it needs (else `None`, said on stderr).
+fn reference_script(area: &Area) -> Option<&'static str> {
+    let (script, probe) = area.reference?;
+    if succeeds("python3", &["-c", probe]) {
+        return Some(script);
+    }
+    eprintln!("bench: {script} skipped (python3 modules missing: pip install -r scripts/requirements.txt)");
+    None
+}
+
 /// Runs each case of `cases` on tessera then on the reference, `repeats` rounds, and keeps per (case,
 /// implementation) the run with the fastest fit.
 fn run_interleaved(
@@ -181,17 +185,9 @@ fn run_interleaved(
     repeats: usize,
     commands: &mut Vec<String>,
 ) -> Result<Vec<Value>, String> {
-    let reference = area.reference.filter(|(_, probe)| {
-        let ok = succeeds("python3", &["-c", probe]);
-        if !ok {
-            eprintln!(
-                "bench: reference skipped (python3 modules missing: pip install -r scripts/requirements.txt)"
-            );
-        }
-        ok
-    });
+    let reference = reference_script(area);
     commands.push(format!("cargo bench -q -p {} --bench {} -- CASE", area.package, area.bench));
-    if let Some((script, _)) = reference {
+    if let Some(script) = reference {
         commands.push(format!("python3 {script} CASE"));
     }
     commands.push(format!(
@@ -204,7 +200,7 @@ fn run_interleaved(
             eprintln!("bench: {} round {}/{repeats}: {case}", area.name, round + 1);
             let args = ["bench", "-q", "-p", area.package, "--bench", area.bench, "--", case];
             let mut rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
-            if let Some((script, _)) = reference {
+            if let Some(script) = reference {
                 rows.extend(parse_lines(&output(root, "python3", &[script, case], &REFERENCE_ENV)?));
             }
             for row in rows {

@@ -400,11 +400,8 @@ fn parse_categorical(text: &str, names: &[String]) -> Result<Vec<usize>, CliErro
 fn check_categories(data: &Dataset, features: Vec<usize>) -> Result<Vec<usize>, CliError> {
     let x = data.features();
     for &f in &features {
-        if let Some((row, v)) = x
-            .column(f)
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !(v.is_nan() || (v.fract() == 0.0 && (0.0..16_777_216.0).contains(*v))))
+        if let Some((row, v)) =
+            x.column(f).iter().enumerate().find(|(_, v)| !(v.is_nan() || tessera_trees::is_category(**v)))
         {
             return Err(CliError::Usage(format!(
                 "--categorical-features: column `{}` holds {v} in data row {}: categories must be non-negative \

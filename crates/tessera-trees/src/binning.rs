@@ -11,6 +11,8 @@
 
 use rayon::prelude::*;
 
+use crate::tree::is_category;
+
 /// Bins per feature for non-missing values.
 pub(crate) const MAX_BINS: usize = 255;
 /// The code of a missing value.
@@ -30,9 +32,6 @@ pub(crate) struct Binned {
     pub code_categories: Vec<Vec<Vec<u32>>>,
 }
 
-/// Categories are integers below this (XGBoost's limit: floats hold integers exactly below 2^24).
-pub(crate) const CATEGORY_LIMIT: f32 = 16_777_216.0;
-
 /// One categorical column binned: codes per row, the categories of each code, and how many distinct
 /// categories there were.
 type CategoryCodes = (Vec<u8>, Vec<Vec<u32>>, usize);
@@ -41,7 +40,7 @@ type CategoryCodes = (Vec<u8>, Vec<Vec<u32>>, usize);
 fn category_codes(col: &[f32], f: usize) -> Result<CategoryCodes, String> {
     let mut counts: std::collections::BTreeMap<u32, usize> = Default::default();
     for &v in col.iter().filter(|v| !v.is_nan()) {
-        if !((0.0..CATEGORY_LIMIT).contains(&v) && v.fract() == 0.0) {
+        if !is_category(v) {
             return Err(format!(
                 "categorical feature {f} holds {v}: categories must be non-negative integers below 2^24"
             ));

@@ -334,22 +334,20 @@ pub(crate) fn grow_tree(
     // Depth-wise: a whole level at a time (its nodes' partitions and histograms in one parallel pass
     // each). Loss-guided: the node with the largest gain first.
     let lossguide = p.grow_policy == GrowPolicy::Lossguide;
-    let mut heap = std::collections::BinaryHeap::new();
-    let mut level = vec![root];
+    let (mut heap, mut level) = (std::collections::BinaryHeap::new(), Vec::new());
+    if lossguide {
+        heap.push(root);
+    } else {
+        level.push(root);
+    }
     let mut leaf_rows: Vec<LeafRows> = Vec::new();
     let mut leaves = 1usize;
     let mut created = 1usize;
     loop {
-        let batch = if lossguide {
-            match heap.pop() {
-                Some(node) => vec![node],
-                None if !level.is_empty() => std::mem::take(&mut level),
-                None => break,
-            }
-        } else if level.is_empty() {
-            break;
-        } else {
-            std::mem::take(&mut level)
+        let batch = match heap.pop() {
+            Some(node) => vec![node],
+            None if level.is_empty() => break,
+            None => std::mem::take(&mut level),
         };
         // The nodes that split, in order (max_leaves counts the leaves made so far).
         let mut splitting = Vec::new();

@@ -262,13 +262,12 @@ impl RowPartition {
             let SplitJob { range: (b, _), feature: f, ref goes_left } = jobs[node];
             let (ids, gh) = (&ids_src[b + lo..b + hi], &gh_src[b + lo..b + hi]);
             with_stride!(stride, S => if S == 0 {
-                let goes_left = |c: u8| goes_left[usize::from(c)];
                 if depth > 0 {
                     let c = &codes_src[(b + lo) * stride..(b + hi) * stride];
-                    split_block_dyn(ids, gh, c.chunks_exact(stride), stride, f, goes_left, codes_too, piece)
+                    split_block_wide(ids, gh, c.chunks_exact(stride), stride, f, goes_left, codes_too, piece)
                 } else {
                     let by_id = ids.iter().map(|&r| &global[r as usize * stride..(r as usize + 1) * stride]);
-                    split_block_dyn(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
+                    split_block_wide(ids, gh, by_id, stride, f, goes_left, codes_too, piece)
                 }
             } else if depth > 0 {
                 let (rows, _) = codes_src[(b + lo) * S..(b + hi) * S].as_chunks::<S>();
@@ -334,64 +333,39 @@ struct Piece<'a> {
     codes: (&'a mut [u8], &'a mut [u8]),
 }
 
-/// Moves a block's rows to its pieces. Branch-free, since the side a row takes is unpredictable: each
-/// row is written to both sides and only the cursor of its side advances; a side that is full keeps being
-/// written at its last slot, which is restored at the end from the last row that really went there.
+/// Moves a block's rows to their pieces when rows are wider than 64 bytes (no fixed-size kernel): each
+/// row goes to the next slot of its side. Without `codes_too` only row ids move.
 #[allow(clippy::too_many_arguments)]
-fn split_block_dyn<'a>(
+fn split_block_wide<'a>(
     ids: &[u32],
     gh: &[[f32; 2]],
     rows: impl Iterator<Item = &'a [u8]>,
     stride: usize,
     f: usize,
-    goes_left: impl Fn(u8) -> bool,
+    goes_left: &[bool; 256],
     codes_too: bool,
     p: Piece<'_>,
 ) {
-    let (nl, nr) = (p.ids.0.len(), p.ids.1.len());
-    if nl == 0 || nr == 0 {
-        // Every row goes one way: a plain copy.
-        let (i, g, c) = if nl == 0 { (p.ids.1, p.gh.1, p.codes.1) } else { (p.ids.0, p.gh.0, p.codes.0) };
-        i.copy_from_slice(ids);
-        if codes_too {
-            g.copy_from_slice(gh);
-            for (o, row) in c.chunks_exact_mut(stride).zip(rows) {
-                o.copy_from_slice(row);
-            }
+    let mut sides = [
+        (p.ids.0.iter_mut(), p.gh.0.iter_mut(), p.codes.0.chunks_exact_mut(stride)),
+        (p.ids.1.iter_mut(), p.gh.1.iter_mut(), p.codes.1.chunks_exact_mut(stride)),
+    ];
+    for ((&id, &pair), row) in ids.iter().zip(gh).zip(rows) {
+        let (i, g, c) = &mut sides[usize::from(!goes_left[usize::from(row[f])])];
+        if let Some(slot) = i.next() {
+            *slot = id;
         }
-        return;
-    }
-    let (cl, cr) = (p.codes.0, p.codes.1);
-    let (mut l, mut r) = (0usize, 0usize);
-    let (mut last_l, mut last_r) = (0usize, 0usize);
-    let (mut row_l, mut row_r): (&[u8], &[u8]) = (&[], &[]);
-    for (i, ((&id, &pair), row)) in ids.iter().zip(gh).zip(rows).enumerate() {
-        let left = goes_left(row[f]);
-        let (li, ri) = (l.min(nl - 1), r.min(nr - 1));
-        p.ids.0[li] = id;
-        p.ids.1[ri] = id;
-        if codes_too {
-            p.gh.0[li] = pair;
-            p.gh.1[ri] = pair;
-            cl[li * stride..(li + 1) * stride].copy_from_slice(row);
-            cr[ri * stride..(ri + 1) * stride].copy_from_slice(row);
+        if codes_too && let (Some(slot), Some(code_slot)) = (g.next(), c.next()) {
+            *slot = pair;
+            code_slot.copy_from_slice(row);
         }
-        (last_l, row_l) = if left { (i, row) } else { (last_l, row_l) };
-        (last_r, row_r) = if left { (last_r, row_r) } else { (i, row) };
-        l += usize::from(left);
-        r += usize::from(!left);
-    }
-    p.ids.0[nl - 1] = ids[last_l];
-    p.ids.1[nr - 1] = ids[last_r];
-    if codes_too {
-        p.gh.0[nl - 1] = gh[last_l];
-        p.gh.1[nr - 1] = gh[last_r];
-        cl[(nl - 1) * stride..nl * stride].copy_from_slice(row_l);
-        cr[(nr - 1) * stride..nr * stride].copy_from_slice(row_r);
     }
 }
 
-/// [`split_block_dyn`] for rows of `S` bytes, `row(i)` being the block's `i`-th row.
+/// The fast kernel for rows of `S` bytes, `row(i)` being the block's `i`-th row. Branch-free, since the
+/// side a row takes is unpredictable: each row is written to both sides and only the cursor of its side
+/// advances; a side that is full keeps being written at its last slot, which is restored at the end from
+/// the last row that really went there.
 fn split_rows<'a, const S: usize>(
     ids: &[u32],
     gh: &[[f32; 2]],

@@ -84,5 +84,5 @@ pub use inspection::{PermutationImportance, permutation_importance};
 pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
-pub use tree::Tree;
+pub use tree::{Tree, is_category};
 pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};

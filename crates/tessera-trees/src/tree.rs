@@ -13,11 +13,17 @@ const MISSING_LEFT: u32 = 1 << 30;
 /// The bit of [`Node::meta`] that marks a categorical split.
 const CATEGORICAL: u32 = 1 << 29;
 /// The bits of [`Node::meta`] that hold the feature index.
-pub(crate) const FEATURE_MASK: u32 = CATEGORICAL - 1;
+const FEATURE_MASK: u32 = CATEGORICAL - 1;
 
 /// Category values at or above this are not categories (XGBoost's limit: floats represent integers
 /// exactly below 2^24); such values, and negative ones, are in no category set.
-const MAX_CATEGORY: f32 = 16_777_216.0;
+pub(crate) const CATEGORY_LIMIT: f32 = 16_777_216.0;
+
+/// Whether `v` is a category a categorical feature may be trained on: a non-negative integer below 2^24.
+/// (Training also accepts NaN there, as a missing value.)
+pub fn is_category(v: f32) -> bool {
+    (0.0..CATEGORY_LIMIT).contains(&v) && v.fract() == 0.0
+}
 
 /// One node, 12 bytes so that a deep tree stays in cache. Internal nodes send a row to `left` when
 /// `x[feature] <= threshold`, or when the value is missing (NaN) and the missing-left bit is set, and to
@@ -83,12 +89,16 @@ impl Node {
         self.left + 1
     }
 
+    /// Whether a numerical split sends `v` left (branch-free).
+    #[inline(always)]
+    fn numerical_goes_left(&self, v: f32) -> bool {
+        (v <= self.threshold) | (self.missing_left() & v.is_nan())
+    }
+
     /// The child a row goes to (internal numerical splits only).
     #[inline(always)]
     fn child(&self, row: &[f32]) -> usize {
-        let v = row[self.feature()];
-        let go_left = (v <= self.threshold) | (self.missing_left() & v.is_nan());
-        (self.left + u32::from(!go_left)) as usize
+        (self.left + u32::from(!self.numerical_goes_left(row[self.feature()]))) as usize
     }
 }
 
@@ -127,19 +137,19 @@ impl Tree {
     /// Whether internal node `n` sends value `x` (NaN for missing) to its left child.
     #[inline]
     pub(crate) fn goes_left(&self, n: &Node, x: f32) -> bool {
-        if x.is_nan() {
+        if !n.is_categorical() {
+            n.numerical_goes_left(x)
+        } else if x.is_nan() {
             n.missing_left()
-        } else if n.is_categorical() {
-            !self.in_category_set(n.cat_set(), x)
         } else {
-            x <= n.threshold
+            !self.in_category_set(n.cat_set(), x)
         }
     }
 
     /// Whether value `x` is in category set `set`: its integer part is a set category.
     #[inline]
     fn in_category_set(&self, set: usize, x: f32) -> bool {
-        if !(0.0..MAX_CATEGORY).contains(&x) {
+        if !(0.0..CATEGORY_LIMIT).contains(&x) {
             return false;
         }
         let c = x as u32;

@@ -150,6 +150,9 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
     }
     // Categorical splits: node -> its categories (those that go right).
     let split_type = int_array(tj, "split_type").unwrap_or_else(|_| vec![0; n]);
+    if split_type.len() != n {
+        return Err("node arrays disagree in length".into());
+    }
     let mut categories_of: std::collections::HashMap<usize, Vec<u32>> = Default::default();
     if split_type.iter().any(|&t| t != 0) {
         let cats = int_array(tj, "categories")?;
@@ -168,9 +171,6 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
             let set: Option<Vec<u32>> = slice.iter().map(|&c| u32::try_from(c).ok()).collect();
             categories_of.insert(node as usize, set.ok_or("negative category")?);
         }
-    }
-    if split_type.len() != n {
-        return Err("node arrays disagree in length".into());
     }
     let mut tree = Tree::empty(num_feature, 1);
     // (xgboost node, tessera node)
