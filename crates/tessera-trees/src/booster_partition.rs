@@ -60,6 +60,8 @@ macro_rules! with_stride {
     };
 }
 
+pub(crate) use with_stride;
+
 /// Bytes per row of codes for `d` features: exactly `d` up to 32 (every byte moved costs memory
 /// bandwidth), else a multiple of 8.
 fn stride_for(d: usize) -> usize {

@@ -3,11 +3,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 
 use ndarray::ArrayView2;
 use tessera_tensor::SeededRng;
 
-use crate::binning::Binned;
+use crate::binning::{Binned, MISSING_BIN};
+use crate::booster_partition::with_stride;
 use crate::criterion::{Criterion, impurity, weight};
 use crate::mae::MedianTracker;
 use crate::split::{BIN_MIN_ROWS, NodeView, Scratch, Split, acc, find_split, prepare_ranks};
@@ -34,6 +36,8 @@ pub(crate) struct TrainData {
     pub n_features: usize,
     pub bins: Option<Binned>,
     pub target: Target,
+    /// The bin codes row-major (`n_features` per row), made on first use by Extra Trees growth.
+    row_codes: OnceLock<Vec<u8>>,
 }
 
 impl TrainData {
@@ -51,7 +55,22 @@ impl TrainData {
             cols.extend(c.iter().copied());
         }
         let bins = (n_rows >= bin_min_rows).then(|| Binned::new(&cols, n_rows));
-        TrainData { cols, n_rows, n_features, bins, target }
+        TrainData { cols, n_rows, n_features, bins, target, row_codes: OnceLock::new() }
+    }
+
+    /// The bin codes row-major, or `None` without bins.
+    fn row_codes(&self) -> Option<&[u8]> {
+        let bins = self.bins.as_ref()?;
+        let (n, nf) = (self.n_rows, self.n_features);
+        Some(self.row_codes.get_or_init(|| {
+            let mut out = vec![0u8; n * nf];
+            for (f, col) in bins.codes.chunks_exact(n).enumerate() {
+                for (row, &c) in out.chunks_exact_mut(nf).zip(col) {
+                    row[f] = c;
+                }
+            }
+            out
+        }))
     }
 
     #[inline]
@@ -113,20 +132,43 @@ impl Ord for Pending {
 
 /// A tree's training rows with their targets and weights, kept in the same order as the rows are
 /// partitioned, so each node's samples are one contiguous range of all three.
+/// Extra Trees on binned data also keep each sample's bin codes (row-major, `stride` per row) in that
+/// order, so a node's codes are one sequential block instead of a gather per (row, feature).
 struct Samples {
     rows: Vec<u32>,
     ys: Vec<f32>,
     ws: Vec<f32>,
     classification: bool,
+    codes: Vec<u8>,
+    stride: usize,
+    /// Scratch for the out-of-place partition.
+    tmp: Vec<(u32, f32, f32)>,
+    tmp_codes: Vec<u8>,
 }
 
 impl Samples {
+    fn new(rows: Vec<u32>, ys: Vec<f32>, ws: Vec<f32>, classification: bool) -> Self {
+        Samples {
+            rows,
+            ys,
+            ws,
+            classification,
+            codes: Vec::new(),
+            stride: 0,
+            tmp: Vec::new(),
+            tmp_codes: Vec::new(),
+        }
+    }
+
     fn view(&self, start: usize, end: usize) -> NodeView<'_> {
+        let st = self.stride;
         NodeView {
             rows: &self.rows[start..end],
             ys: &self.ys[start..end],
             ws: &self.ws[start..end],
             classification: self.classification,
+            codes: if st > 0 { &self.codes[start * st..end * st] } else { &[] },
+            stride: st,
         }
     }
 }
@@ -138,7 +180,16 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
         Target::Reg { y } => (rows.iter().map(|&r| y[r as usize]).collect(), false),
     };
     let ws = rows.iter().map(|&r| w[r as usize]).collect();
-    let mut samples = Samples { rows, ys, ws, classification };
+    let mut samples = Samples::new(rows, ys, ws, classification);
+    let code_rows = p.random_split && p.criterion != Criterion::AbsoluteError;
+    if let Some(all) = d.row_codes().filter(|_| code_rows) {
+        let nf = d.n_features;
+        samples.stride = nf;
+        samples.codes = Vec::with_capacity(samples.rows.len() * nf);
+        for &r in &samples.rows {
+            samples.codes.extend_from_slice(&all[r as usize * nf..(r as usize + 1) * nf]);
+        }
+    }
     let k = d.n_stats();
     let n_outputs = match &d.target {
         Target::Class { n_classes, .. } => *n_classes,
@@ -154,7 +205,9 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
     if p.max_leaf_nodes.is_some() {
         grow_best_first(d, w, &mut samples, root, &mut ctx);
     } else {
-        grow_depth_first(d, w, &mut samples, root, p.localize, &mut ctx);
+        // Code rows make localising unnecessary.
+        let localize = p.localize && samples.stride == 0;
+        grow_depth_first(d, w, &mut samples, root, localize, &mut ctx);
     }
     tree.max_depth = tree.compute_depth();
     tree
@@ -293,14 +346,14 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
         }
         Target::Reg { .. } => Target::Reg { y: ys.clone() },
     };
-    let local = TrainData { cols, n_rows: m, n_features: d.n_features, bins, target };
-    let local_samples =
-        Samples { rows: (0..m as u32).collect(), ys, ws: ws.clone(), classification: samples.classification };
+    let local =
+        TrainData { cols, n_rows: m, n_features: d.n_features, bins, target, row_codes: OnceLock::new() };
+    let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification);
     (local, local_samples, ws)
 }
 
 /// Moves the samples of `start..end` going left to the front of the range; returns where the right part
-/// starts.
+/// starts. Splits on a bin edge read the bin codes (the sample's own code row, or the feature's column).
 /// The statistics of both children are accumulated on the way, so the children need no pass of their own.
 fn partition(
     d: &TrainData,
@@ -310,24 +363,79 @@ fn partition(
     split: &Split,
     k: usize,
 ) -> (usize, NodeStats, NodeStats) {
-    let col = d.column(split.feature);
-    let cls = samples.classification;
-    let (mut left, mut right) = (NodeStats::zeros(k), NodeStats::zeros(k));
-    let mut i = start;
-    for j in start..end {
-        let x = col[samples.rows[j] as usize];
-        let (y, w) = (samples.ys[j], samples.ws[j]);
-        if x <= split.threshold || (split.missing_left && x.is_nan()) {
-            acc(left.as_mut(), cls, y, w, 1.0);
-            samples.rows.swap(i, j);
-            samples.ys.swap(i, j);
-            samples.ws.swap(i, j);
-            i += 1;
-        } else {
-            acc(right.as_mut(), cls, y, w, 1.0);
+    let (f, missing_left) = (split.feature, split.missing_left);
+    match (split.bin, &d.bins) {
+        (Some(b), _) if samples.stride > 0 => {
+            let side = move |c: u8| c <= b || (missing_left && c == MISSING_BIN);
+            with_stride!(samples.stride, S => partition_by::<S>(samples, start, end, k, |_, code_row| side(code_row[f])))
+        }
+        (Some(b), Some(bins)) => {
+            let col = bins.column(f);
+            partition_by::<0>(samples, start, end, k, |r, _| {
+                let c = col[r as usize];
+                c <= b || (missing_left && c == MISSING_BIN)
+            })
+        }
+        _ => {
+            let (col, t) = (d.column(f), split.threshold);
+            partition_by::<0>(samples, start, end, k, |r, _| {
+                let x = col[r as usize];
+                x <= t || (missing_left && x.is_nan())
+            })
         }
     }
-    (i, left, right)
+}
+
+/// [`partition`] by a predicate on the row id and the sample's code row (empty without code rows),
+/// branch-free: every sample is written both at the next left slot (from the front of a scratch buffer)
+/// and at the next right slot (from its back), and only the cursor of its side advances, so no branch
+/// depends on the data. (The right part ends up reversed; order within a node does not matter.)
+fn partition_by<const S: usize>(
+    samples: &mut Samples,
+    start: usize,
+    end: usize,
+    k: usize,
+    goes_left: impl Fn(u32, &[u8]) -> bool,
+) -> (usize, NodeStats, NodeStats) {
+    let (cls, st) = (samples.classification, samples.stride);
+    let m = end - start;
+    samples.tmp.clear();
+    samples.tmp.resize(m, (0, 0.0, 0.0));
+    samples.tmp_codes.clear();
+    samples.tmp_codes.resize(m * st, 0);
+    let mut sides = [NodeStats::zeros(k), NodeStats::zeros(k)];
+    let (rows, ys, ws) = (&samples.rows[start..end], &samples.ys[start..end], &samples.ws[start..end]);
+    let codes = &samples.codes[start * st..end * st];
+    let (tmp, tmp_codes) = (&mut samples.tmp[..m], &mut samples.tmp_codes[..m * st]);
+    let (mut l, mut r) = (0usize, m);
+    for (i, ((&row, &y), &w)) in rows.iter().zip(ys).zip(ws).enumerate() {
+        let code_row = &codes[i * st..(i + 1) * st];
+        let left = goes_left(row, code_row);
+        tmp[l] = (row, y, w);
+        tmp[r - 1] = (row, y, w);
+        if S > 0 {
+            // Fixed-size copies: a few moves instead of a `memcpy` call per row.
+            let (src, dst) = (codes.as_chunks::<S>().0, tmp_codes.as_chunks_mut::<S>().0);
+            // (Copied from the source row each time: a stack temporary of the row made both copies wait
+            // on a failed store-to-load forwarding.)
+            dst[l].copy_from_slice(&src[i]);
+            dst[r - 1].copy_from_slice(&src[i]);
+        } else if st > 0 {
+            tmp_codes[l * st..(l + 1) * st].copy_from_slice(code_row);
+            tmp_codes[(r - 1) * st..r * st].copy_from_slice(code_row);
+        }
+        l += usize::from(left);
+        r -= usize::from(!left);
+        acc(sides[usize::from(!left)].as_mut(), cls, y, w, 1.0);
+    }
+    for (i, &(row, y, w)) in tmp.iter().enumerate() {
+        samples.rows[start + i] = row;
+        samples.ys[start + i] = y;
+        samples.ws[start + i] = w;
+    }
+    samples.codes[start * st..end * st].copy_from_slice(tmp_codes);
+    let [left, right] = sides;
+    (start + l, left, right)
 }
 
 /// A node's statistics, on the stack for up to 16 values (most problems), on the heap beyond.
@@ -470,6 +578,118 @@ fn push_values(
 mod tests {
     use super::*;
     use crate::params::MaxFeatures;
+
+    fn et_params(n_features: usize, criterion: Criterion) -> GrowParams {
+        GrowParams {
+            criterion,
+            max_depth: usize::MAX,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            min_impurity_decrease: 0.0,
+            max_features: MaxFeatures::Sqrt.resolve(n_features).unwrap_or(1),
+            max_leaf_nodes: None,
+            random_split: true,
+            localize: true,
+        }
+    }
+
+    /// The values each training row's leaf predicts.
+    fn leaf_values(tree: &Tree, x: &ndarray::Array2<f32>) -> Vec<Vec<f32>> {
+        x.outer_iter()
+            .map(|r| tree.node_values(tree.leaf_index(r.as_slice().unwrap_or(&[]))).to_vec())
+            .collect()
+    }
+
+    /// Extra Trees on binned data (code rows) grown fully fit distinct training rows exactly, with missing
+    /// values and three classes: every leaf is pure.
+    #[test]
+    fn code_row_extra_trees_fit_training_rows() {
+        let mut rng = SeededRng::new(9);
+        let n = 4000;
+        let mut x: ndarray::Array2<f32> = rng.normal_array((n, 7), 0.0, 1.0);
+        for (i, v) in x.iter_mut().enumerate() {
+            if i % 13 == 0 {
+                *v = f32::NAN;
+            }
+        }
+        let y: Vec<u32> = (0..n).map(|i| (i * 7919 % 3) as u32).collect();
+        let d = TrainData::new(x.view(), Target::Class { y: y.clone(), n_classes: 3 }, true);
+        let p = et_params(7, Criterion::Gini);
+        let tree = grow(&d, &p, &vec![1.0; n], (0..n as u32).collect(), &mut SeededRng::new(3));
+        for (values, &label) in leaf_values(&tree, &x).iter().zip(&y) {
+            assert_eq!(values[label as usize], 1.0);
+        }
+        // Regression: each row's leaf predicts its own target.
+        let yr: Vec<f32> = (0..n).map(|i| ((i * 31) % 101) as f32 / 7.0).collect();
+        let d = TrainData::new(x.view(), Target::Reg { y: yr.clone() }, true);
+        let tree = grow(
+            &d,
+            &et_params(7, Criterion::SquaredError),
+            &vec![1.0; n],
+            (0..n as u32).collect(),
+            &mut SeededRng::new(4),
+        );
+        for (values, &target) in leaf_values(&tree, &x).iter().zip(&yr) {
+            assert!((values[0] - target).abs() < 1e-4, "{} vs {target}", values[0]);
+        }
+    }
+
+    /// Labels that alternate along one feature's sorted values put both classes in every one of its 255
+    /// bins: code splits cannot separate them, and the exact fallback on values must.
+    #[test]
+    fn code_row_extra_trees_split_within_a_bin() {
+        let n = 3000;
+        let x = ndarray::Array2::from_shape_fn((n, 1), |(i, _)| i as f32 * 0.001);
+        let y: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let d = TrainData::new(x.view(), Target::Class { y: y.clone(), n_classes: 2 }, true);
+        assert!(d.bins.is_some());
+        let tree = grow(
+            &d,
+            &et_params(1, Criterion::Gini),
+            &vec![1.0; n],
+            (0..n as u32).collect(),
+            &mut SeededRng::new(2),
+        );
+        for (values, &label) in leaf_values(&tree, &x).iter().zip(&y) {
+            assert_eq!(values[label as usize], 1.0);
+        }
+    }
+
+    /// The branch-free partition keeps each sample's code row with it and splits like the threshold.
+    #[test]
+    fn partition_moves_code_rows_with_samples() {
+        let mut rng = SeededRng::new(1);
+        let n = 5000;
+        let x: ndarray::Array2<f32> = rng.normal_array((n, 5), 0.0, 1.0);
+        let y: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let d = TrainData::new(x.view(), Target::Class { y: y.clone(), n_classes: 2 }, true);
+        let all = d.row_codes().map(<[u8]>::to_vec).unwrap_or_default();
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
+        let ys = rows.iter().map(|&r| y[r as usize] as f32).collect();
+        let mut samples = Samples::new(rows.clone(), ys, vec![1.0; rows.len()], true);
+        samples.stride = 5;
+        samples.codes = rows.iter().flat_map(|&r| all[r as usize * 5..r as usize * 5 + 5].to_vec()).collect();
+        let split = Split { feature: 2, threshold: 0.0, missing_left: false, proxy: 0.0, bin: Some(100) };
+        let (start, end) = (10, rows.len() - 7);
+        let (mid, left, right) = partition(&d, &mut samples, start, end, &split, 2);
+        let mut seen: Vec<u32> = samples.rows[start..end].to_vec();
+        seen.sort_unstable();
+        let mut expected = rows[start..end].to_vec();
+        expected.sort_unstable();
+        assert_eq!(seen, expected);
+        for (i, &r) in samples.rows.iter().enumerate() {
+            assert_eq!(&samples.codes[i * 5..i * 5 + 5], &all[r as usize * 5..r as usize * 5 + 5]);
+            assert_eq!(samples.ys[i], y[r as usize] as f32);
+            if (start..end).contains(&i) {
+                assert_eq!(i < mid, all[r as usize * 5 + 2] <= 100);
+            }
+        }
+        let count = |range: std::ops::Range<usize>, class: u32| {
+            samples.rows[range].iter().filter(|&&r| y[r as usize] == class).count() as f64
+        };
+        assert_eq!(left.as_slice(), &[count(start..mid, 0), count(start..mid, 1)]);
+        assert_eq!(right.as_slice(), &[count(mid..end, 0), count(mid..end, 1)]);
+    }
 
     /// Growing small subtrees on local copies must give exactly the tree grown on the full columns.
     #[test]

@@ -15,6 +15,9 @@ pub(crate) struct Split {
     pub threshold: f32,
     pub missing_left: bool,
     pub proxy: f64,
+    /// For a threshold that is bin edge `b` of the feature, `b`: then `x <= threshold` exactly when the
+    /// row's bin code is `<= b`, and the partition reads the (smaller, cache-resident) codes.
+    pub bin: Option<u8>,
 }
 
 /// Reusable buffers for one tree's split searches.
@@ -22,6 +25,7 @@ pub(crate) struct Split {
 pub(crate) struct Scratch {
     pairs: Vec<(f32, u32)>,
     xs: Vec<f32>,
+    codes: Vec<u8>,
     hist: Vec<f64>,
     counts: Vec<u32>,
     left: Vec<f64>,
@@ -44,6 +48,10 @@ pub(crate) struct NodeView<'a> {
     pub ys: &'a [f32],
     pub ws: &'a [f32],
     pub classification: bool,
+    /// The samples' bin codes row-major (`stride` per row), when growth keeps them (Extra Trees on
+    /// binned data); else empty.
+    pub codes: &'a [u8],
+    pub stride: usize,
 }
 
 /// Adds one sample to statistics (weighted class count, or `[w, w*y, w*y^2]`).
@@ -103,15 +111,21 @@ pub(crate) fn find_split(
         s.feats.clear();
         s.feats.extend(0..d.n_features);
     }
+    // With code rows, Extra Trees split on bin edges; when every feature has all its values in one bin,
+    // the search below splits on the values themselves.
+    if p.random_split
+        && node.stride > 0
+        && let Some(found) = random_code_split(d, p, node, total, rng, s)
+    {
+        return found;
+    }
     let mut best: Option<Split> = None;
     let mut visited = 0;
     for j in 0..d.n_features {
         let pick = j + rng.below(d.n_features - j);
         s.feats.swap(j, pick);
         let f = s.feats[j];
-        let outcome = if p.random_split && use_hist {
-            random_hist_feature(d, p, node, total, f, rng, s)
-        } else if p.random_split {
+        let outcome = if p.random_split {
             random_feature(d, p, w, node, total, f, rng, s)
         } else if p.criterion == Criterion::AbsoluteError {
             exact_mae(d, p, w, rows, f, s)
@@ -246,6 +260,7 @@ fn exact_feature(
         threshold: midpoint(s.pairs[best_at].0, s.pairs[best_at + 1].0),
         missing_left,
         proxy,
+        bin: None,
     }))
 }
 
@@ -274,58 +289,130 @@ fn build_hist(codes: &[u8], node: NodeView<'_>, k: usize, s: &mut Scratch) {
     }
 }
 
-/// Extra Trees on a large binned node: the random threshold is drawn uniformly between the node's
-/// smallest and largest bin edges and snapped to a bin edge, so one pass over the bin codes replaces a
-/// gather, a min/max pass and a partition pass.
-fn random_hist_feature(
+/// Extra Trees on a node with code rows ([`NodeView::codes`]): one pass finds every feature's range of
+/// bin codes, then features are visited in random order (skipping those whose values share one bin)
+/// until `max_features` have a random threshold, drawn as in [`random_hist_feature`]. Returns the best
+/// of their splits, or `None` when no feature spans two bins.
+fn random_code_split(
     d: &TrainData,
     p: &GrowParams,
     node: NodeView<'_>,
     total: &[f64],
-    f: usize,
     rng: &mut SeededRng,
     s: &mut Scratch,
-) -> Outcome {
-    let Some(bins) = d.bins.as_ref() else { return Outcome::Constant };
+) -> Option<Option<Split>> {
+    let bins = d.bins.as_ref()?;
+    let nf = d.n_features;
+    // Per feature: smallest code, largest non-missing code, largest code (MISSING_BIN when any is missing).
+    let (mut lo, mut hi, mut top) = (vec![MISSING_BIN; nf], vec![0u8; nf], vec![0u8; nf]);
+    code_ranges(node.codes, node.stride, &mut lo, &mut hi, &mut top);
+    if s.feats.len() != nf {
+        s.feats.clear();
+        s.feats.extend(0..nf);
+    }
+    let (mut best, mut visited) = (None::<Split>, 0);
     let k = total.len();
-    build_hist(bins.column(f), node, k, s);
-    let miss_bin = MISSING_BIN as usize;
-    let (Some(lo), Some(hi)) =
-        ((0..miss_bin).find(|&b| s.counts[b] > 0), (0..miss_bin).rev().find(|&b| s.counts[b] > 0))
-    else {
-        return Outcome::Constant;
-    };
-    if lo == hi {
-        return Outcome::Constant;
-    }
-    // Boundaries lo..hi (threshold edges[b] sends bins <= b left); pick one with probability proportional
-    // to the width of the value range it covers, as a uniform threshold would.
-    let edges = &bins.edges[f];
-    let (a, z) = (edges[lo], edges[hi - 1]);
-    let t = a + (z - a) * rng.uniform();
-    let b = (lo + edges[lo..hi].partition_point(|&e| e < t)).min(hi - 1);
-    s.left.iter_mut().for_each(|v| *v = 0.0);
-    let mut n_left = 0usize;
-    for bin in 0..=b {
-        for i in 0..k {
-            s.left[i] += s.hist[bin * k + i];
+    for j in 0..nf {
+        let pick = j + rng.below(nf - j);
+        s.feats.swap(j, pick);
+        let f = s.feats[j];
+        if lo[f] == MISSING_BIN || lo[f] >= hi[f] {
+            continue;
         }
-        n_left += s.counts[bin] as usize;
+        let (l, h) = (usize::from(lo[f]), usize::from(hi[f]));
+        let edges = &bins.edges[f];
+        let (a, z) = (edges[l], edges[h - 1]);
+        let t = a + (z - a) * rng.uniform();
+        let b = (l + edges[l..h].partition_point(|&e| e < t)).min(h - 1) as u8;
+        // The feature's codes copied out first: sums over a contiguous slice run faster than over the
+        // strided rows.
+        s.codes.clear();
+        s.codes.extend(node.codes.chunks_exact(node.stride).map(|row| row[f]));
+        let n_left = side_stats(&s.codes, node, k, |c| c <= b, &mut s.left);
+        s.miss.iter_mut().for_each(|v| *v = 0.0);
+        let n_miss = if top[f] == MISSING_BIN {
+            side_stats(&s.codes, node, k, |c| c == MISSING_BIN, &mut s.miss)
+        } else {
+            0
+        };
+        for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
+            *r = t - l - m;
+        }
+        let n_right = node.rows.len() - n_left - n_miss;
+        let mut found = None;
+        consider(
+            p,
+            &s.left,
+            &s.right,
+            &s.miss,
+            n_left,
+            n_right,
+            n_miss,
+            &mut s.tmp_l,
+            &mut s.tmp_r,
+            &mut found,
+        );
+        if let Some((proxy, missing_left)) = found
+            && best.as_ref().is_none_or(|bs| proxy > bs.proxy)
+        {
+            best = Some(Split {
+                feature: f,
+                threshold: edges[usize::from(b)],
+                missing_left,
+                proxy,
+                bin: Some(b),
+            });
+        }
+        visited += 1;
+        if visited >= p.max_features {
+            break;
+        }
     }
-    let n_miss = s.counts[miss_bin] as usize;
-    s.miss.copy_from_slice(&s.hist[miss_bin * k..miss_bin * k + k]);
-    for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
-        *r = t - l - m;
+    (visited > 0).then_some(best)
+}
+
+/// Widens `lo`, `hi` and `top` (one entry per feature) to cover the code rows `codes` (`stride` bytes each):
+/// the smallest code, the largest non-missing code and the largest code. The rows are read as a flat
+/// byte stream in blocks of `lcm(stride, 16)` bytes, so each update is whole 16-byte vectors whatever the
+/// stride; block lane `j` belongs to feature `j % stride`.
+fn code_ranges(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
+    const MAX_BLOCK: usize = 16 * 64;
+    let update = |l: &mut [u8], h: &mut [u8], t: &mut [u8], row: &[u8]| {
+        for (((l, h), t), &c) in l.iter_mut().zip(h.iter_mut()).zip(t.iter_mut()).zip(row) {
+            *l = (*l).min(c);
+            *t = (*t).max(c);
+            *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
+        }
+    };
+    let block = stride * 16 / gcd(stride, 16);
+    let (head, tail) = if block <= MAX_BLOCK && codes.len() >= 4 * block {
+        codes.split_at(codes.len() / block * block)
+    } else {
+        (&[][..], codes)
+    };
+    if !head.is_empty() {
+        let (mut l, mut h, mut t) = ([MISSING_BIN; MAX_BLOCK], [0u8; MAX_BLOCK], [0u8; MAX_BLOCK]);
+        let (l, h, t) = (&mut l[..block], &mut h[..block], &mut t[..block]);
+        for chunk in head.chunks_exact(block) {
+            update(l, h, t, chunk);
+        }
+        for ((lc, hc), tc) in l.chunks_exact(stride).zip(h.chunks_exact(stride)).zip(t.chunks_exact(stride)) {
+            for (((lo, hi), top), ((&l, &h), &t)) in
+                lo.iter_mut().zip(hi.iter_mut()).zip(top.iter_mut()).zip(lc.iter().zip(hc).zip(tc))
+            {
+                *lo = (*lo).min(l);
+                *hi = (*hi).max(h);
+                *top = (*top).max(t);
+            }
+        }
     }
-    let n_right = node.rows.len() - n_left - n_miss;
-    let mut best = None;
-    consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
-    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
-        feature: f,
-        threshold: edges[b],
-        missing_left,
-        proxy,
-    }))
+    for row in tail.chunks_exact(stride) {
+        update(lo, hi, top, row);
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 fn hist_feature(
@@ -382,6 +469,7 @@ fn hist_feature(
         threshold: bins.edges[f][best_bin],
         missing_left,
         proxy,
+        bin: Some(best_bin as u8),
     }))
 }
 
@@ -418,64 +506,114 @@ fn random_feature(
     if p.criterion == Criterion::AbsoluteError {
         return Outcome::Searched(random_mae(d, p, w, node.rows, f, threshold, s));
     }
-    let cls = node.classification;
-    s.left.iter_mut().for_each(|v| *v = 0.0);
+    let k = total.len();
+    let n_left = side_stats(&s.xs, node, k, |x| x <= threshold, &mut s.left);
     s.miss.iter_mut().for_each(|v| *v = 0.0);
-    let (mut n_left, mut n_miss) = (0, 0);
-    if !any_nan && total.len() <= 3 && (!cls || total.len() == 2) {
-        n_left = left_sums(&s.xs, node.ys, node.ws, threshold, cls, &mut s.left);
-    }
-    for (i, &x) in s.xs.iter().enumerate().filter(|_| any_nan || total.len() > 3 || (cls && total.len() != 2))
-    {
-        if x <= threshold {
-            acc(&mut s.left, cls, node.ys[i], node.ws[i], 1.0);
-            n_left += 1;
-        } else if x.is_nan() {
-            acc(&mut s.miss, cls, node.ys[i], node.ws[i], 1.0);
-            n_miss += 1;
-        }
-    }
+    let n_miss = if any_nan { side_stats(&s.xs, node, k, f32::is_nan, &mut s.miss) } else { 0 };
     for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
         *r = t - l - m;
     }
     let mut best = None;
     let n_right = node.rows.len() - n_left - n_miss;
     consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
-    Outcome::Searched(best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy }))
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
+        feature: f,
+        threshold,
+        missing_left,
+        proxy,
+        bin: None,
+    }))
 }
 
-/// Left-child statistics of a NaN-free node for binary classification or regression, branch-free (the
-/// comparison is a 0/1 multiplier, as a taken/not-taken branch would be mispredicted half the time) and
-/// with four partial sums per statistic so the additions do not wait on each other. Returns the left count.
-fn left_sums(xs: &[f32], ys: &[f32], ws: &[f32], threshold: f32, cls: bool, left: &mut [f64]) -> usize {
-    let mut w = [0.0f64; 4];
-    let mut wy = [0.0f64; 4];
-    let mut wyy = [0.0f64; 4];
-    let mut count = [0usize; 4];
-    let n = xs.len();
-    for start in (0..n).step_by(4) {
-        for lane in 0..4.min(n - start) {
-            let i = start + lane;
-            let m = u8::from(xs[i] <= threshold);
-            let mw = f64::from(m) * f64::from(ws[i]);
-            let y = f64::from(ys[i]);
-            w[lane] += mw;
-            wy[lane] += mw * y;
-            wyy[lane] += mw * y * y;
-            count[lane] += usize::from(m);
+/// Sets `out` to the statistics of the node's samples whose key (value or bin code, in node order)
+/// satisfies `side`; returns their count.
+fn side_stats<K: Copy>(
+    keys: &[K],
+    node: NodeView<'_>,
+    k: usize,
+    side: impl Fn(K) -> bool,
+    out: &mut [f64],
+) -> usize {
+    let cls = node.classification;
+    if !cls || k == 2 {
+        return side_sums(keys, node.ys, node.ws, side, cls, out);
+    }
+    out.iter_mut().for_each(|v| *v = 0.0);
+    let mut n = 0;
+    for ((&key, &y), &w) in keys.iter().zip(node.ys).zip(node.ws) {
+        if side(key) {
+            acc(out, cls, y, w, 1.0);
+            n += 1;
         }
     }
-    let (w, wy, wyy): (f64, f64, f64) = (w.iter().sum(), wy.iter().sum(), wyy.iter().sum());
+    n
+}
+
+/// [`side_stats`] for binary classification or regression, branch-free (the condition is a 0/1
+/// multiplier, as a branch on it would be mispredicted half the time) and with four partial sums per
+/// statistic so the additions do not wait on each other (and vectorise).
+fn side_sums<K: Copy>(
+    keys: &[K],
+    ys: &[f32],
+    ws: &[f32],
+    side: impl Fn(K) -> bool,
+    cls: bool,
+    out: &mut [f64],
+) -> usize {
+    let ([w, wy, wyy], count) = if cls {
+        lane_sums::<K, false>(keys, ys, ws, side)
+    } else {
+        lane_sums::<K, true>(keys, ys, ws, side)
+    };
     if cls {
         // Binary classes are 0 and 1: the weighted sum of y is the weight of class 1.
-        left[0] = w - wy;
-        left[1] = wy;
+        out[0] = w - wy;
+        out[1] = wy;
     } else {
-        left[0] = w;
-        left[1] = wy;
-        left[2] = wyy;
+        out[0] = w;
+        out[1] = wy;
+        out[2] = wyy;
     }
-    count.iter().sum()
+    count
+}
+
+/// Sums of `w`, `w*y` and (when `SQUARES`) `w*y*y` over the samples whose key satisfies `side`, and
+/// their count. (Kept out of line: inlined into the split search it compiled to slower code.)
+#[inline(never)]
+fn lane_sums<K: Copy, const SQUARES: bool>(
+    keys: &[K],
+    ys: &[f32],
+    ws: &[f32],
+    side: impl Fn(K) -> bool,
+) -> ([f64; 3], usize) {
+    const L: usize = 4;
+    let (mut w, mut wy, mut wyy, mut count) = ([0.0f64; L], [0.0f64; L], [0.0f64; L], [0.0f64; L]);
+    let n = keys.len().min(ys.len()).min(ws.len());
+    let (keys, ys, ws) = (&keys[..n], &ys[..n], &ws[..n]);
+    let (kc, yc, wc) = (keys.as_chunks::<L>(), ys.as_chunks::<L>(), ws.as_chunks::<L>());
+    for ((kk, yy), ww) in kc.0.iter().zip(yc.0).zip(wc.0) {
+        let m: [f64; L] = std::array::from_fn(|l| if side(kk[l]) { 1.0 } else { 0.0 });
+        let mw: [f64; L] = std::array::from_fn(|l| m[l] * f64::from(ww[l]));
+        let y: [f64; L] = std::array::from_fn(|l| f64::from(yy[l]));
+        for l in 0..L {
+            w[l] += mw[l];
+            wy[l] += mw[l] * y[l];
+            count[l] += m[l];
+            if SQUARES {
+                wyy[l] += mw[l] * y[l] * y[l];
+            }
+        }
+    }
+    for ((&kk, &yy), &ww) in kc.1.iter().zip(yc.1).zip(wc.1) {
+        let m = if side(kk) { 1.0 } else { 0.0 };
+        let (mw, y) = (m * f64::from(ww), f64::from(yy));
+        w[0] += mw;
+        wy[0] += mw * y;
+        wyy[0] += mw * y * y;
+        count[0] += m;
+    }
+    let sum = |a: [f64; L]| a.iter().sum::<f64>();
+    ([sum(w), sum(wy), sum(wyy)], sum(count) as usize)
 }
 
 /// Sets `s.values` to the node's sorted distinct targets and `s.ranks[r]` to each row's rank among them.
@@ -546,6 +684,7 @@ fn exact_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, s
         threshold: midpoint(s.pairs[i].0, s.pairs[i + 1].0),
         missing_left,
         proxy,
+        bin: None,
     }))
 }
 
@@ -581,5 +720,59 @@ fn random_mae(
             best = Some((proxy, if n_miss == 0 { n_l >= n_r } else { miss_left }));
         }
     }
-    best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy })
+    best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy, bin: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocked range pass equals a plain per-feature scan, for strides that do and do not divide 16.
+    #[test]
+    fn code_ranges_match_a_plain_scan() {
+        let mut rng = SeededRng::new(7);
+        for stride in [1, 3, 5, 16, 28, 33, 70] {
+            for n_rows in [0, 1, 7, 40, 300] {
+                let codes: Vec<u8> = (0..n_rows * stride)
+                    .map(|_| if rng.below(10) == 0 { MISSING_BIN } else { rng.below(200) as u8 + 20 })
+                    .collect();
+                let (mut lo, mut hi, mut top) =
+                    (vec![MISSING_BIN; stride], vec![0u8; stride], vec![0u8; stride]);
+                code_ranges(&codes, stride, &mut lo, &mut hi, &mut top);
+                for f in 0..stride {
+                    let col: Vec<u8> = codes.chunks_exact(stride).map(|r| r[f]).collect();
+                    assert_eq!(lo[f], col.iter().copied().min().unwrap_or(MISSING_BIN));
+                    assert_eq!(top[f], col.iter().copied().max().unwrap_or(0));
+                    let present = col.iter().copied().filter(|&c| c != MISSING_BIN);
+                    assert_eq!(
+                        hi[f],
+                        present.max().unwrap_or(0),
+                        "stride {stride}, {n_rows} rows, feature {f}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The branch-free side sums equal a direct sum.
+    #[test]
+    fn side_sums_match_a_direct_sum() {
+        let mut rng = SeededRng::new(3);
+        for n in [0, 1, 5, 64, 301] {
+            let keys: Vec<u8> = (0..n).map(|_| rng.below(256) as u8).collect();
+            let ys: Vec<f32> = (0..n).map(|_| rng.uniform() * 4.0 - 2.0).collect();
+            let ws: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
+            let mut out = [0.0; 3];
+            let count = side_sums(&keys, &ys, &ws, |k| k <= 100, false, &mut out);
+            let (mut w, mut wy, mut wyy, mut c) = (0.0f64, 0.0f64, 0.0f64, 0);
+            for i in (0..n).filter(|&i| keys[i] <= 100) {
+                let (wi, yi) = (f64::from(ws[i]), f64::from(ys[i]));
+                (w, wy, wyy, c) = (w + wi, wy + wi * yi, wyy + wi * yi * yi, c + 1);
+            }
+            assert_eq!(count, c);
+            for (a, b) in out.iter().zip([w, wy, wyy]) {
+                assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+            }
+        }
+    }
 }
