@@ -367,18 +367,26 @@ fn partition(
     match (split.bin, &d.bins) {
         (Some(b), _) if samples.stride > 0 => {
             let side = move |c: u8| c <= b || (missing_left && c == MISSING_BIN);
-            with_stride!(samples.stride, S => partition_by::<S>(samples, start, end, k, |_, code_row| side(code_row[f])))
+            let goes_left = |_, code_row: &[u8]| side(code_row[f]);
+            let Some(children) = split.children else {
+                return with_stride!(samples.stride, S => partition_by::<S, true>(samples, start, end, k, goes_left));
+            };
+            let (mid, _, _) = with_stride!(samples.stride, S => partition_by::<S, false>(samples, start, end, k, goes_left));
+            let [mut left, mut right] = [NodeStats::zeros(k), NodeStats::zeros(k)];
+            left.as_mut().copy_from_slice(&children[0][..k]);
+            right.as_mut().copy_from_slice(&children[1][..k]);
+            (mid, left, right)
         }
         (Some(b), Some(bins)) => {
             let col = bins.column(f);
-            partition_by::<0>(samples, start, end, k, |r, _| {
+            partition_by::<0, true>(samples, start, end, k, |r, _| {
                 let c = col[r as usize];
                 c <= b || (missing_left && c == MISSING_BIN)
             })
         }
         _ => {
             let (col, t) = (d.column(f), split.threshold);
-            partition_by::<0>(samples, start, end, k, |r, _| {
+            partition_by::<0, true>(samples, start, end, k, |r, _| {
                 let x = col[r as usize];
                 x <= t || (missing_left && x.is_nan())
             })
@@ -389,8 +397,9 @@ fn partition(
 /// [`partition`] by a predicate on the row id and the sample's code row (empty without code rows),
 /// branch-free: every sample is written both at the next left slot (from the front of a scratch buffer)
 /// and at the next right slot (from its back), and only the cursor of its side advances, so no branch
-/// depends on the data. (The right part ends up reversed; order within a node does not matter.)
-fn partition_by<const S: usize>(
+/// depends on the data. (The right part ends up reversed; order within a node does not matter.) The
+/// children's statistics are accumulated when `ACC`, else returned as zeros.
+fn partition_by<const S: usize, const ACC: bool>(
     samples: &mut Samples,
     start: usize,
     end: usize,
@@ -426,7 +435,9 @@ fn partition_by<const S: usize>(
         }
         l += usize::from(left);
         r -= usize::from(!left);
-        acc(sides[usize::from(!left)].as_mut(), cls, y, w, 1.0);
+        if ACC {
+            acc(sides[usize::from(!left)].as_mut(), cls, y, w, 1.0);
+        }
     }
     for (i, &(row, y, w)) in tmp.iter().enumerate() {
         samples.rows[start + i] = row;
@@ -669,7 +680,14 @@ mod tests {
         let mut samples = Samples::new(rows.clone(), ys, vec![1.0; rows.len()], true);
         samples.stride = 5;
         samples.codes = rows.iter().flat_map(|&r| all[r as usize * 5..r as usize * 5 + 5].to_vec()).collect();
-        let split = Split { feature: 2, threshold: 0.0, missing_left: false, proxy: 0.0, bin: Some(100) };
+        let split = Split {
+            feature: 2,
+            threshold: 0.0,
+            missing_left: false,
+            proxy: 0.0,
+            bin: Some(100),
+            children: None,
+        };
         let (start, end) = (10, rows.len() - 7);
         let (mid, left, right) = partition(&d, &mut samples, start, end, &split, 2);
         let mut seen: Vec<u32> = samples.rows[start..end].to_vec();

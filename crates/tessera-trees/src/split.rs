@@ -18,6 +18,9 @@ pub(crate) struct Split {
     /// For a threshold that is bin edge `b` of the feature, `b`: then `x <= threshold` exactly when the
     /// row's bin code is `<= b`, and the partition reads the (smaller, cache-resident) codes.
     pub bin: Option<u8>,
+    /// The children's statistics (left, right; first `k` entries), when the search already summed them,
+    /// so the partition need not.
+    pub children: Option<[[f64; 3]; 2]>,
 }
 
 /// Reusable buffers for one tree's split searches.
@@ -261,6 +264,7 @@ fn exact_feature(
         missing_left,
         proxy,
         bin: None,
+        children: None,
     }))
 }
 
@@ -355,12 +359,22 @@ fn random_code_split(
         if let Some((proxy, missing_left)) = found
             && best.as_ref().is_none_or(|bs| proxy > bs.proxy)
         {
+            let children = (k <= 3).then(|| {
+                let (mut l, mut r) = ([0.0; 3], [0.0; 3]);
+                for i in 0..k {
+                    let m = s.miss[i];
+                    l[i] = s.left[i] + if missing_left { m } else { 0.0 };
+                    r[i] = s.right[i] + if missing_left { 0.0 } else { m };
+                }
+                [l, r]
+            });
             best = Some(Split {
                 feature: f,
                 threshold: edges[usize::from(b)],
                 missing_left,
                 proxy,
                 bin: Some(b),
+                children,
             });
         }
         visited += 1;
@@ -470,6 +484,7 @@ fn hist_feature(
         missing_left,
         proxy,
         bin: Some(best_bin as u8),
+        children: None,
     }))
 }
 
@@ -522,6 +537,7 @@ fn random_feature(
         missing_left,
         proxy,
         bin: None,
+        children: None,
     }))
 }
 
@@ -685,6 +701,7 @@ fn exact_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, s
         missing_left,
         proxy,
         bin: None,
+        children: None,
     }))
 }
 
@@ -720,7 +737,14 @@ fn random_mae(
             best = Some((proxy, if n_miss == 0 { n_l >= n_r } else { miss_left }));
         }
     }
-    best.map(|(proxy, missing_left)| Split { feature: f, threshold, missing_left, proxy, bin: None })
+    best.map(|(proxy, missing_left)| Split {
+        feature: f,
+        threshold,
+        missing_left,
+        proxy,
+        bin: None,
+        children: None,
+    })
 }
 
 #[cfg(test)]
