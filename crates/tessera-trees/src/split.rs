@@ -8,6 +8,9 @@ use crate::criterion::{Criterion, proxy};
 use crate::grow::{GrowParams, Target, TrainData};
 use crate::mae::MedianTracker;
 
+mod code_rows;
+use code_rows::random_code_split;
+
 /// The best split found for a node.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Split {
@@ -291,142 +294,6 @@ fn build_hist(codes: &[u8], node: NodeView<'_>, k: usize, s: &mut Scratch) {
             s.counts[b] += 1;
         }
     }
-}
-
-/// Extra Trees on a node with code rows ([`NodeView::codes`]): one pass finds every feature's range of
-/// bin codes, then features are visited in random order (skipping those whose values share one bin)
-/// until `max_features` have a random threshold, drawn as in [`random_hist_feature`]. Returns the best
-/// of their splits, or `None` when no feature spans two bins.
-fn random_code_split(
-    d: &TrainData,
-    p: &GrowParams,
-    node: NodeView<'_>,
-    total: &[f64],
-    rng: &mut SeededRng,
-    s: &mut Scratch,
-) -> Option<Option<Split>> {
-    let bins = d.bins.as_ref()?;
-    let nf = d.n_features;
-    // Per feature: smallest code, largest non-missing code, largest code (MISSING_BIN when any is missing).
-    let (mut lo, mut hi, mut top) = (vec![MISSING_BIN; nf], vec![0u8; nf], vec![0u8; nf]);
-    code_ranges(node.codes, node.stride, &mut lo, &mut hi, &mut top);
-    if s.feats.len() != nf {
-        s.feats.clear();
-        s.feats.extend(0..nf);
-    }
-    let (mut best, mut visited) = (None::<Split>, 0);
-    let k = total.len();
-    for j in 0..nf {
-        let pick = j + rng.below(nf - j);
-        s.feats.swap(j, pick);
-        let f = s.feats[j];
-        if lo[f] == MISSING_BIN || lo[f] >= hi[f] {
-            continue;
-        }
-        let (l, h) = (usize::from(lo[f]), usize::from(hi[f]));
-        let edges = &bins.edges[f];
-        let (a, z) = (edges[l], edges[h - 1]);
-        let t = a + (z - a) * rng.uniform();
-        let b = (l + edges[l..h].partition_point(|&e| e < t)).min(h - 1) as u8;
-        // The feature's codes copied out first: sums over a contiguous slice run faster than over the
-        // strided rows.
-        s.codes.clear();
-        s.codes.extend(node.codes.chunks_exact(node.stride).map(|row| row[f]));
-        let n_left = side_stats(&s.codes, node, k, |c| c <= b, &mut s.left);
-        s.miss.iter_mut().for_each(|v| *v = 0.0);
-        let n_miss = if top[f] == MISSING_BIN {
-            side_stats(&s.codes, node, k, |c| c == MISSING_BIN, &mut s.miss)
-        } else {
-            0
-        };
-        for (((r, t), l), m) in s.right.iter_mut().zip(total).zip(&s.left).zip(&s.miss) {
-            *r = t - l - m;
-        }
-        let n_right = node.rows.len() - n_left - n_miss;
-        let mut found = None;
-        consider(
-            p,
-            &s.left,
-            &s.right,
-            &s.miss,
-            n_left,
-            n_right,
-            n_miss,
-            &mut s.tmp_l,
-            &mut s.tmp_r,
-            &mut found,
-        );
-        if let Some((proxy, missing_left)) = found
-            && best.as_ref().is_none_or(|bs| proxy > bs.proxy)
-        {
-            let children = (k <= 3).then(|| {
-                let (mut l, mut r) = ([0.0; 3], [0.0; 3]);
-                for i in 0..k {
-                    let m = s.miss[i];
-                    l[i] = s.left[i] + if missing_left { m } else { 0.0 };
-                    r[i] = s.right[i] + if missing_left { 0.0 } else { m };
-                }
-                [l, r]
-            });
-            best = Some(Split {
-                feature: f,
-                threshold: edges[usize::from(b)],
-                missing_left,
-                proxy,
-                bin: Some(b),
-                children,
-            });
-        }
-        visited += 1;
-        if visited >= p.max_features {
-            break;
-        }
-    }
-    (visited > 0).then_some(best)
-}
-
-/// Widens `lo`, `hi` and `top` (one entry per feature) to cover the code rows `codes` (`stride` bytes each):
-/// the smallest code, the largest non-missing code and the largest code. The rows are read as a flat
-/// byte stream in blocks of `lcm(stride, 16)` bytes, so each update is whole 16-byte vectors whatever the
-/// stride; block lane `j` belongs to feature `j % stride`.
-fn code_ranges(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
-    const MAX_BLOCK: usize = 16 * 64;
-    let update = |l: &mut [u8], h: &mut [u8], t: &mut [u8], row: &[u8]| {
-        for (((l, h), t), &c) in l.iter_mut().zip(h.iter_mut()).zip(t.iter_mut()).zip(row) {
-            *l = (*l).min(c);
-            *t = (*t).max(c);
-            *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
-        }
-    };
-    let block = stride * 16 / gcd(stride, 16);
-    let (head, tail) = if block <= MAX_BLOCK && codes.len() >= 4 * block {
-        codes.split_at(codes.len() / block * block)
-    } else {
-        (&[][..], codes)
-    };
-    if !head.is_empty() {
-        let (mut l, mut h, mut t) = ([MISSING_BIN; MAX_BLOCK], [0u8; MAX_BLOCK], [0u8; MAX_BLOCK]);
-        let (l, h, t) = (&mut l[..block], &mut h[..block], &mut t[..block]);
-        for chunk in head.chunks_exact(block) {
-            update(l, h, t, chunk);
-        }
-        for ((lc, hc), tc) in l.chunks_exact(stride).zip(h.chunks_exact(stride)).zip(t.chunks_exact(stride)) {
-            for (((lo, hi), top), ((&l, &h), &t)) in
-                lo.iter_mut().zip(hi.iter_mut()).zip(top.iter_mut()).zip(lc.iter().zip(hc).zip(tc))
-            {
-                *lo = (*lo).min(l);
-                *hi = (*hi).max(h);
-                *top = (*top).max(t);
-            }
-        }
-    }
-    for row in tail.chunks_exact(stride) {
-        update(lo, hi, top, row);
-    }
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 fn hist_feature(
@@ -750,33 +617,6 @@ fn random_mae(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The blocked range pass equals a plain per-feature scan, for strides that do and do not divide 16.
-    #[test]
-    fn code_ranges_match_a_plain_scan() {
-        let mut rng = SeededRng::new(7);
-        for stride in [1, 3, 5, 16, 28, 33, 70] {
-            for n_rows in [0, 1, 7, 40, 300] {
-                let codes: Vec<u8> = (0..n_rows * stride)
-                    .map(|_| if rng.below(10) == 0 { MISSING_BIN } else { rng.below(200) as u8 + 20 })
-                    .collect();
-                let (mut lo, mut hi, mut top) =
-                    (vec![MISSING_BIN; stride], vec![0u8; stride], vec![0u8; stride]);
-                code_ranges(&codes, stride, &mut lo, &mut hi, &mut top);
-                for f in 0..stride {
-                    let col: Vec<u8> = codes.chunks_exact(stride).map(|r| r[f]).collect();
-                    assert_eq!(lo[f], col.iter().copied().min().unwrap_or(MISSING_BIN));
-                    assert_eq!(top[f], col.iter().copied().max().unwrap_or(0));
-                    let present = col.iter().copied().filter(|&c| c != MISSING_BIN);
-                    assert_eq!(
-                        hi[f],
-                        present.max().unwrap_or(0),
-                        "stride {stride}, {n_rows} rows, feature {f}"
-                    );
-                }
-            }
-        }
-    }
 
     /// The branch-free side sums equal a direct sum.
     #[test]
