@@ -408,10 +408,13 @@ fn partition_by<const S: usize, const ACC: bool>(
 ) -> (usize, NodeStats, NodeStats) {
     let (cls, st) = (samples.classification, samples.stride);
     let m = end - start;
-    samples.tmp.clear();
-    samples.tmp.resize(m, (0, 0.0, 0.0));
-    samples.tmp_codes.clear();
-    samples.tmp_codes.resize(m * st, 0);
+    // The scratch only grows (the root's size, on the first split): no per-node zeroing.
+    if samples.tmp.len() < m {
+        samples.tmp.resize(m, (0, 0.0, 0.0));
+    }
+    if samples.tmp_codes.len() < m * st {
+        samples.tmp_codes.resize(m * st, 0);
+    }
     let mut sides = [NodeStats::zeros(k), NodeStats::zeros(k)];
     let (rows, ys, ws) = (&samples.rows[start..end], &samples.ys[start..end], &samples.ws[start..end]);
     let codes = &samples.codes[start * st..end * st];

@@ -44,6 +44,8 @@ pub(crate) struct Scratch {
     pub ranks: Vec<u32>,
     /// Node-local sorted distinct targets (absolute error only).
     pub values: Vec<f32>,
+    /// Per feature: smallest, largest non-missing and largest bin code of a node (code rows only).
+    ranges: [Vec<u8>; 3],
 }
 
 /// The rows of one node with their targets and weights laid out contiguously (class indices are stored

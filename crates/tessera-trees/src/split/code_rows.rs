@@ -24,8 +24,13 @@ pub(super) fn random_code_split(
     let bins = d.bins.as_ref()?;
     let nf = d.n_features;
     // Per feature: smallest code, largest non-missing code, largest code (MISSING_BIN when any is missing).
-    let (mut lo, mut hi, mut top) = (vec![MISSING_BIN; nf], vec![0u8; nf], vec![0u8; nf]);
-    code_ranges(node.codes, node.stride, &mut lo, &mut hi, &mut top);
+    let [lo, hi, top] = &mut s.ranges;
+    for (v, init) in [(&mut *lo, MISSING_BIN), (&mut *hi, 0), (&mut *top, 0)] {
+        v.clear();
+        v.resize(nf, init);
+    }
+    code_ranges(node.codes, node.stride, lo, hi, top);
+    let (lo, hi, top) = (&*lo, &*hi, &*top);
     if s.feats.len() != nf {
         s.feats.clear();
         s.feats.extend(0..nf);
@@ -72,6 +77,7 @@ pub(super) fn random_code_split(
             &mut s.tmp_r,
             &mut found,
         );
+        let mut pure_children = false;
         if let Some((proxy, missing_left)) = found
             && best.as_ref().is_none_or(|bs| proxy > bs.proxy)
         {
@@ -84,6 +90,9 @@ pub(super) fn random_code_split(
                 }
                 [l, r]
             });
+            let pure = |stats: &[f64]| stats.iter().filter(|&&v| v > 0.0).count() <= 1;
+            pure_children =
+                node.classification && children.is_some_and(|[l, r]| pure(&l[..k]) && pure(&r[..k]));
             best = Some(Split {
                 feature: f,
                 threshold: edges[usize::from(b)],
@@ -94,7 +103,8 @@ pub(super) fn random_code_split(
             });
         }
         visited += 1;
-        if visited >= p.max_features {
+        // Pure children cannot be beaten (ties keep the first): the remaining candidates need not be drawn.
+        if pure_children || visited >= p.max_features {
             break;
         }
     }
