@@ -366,7 +366,8 @@ fn partition(
     let (f, missing_left) = (split.feature, split.missing_left);
     match (split.bin, &d.bins) {
         (Some(b), _) if samples.stride > 0 => {
-            let side = move |c: u8| c <= b || (missing_left && c == MISSING_BIN);
+            // `|` and `&`, not `||` and `&&`: a short-circuit is a branch, taken half the time at random.
+            let side = move |c: u8| (c <= b) | (missing_left & (c == MISSING_BIN));
             let goes_left = |_, code_row: &[u8]| side(code_row[f]);
             let Some(children) = split.children else {
                 return with_stride!(samples.stride, S => partition_by::<S, true>(samples, start, end, k, goes_left));
@@ -381,14 +382,14 @@ fn partition(
             let col = bins.column(f);
             partition_by::<0, true>(samples, start, end, k, |r, _| {
                 let c = col[r as usize];
-                c <= b || (missing_left && c == MISSING_BIN)
+                (c <= b) | (missing_left & (c == MISSING_BIN))
             })
         }
         _ => {
             let (col, t) = (d.column(f), split.threshold);
             partition_by::<0, true>(samples, start, end, k, |r, _| {
                 let x = col[r as usize];
-                x <= t || (missing_left && x.is_nan())
+                (x <= t) | (missing_left & x.is_nan())
             })
         }
     }
