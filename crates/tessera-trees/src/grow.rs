@@ -134,42 +134,66 @@ impl Ord for Pending {
 /// partitioned, so each node's samples are one contiguous range of all three.
 /// Extra Trees on binned data also keep each sample's bin codes (row-major, `stride` per row) in that
 /// order, so a node's codes are one sequential block instead of a gather per (row, feature).
+///
+/// Two buffers alternate by depth: a node at depth `k` lives in buffer `(k % 2) ^ flip`, and splitting
+/// it writes its children into the other buffer over the same range. Live nodes cover disjoint ranges
+/// and children exactly their parent's range, so this holds in any growth order, and no partition has
+/// to copy its result back.
 struct Samples {
+    bufs: [SampleBuf; 2],
+    flip: usize,
+    classification: bool,
+    stride: usize,
+}
+
+/// One buffer of [`Samples`].
+#[derive(Default)]
+struct SampleBuf {
     rows: Vec<u32>,
     ys: Vec<f32>,
     ws: Vec<f32>,
-    classification: bool,
     codes: Vec<u8>,
-    stride: usize,
-    /// Scratch for the out-of-place partition.
-    tmp: Vec<(u32, f32, f32)>,
-    tmp_codes: Vec<u8>,
 }
 
 impl Samples {
-    fn new(rows: Vec<u32>, ys: Vec<f32>, ws: Vec<f32>, classification: bool) -> Self {
+    /// Samples whose root (at depth `depth`) holds `rows`, with their targets and weights.
+    fn new(rows: Vec<u32>, ys: Vec<f32>, ws: Vec<f32>, classification: bool, depth: usize) -> Self {
         Samples {
-            rows,
-            ys,
-            ws,
+            bufs: [SampleBuf { rows, ys, ws, codes: Vec::new() }, SampleBuf::default()],
+            flip: depth % 2,
             classification,
-            codes: Vec::new(),
             stride: 0,
-            tmp: Vec::new(),
-            tmp_codes: Vec::new(),
         }
     }
 
-    fn view(&self, start: usize, end: usize) -> NodeView<'_> {
-        let st = self.stride;
+    fn at(&self, depth: usize) -> &SampleBuf {
+        &self.bufs[(depth % 2) ^ self.flip]
+    }
+
+    fn view(&self, start: usize, end: usize, depth: usize) -> NodeView<'_> {
+        let (st, b) = (self.stride, self.at(depth));
         NodeView {
-            rows: &self.rows[start..end],
-            ys: &self.ys[start..end],
-            ws: &self.ws[start..end],
+            rows: &b.rows[start..end],
+            ys: &b.ys[start..end],
+            ws: &b.ws[start..end],
             classification: self.classification,
-            codes: if st > 0 { &self.codes[start * st..end * st] } else { &[] },
+            codes: if st > 0 { &b.codes[start * st..end * st] } else { &[] },
             stride: st,
         }
+    }
+
+    /// The buffer of depth `depth` to read, and the other one (sized like it) to write.
+    fn src_dst(&mut self, depth: usize) -> (&SampleBuf, &mut SampleBuf) {
+        let i = (depth % 2) ^ self.flip;
+        let [b0, b1] = &mut self.bufs;
+        let (src, dst) = if i == 0 { (&*b0, b1) } else { (&*b1, b0) };
+        if dst.rows.len() < src.rows.len() {
+            dst.rows.resize(src.rows.len(), 0);
+            dst.ys.resize(src.ys.len(), 0.0);
+            dst.ws.resize(src.ws.len(), 0.0);
+            dst.codes.resize(src.codes.len(), 0);
+        }
+        (src, dst)
     }
 }
 
@@ -180,14 +204,15 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
         Target::Reg { y } => (rows.iter().map(|&r| y[r as usize]).collect(), false),
     };
     let ws = rows.iter().map(|&r| w[r as usize]).collect();
-    let mut samples = Samples::new(rows, ys, ws, classification);
+    let mut samples = Samples::new(rows, ys, ws, classification, 0);
     let code_rows = p.random_split && p.criterion != Criterion::AbsoluteError;
     if let Some(all) = d.row_codes().filter(|_| code_rows) {
         let nf = d.n_features;
         samples.stride = nf;
-        samples.codes = Vec::with_capacity(samples.rows.len() * nf);
-        for &r in &samples.rows {
-            samples.codes.extend_from_slice(&all[r as usize * nf..(r as usize + 1) * nf]);
+        let root = &mut samples.bufs[0];
+        root.codes = Vec::with_capacity(root.rows.len() * nf);
+        for &r in &root.rows {
+            root.codes.extend_from_slice(&all[r as usize * nf..(r as usize + 1) * nf]);
         }
     }
     let k = d.n_stats();
@@ -197,10 +222,11 @@ pub(crate) fn grow(d: &TrainData, p: &GrowParams, w: &[f32], rows: Vec<u32>, rng
     };
     let mut tree = Tree::empty(d.n_features, n_outputs);
     let mut s = Scratch::default();
-    let total_weight: f64 = samples.ws.iter().map(|&v| f64::from(v)).sum();
-    let n = samples.rows.len();
-    let root_stats = NodeStats::of(samples.view(0, n), k);
-    let root = make_node(d, p, w, samples.view(0, n), &root_stats, 0, total_weight, &mut tree, rng, &mut s);
+    let total_weight: f64 = samples.bufs[0].ws.iter().map(|&v| f64::from(v)).sum();
+    let n = samples.bufs[0].rows.len();
+    let root_stats = NodeStats::of(samples.view(0, n, 0), k);
+    let root =
+        make_node(d, p, w, samples.view(0, n, 0), &root_stats, 0, total_weight, &mut tree, rng, &mut s);
     let mut ctx = Ctx { p, k, total_weight, leaves: 1, tree: &mut tree, rng, s: &mut s };
     if p.max_leaf_nodes.is_some() {
         grow_best_first(d, w, &mut samples, root, &mut ctx);
@@ -246,7 +272,7 @@ fn grow_depth_first(
         let Some(split) = item.split.clone() else { continue };
         let m = item.end - item.start;
         if may_localize && (LOCAL_MIN_ROWS..=LOCAL_ROWS).contains(&m) && d.n_rows > 2 * LOCAL_ROWS {
-            let (local, mut local_samples, local_w) = localize(d, samples, item.start, item.end);
+            let (local, mut local_samples, local_w) = localize(d, samples, item.start, item.end, item.depth);
             let local_root = Pending { start: 0, end: m, ..item };
             grow_depth_first(&local, &local_w, &mut local_samples, local_root, false, c);
             continue;
@@ -280,14 +306,14 @@ fn split_node(
     split: &Split,
     c: &mut Ctx<'_, '_>,
 ) -> (Pending, Pending) {
-    let (mid, left_stats, right_stats) = partition(d, samples, item.start, item.end, split, c.k);
+    let (mid, left_stats, right_stats) = partition(d, samples, item.start, item.end, item.depth, split, c.k);
     c.leaves += 1;
     let depth = item.depth + 1;
     let mut left = make_node(
         d,
         c.p,
         w,
-        samples.view(item.start, mid),
+        samples.view(item.start, mid, depth),
         &left_stats,
         depth,
         c.total_weight,
@@ -299,7 +325,7 @@ fn split_node(
         d,
         c.p,
         w,
-        samples.view(mid, item.end),
+        samples.view(mid, item.end, depth),
         &right_stats,
         depth,
         c.total_weight,
@@ -314,9 +340,16 @@ fn split_node(
     (left, right)
 }
 
-/// A compact copy of the samples `start..end`: local row `i` is `samples.rows[start + i]`.
-fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (TrainData, Samples, Vec<f32>) {
-    let rows = &samples.rows[start..end];
+/// A compact copy of the samples `start..end` of a node at `depth`: local row `i` is that node's row `i`.
+fn localize(
+    d: &TrainData,
+    samples: &Samples,
+    start: usize,
+    end: usize,
+    depth: usize,
+) -> (TrainData, Samples, Vec<f32>) {
+    let node = samples.view(start, end, depth);
+    let rows = node.rows;
     let m = rows.len();
     let mut cols = Vec::with_capacity(m * d.n_features);
     for f in 0..d.n_features {
@@ -338,8 +371,8 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
             code_categories: b.code_categories.clone(),
         }
     });
-    let ys = samples.ys[start..end].to_vec();
-    let ws = samples.ws[start..end].to_vec();
+    let ys = node.ys.to_vec();
+    let ws = node.ws.to_vec();
     let target = match &d.target {
         Target::Class { n_classes, .. } => {
             Target::Class { y: ys.iter().map(|&v| v as u32).collect(), n_classes: *n_classes }
@@ -348,7 +381,7 @@ fn localize(d: &TrainData, samples: &Samples, start: usize, end: usize) -> (Trai
     };
     let local =
         TrainData { cols, n_rows: m, n_features: d.n_features, bins, target, row_codes: OnceLock::new() };
-    let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification);
+    let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification, depth);
     (local, local_samples, ws)
 }
 
@@ -360,6 +393,7 @@ fn partition(
     samples: &mut Samples,
     start: usize,
     end: usize,
+    depth: usize,
     split: &Split,
     k: usize,
 ) -> (usize, NodeStats, NodeStats) {
@@ -370,9 +404,9 @@ fn partition(
             let side = move |c: u8| (c <= b) | (missing_left & (c == MISSING_BIN));
             let goes_left = |_, code_row: &[u8]| side(code_row[f]);
             let Some(children) = split.children else {
-                return with_stride!(samples.stride, S => partition_by::<S, true>(samples, start, end, k, goes_left));
+                return with_stride!(samples.stride, S => partition_by::<S, true>(samples, start, end, depth, k, goes_left));
             };
-            let (mid, _, _) = with_stride!(samples.stride, S => partition_by::<S, false>(samples, start, end, k, goes_left));
+            let (mid, _, _) = with_stride!(samples.stride, S => partition_by::<S, false>(samples, start, end, depth, k, goes_left));
             let [mut left, mut right] = [NodeStats::zeros(k), NodeStats::zeros(k)];
             left.as_mut().copy_from_slice(&children[0][..k]);
             right.as_mut().copy_from_slice(&children[1][..k]);
@@ -380,14 +414,14 @@ fn partition(
         }
         (Some(b), Some(bins)) => {
             let col = bins.column(f);
-            partition_by::<0, true>(samples, start, end, k, |r, _| {
+            partition_by::<0, true>(samples, start, end, depth, k, |r, _| {
                 let c = col[r as usize];
                 (c <= b) | (missing_left & (c == MISSING_BIN))
             })
         }
         _ => {
             let (col, t) = (d.column(f), split.threshold);
-            partition_by::<0, true>(samples, start, end, k, |r, _| {
+            partition_by::<0, true>(samples, start, end, depth, k, |r, _| {
                 let x = col[r as usize];
                 (x <= t) | (missing_left & x.is_nan())
             })
@@ -396,46 +430,42 @@ fn partition(
 }
 
 /// [`partition`] by a predicate on the row id and the sample's code row (empty without code rows),
-/// branch-free: every sample is written both at the next left slot (from the front of a scratch buffer)
-/// and at the next right slot (from its back), and only the cursor of its side advances, so no branch
-/// depends on the data. (The right part ends up reversed; order within a node does not matter.) The
+/// branch-free: every sample is written both at the next left slot (from the front of the range in the
+/// children's buffer) and at the next right slot (from its back), and only the cursor of its side
+/// advances, so no branch depends on the data. (The right part ends up reversed; order within a node does not matter.) The
 /// children's statistics are accumulated when `ACC`, else returned as zeros.
 fn partition_by<const S: usize, const ACC: bool>(
     samples: &mut Samples,
     start: usize,
     end: usize,
+    depth: usize,
     k: usize,
     goes_left: impl Fn(u32, &[u8]) -> bool,
 ) -> (usize, NodeStats, NodeStats) {
     let (cls, st) = (samples.classification, samples.stride);
     let m = end - start;
-    // The scratch only grows (the root's size, on the first split): no per-node zeroing.
-    if samples.tmp.len() < m {
-        samples.tmp.resize(m, (0, 0.0, 0.0));
-    }
-    if samples.tmp_codes.len() < m * st {
-        samples.tmp_codes.resize(m * st, 0);
-    }
     let mut sides = [NodeStats::zeros(k), NodeStats::zeros(k)];
-    let (rows, ys, ws) = (&samples.rows[start..end], &samples.ys[start..end], &samples.ws[start..end]);
-    let codes = &samples.codes[start * st..end * st];
-    let (tmp, tmp_codes) = (&mut samples.tmp[..m], &mut samples.tmp_codes[..m * st]);
+    let (src, dst) = samples.src_dst(depth);
+    let (rows, ys, ws) = (&src.rows[start..end], &src.ys[start..end], &src.ws[start..end]);
+    let codes = &src.codes[start * st..end * st];
+    let (d_rows, d_ys, d_ws) = (&mut dst.rows[start..end], &mut dst.ys[start..end], &mut dst.ws[start..end]);
+    let d_codes = &mut dst.codes[start * st..end * st];
     let (mut l, mut r) = (0usize, m);
     for (i, ((&row, &y), &w)) in rows.iter().zip(ys).zip(ws).enumerate() {
         let code_row = &codes[i * st..(i + 1) * st];
         let left = goes_left(row, code_row);
-        tmp[l] = (row, y, w);
-        tmp[r - 1] = (row, y, w);
+        (d_rows[l], d_ys[l], d_ws[l]) = (row, y, w);
+        (d_rows[r - 1], d_ys[r - 1], d_ws[r - 1]) = (row, y, w);
         if S > 0 {
             // Fixed-size copies: a few moves instead of a `memcpy` call per row.
-            let (src, dst) = (codes.as_chunks::<S>().0, tmp_codes.as_chunks_mut::<S>().0);
+            let (from, to) = (codes.as_chunks::<S>().0, d_codes.as_chunks_mut::<S>().0);
             // (Copied from the source row each time: a stack temporary of the row made both copies wait
             // on a failed store-to-load forwarding.)
-            dst[l].copy_from_slice(&src[i]);
-            dst[r - 1].copy_from_slice(&src[i]);
+            to[l].copy_from_slice(&from[i]);
+            to[r - 1].copy_from_slice(&from[i]);
         } else if st > 0 {
-            tmp_codes[l * st..(l + 1) * st].copy_from_slice(code_row);
-            tmp_codes[(r - 1) * st..r * st].copy_from_slice(code_row);
+            d_codes[l * st..(l + 1) * st].copy_from_slice(code_row);
+            d_codes[(r - 1) * st..r * st].copy_from_slice(code_row);
         }
         l += usize::from(left);
         r -= usize::from(!left);
@@ -443,12 +473,6 @@ fn partition_by<const S: usize, const ACC: bool>(
             acc(sides[usize::from(!left)].as_mut(), cls, y, w, 1.0);
         }
     }
-    for (i, &(row, y, w)) in tmp.iter().enumerate() {
-        samples.rows[start + i] = row;
-        samples.ys[start + i] = y;
-        samples.ws[start + i] = w;
-    }
-    samples.codes[start * st..end * st].copy_from_slice(tmp_codes);
     let [left, right] = sides;
     (start + l, left, right)
 }
@@ -681,9 +705,11 @@ mod tests {
         let all = d.row_codes().map(<[u8]>::to_vec).unwrap_or_default();
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
         let ys = rows.iter().map(|&r| y[r as usize] as f32).collect();
-        let mut samples = Samples::new(rows.clone(), ys, vec![1.0; rows.len()], true);
+        // The node at depth 3 (odd) lives in the second buffer when the root's depth is even.
+        let mut samples = Samples::new(rows.clone(), ys, vec![1.0; rows.len()], true, 1);
         samples.stride = 5;
-        samples.codes = rows.iter().flat_map(|&r| all[r as usize * 5..r as usize * 5 + 5].to_vec()).collect();
+        samples.bufs[0].codes =
+            rows.iter().flat_map(|&r| all[r as usize * 5..r as usize * 5 + 5].to_vec()).collect();
         let split = Split {
             feature: 2,
             threshold: 0.0,
@@ -693,21 +719,21 @@ mod tests {
             children: None,
         };
         let (start, end) = (10, rows.len() - 7);
-        let (mid, left, right) = partition(&d, &mut samples, start, end, &split, 2);
-        let mut seen: Vec<u32> = samples.rows[start..end].to_vec();
+        let (mid, left, right) = partition(&d, &mut samples, start, end, 3, &split, 2);
+        let children = samples.at(4);
+        let mut seen: Vec<u32> = children.rows[start..end].to_vec();
         seen.sort_unstable();
         let mut expected = rows[start..end].to_vec();
         expected.sort_unstable();
         assert_eq!(seen, expected);
-        for (i, &r) in samples.rows.iter().enumerate() {
-            assert_eq!(&samples.codes[i * 5..i * 5 + 5], &all[r as usize * 5..r as usize * 5 + 5]);
-            assert_eq!(samples.ys[i], y[r as usize] as f32);
-            if (start..end).contains(&i) {
-                assert_eq!(i < mid, all[r as usize * 5 + 2] <= 100);
-            }
+        for i in start..end {
+            let r = children.rows[i] as usize;
+            assert_eq!(&children.codes[i * 5..i * 5 + 5], &all[r * 5..r * 5 + 5]);
+            assert_eq!(children.ys[i], y[r] as f32);
+            assert_eq!(i < mid, all[r * 5 + 2] <= 100);
         }
         let count = |range: std::ops::Range<usize>, class: u32| {
-            samples.rows[range].iter().filter(|&&r| y[r as usize] == class).count() as f64
+            children.rows[range].iter().filter(|&&r| y[r as usize] == class).count() as f64
         };
         assert_eq!(left.as_slice(), &[count(start..mid, 0), count(start..mid, 1)]);
         assert_eq!(right.as_slice(), &[count(mid..end, 0), count(mid..end, 1)]);
