@@ -144,6 +144,7 @@ struct Samples {
     flip: usize,
     classification: bool,
     stride: usize,
+    unit_weights: bool,
 }
 
 /// One buffer of [`Samples`].
@@ -158,7 +159,9 @@ struct SampleBuf {
 impl Samples {
     /// Samples whose root (at depth `depth`) holds `rows`, with their targets and weights.
     fn new(rows: Vec<u32>, ys: Vec<f32>, ws: Vec<f32>, classification: bool, depth: usize) -> Self {
+        let unit_weights = ws.iter().all(|&w| w == 1.0);
         Samples {
+            unit_weights,
             bufs: [SampleBuf { rows, ys, ws, codes: Vec::new() }, SampleBuf::default()],
             flip: depth % 2,
             classification,
@@ -179,6 +182,7 @@ impl Samples {
             classification: self.classification,
             codes: if st > 0 { &b.codes[start * st..end * st] } else { &[] },
             stride: st,
+            unit_weights: self.unit_weights,
         }
     }
 

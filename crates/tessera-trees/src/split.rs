@@ -60,6 +60,8 @@ pub(crate) struct NodeView<'a> {
     /// binned data); else empty.
     pub codes: &'a [u8],
     pub stride: usize,
+    /// Every sample of the tree has weight 1 (no sample weights, no bootstrap).
+    pub unit_weights: bool,
 }
 
 /// Adds one sample to statistics (weighted class count, or `[w, w*y, w*y^2]`).

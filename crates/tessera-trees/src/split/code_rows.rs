@@ -53,7 +53,14 @@ pub(super) fn random_code_split(
         // strided rows.
         s.codes.clear();
         s.codes.extend(node.codes.chunks_exact(node.stride).map(|row| row[f]));
-        let n_left = side_stats(&s.codes, node, k, |c| c <= b, &mut s.left);
+        let n_left = if node.unit_weights && node.classification && k == 2 {
+            // Counts suffice: no floating point per sample.
+            let (n, ones) = unit_binary_counts(&s.codes, node.ys, b);
+            (s.left[0], s.left[1]) = ((n - ones) as f64, ones as f64);
+            n
+        } else {
+            side_stats(&s.codes, node, k, |c| c <= b, &mut s.left)
+        };
         s.miss.iter_mut().for_each(|v| *v = 0.0);
         let n_miss = if top[f] == MISSING_BIN {
             side_stats(&s.codes, node, k, |c| c == MISSING_BIN, &mut s.miss)
@@ -109,6 +116,32 @@ pub(super) fn random_code_split(
         }
     }
     (visited > 0).then_some(best)
+}
+
+/// The number of samples whose code is `<= b`, and how many of them have `y == 1` (binary classes, unit
+/// weights). Integer lanes: the class comes from the f32's bits (those of 1.0 shifted right by 23 are 127,
+/// of 0.0 zero; and-ed with the 0/1 mask either gives the class).
+fn unit_binary_counts(codes: &[u8], ys: &[f32], b: u8) -> (usize, usize) {
+    const L: usize = 16;
+    let n = codes.len().min(ys.len());
+    let (codes, ys) = (&codes[..n], &ys[..n]);
+    let (mut count, mut ones) = ([0u32; L], [0u32; L]);
+    let (cc, yc) = (codes.as_chunks::<L>(), ys.as_chunks::<L>());
+    for (c, y) in cc.0.iter().zip(yc.0) {
+        for l in 0..L {
+            let m = u32::from(c[l] <= b);
+            count[l] += m;
+            ones[l] += m & (y[l].to_bits() >> 23);
+        }
+    }
+    let (mut n_left, mut n_ones) = (0usize, 0usize);
+    for (&c, &y) in cc.1.iter().zip(yc.1) {
+        let m = usize::from(c <= b);
+        n_left += m;
+        n_ones += m & (y.to_bits() >> 23) as usize;
+    }
+    let sum = |a: [u32; L]| a.iter().map(|&v| v as usize).sum::<usize>();
+    (n_left + sum(count), n_ones + sum(ones))
 }
 
 /// Widens `lo`, `hi` and `top` (one entry per feature) to cover the code rows `codes` (`stride` bytes each):
@@ -182,6 +215,21 @@ mod tests {
                         "stride {stride}, {n_rows} rows, feature {f}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Integer counts over the f32 classes equal a direct count.
+    #[test]
+    fn unit_binary_counts_match_a_direct_count() {
+        let mut rng = SeededRng::new(11);
+        for n in [0, 3, 16, 17, 100, 1000] {
+            let codes: Vec<u8> = (0..n).map(|_| rng.below(256) as u8).collect();
+            let ys: Vec<f32> = (0..n).map(|_| rng.below(2) as f32).collect();
+            for b in [0u8, 77, 254] {
+                let left: Vec<usize> = (0..n).filter(|&i| codes[i] <= b).collect();
+                let ones = left.iter().filter(|&&i| ys[i] == 1.0).count();
+                assert_eq!(unit_binary_counts(&codes, &ys, b), (left.len(), ones));
             }
         }
     }
