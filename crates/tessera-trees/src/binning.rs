@@ -110,6 +110,10 @@ impl Binned {
                     let (codes, code_categories, distinct) = category_codes(col, f)?;
                     return Ok((Vec::new(), codes, code_categories, distinct));
                 }
+                if weights.is_none() {
+                    let (edges, codes) = bin_unweighted(col, max_bins);
+                    return Ok((edges, codes, Vec::new(), 0));
+                }
                 let edges = edges_for(col, max_bins, weights);
                 let codes = col
                     .iter()
@@ -139,6 +143,92 @@ impl Binned {
     }
 }
 
+/// The midpoint of `a < b` (`a` when rounding reaches `b`).
+fn mid(a: f32, b: f32) -> f32 {
+    let m = a + (b - a) / 2.0;
+    if m >= b { a } else { m }
+}
+
+/// Edges for ascending present `values` (with their `distinct` values) without weights: the midpoints
+/// between distinct values when there are at most `max_bins`, else between the value at each
+/// `q / max_bins` quantile and the next larger value.
+fn edges_from_sorted(values: &[f32], distinct: &[f32], max_bins: usize) -> Vec<f32> {
+    if distinct.len() <= max_bins {
+        return distinct.windows(2).map(|w| mid(w[0], w[1])).collect();
+    }
+    let mut edges = Vec::with_capacity(max_bins - 1);
+    for q in 1..max_bins {
+        let i = (q * values.len() / max_bins).saturating_sub(1);
+        let a = values[i];
+        if let Some(&b) = values[i..].iter().find(|&&b| b > a) {
+            let e = mid(a, b);
+            if edges.last().is_none_or(|&last| e > last) {
+                edges.push(e);
+            }
+        }
+    }
+    edges
+}
+
+/// Edges and codes of a column without weights, from one radix sort of (value, row) pairs: the codes
+/// come from a walk over the sorted pairs instead of a binary search per value.
+fn bin_unweighted(col: &[f32], max_bins: usize) -> (Vec<f32>, Vec<u8>) {
+    // f32 bits mapped to u32 in the order of `f32::total_cmp`.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 { !b } else { b | 0x8000_0000 }
+    };
+    let value = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+    let mut pairs: Vec<u64> = col
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| !x.is_nan())
+        .map(|(i, &x)| (u64::from(key(x)) << 32) | i as u64)
+        .collect();
+    radix_sort_by_high_half(&mut pairs);
+    let values: Vec<f32> = pairs.iter().map(|&p| value((p >> 32) as u32)).collect();
+    let mut distinct = values.clone();
+    distinct.dedup();
+    let edges = edges_from_sorted(&values, &distinct, max_bins);
+    let mut codes = vec![MISSING_BIN; col.len()];
+    let mut code = 0;
+    for (&p, &v) in pairs.iter().zip(&values) {
+        while code < edges.len() && edges[code] < v {
+            code += 1;
+        }
+        codes[(p & 0xffff_ffff) as usize] = code as u8;
+    }
+    (edges, codes)
+}
+
+/// Sorts by the upper 32 bits (stable LSD radix sort, a byte per pass; passes where every key has the
+/// same byte are skipped).
+fn radix_sort_by_high_half(v: &mut Vec<u64>) {
+    let mut tmp = vec![0u64; v.len()];
+    for shift in [32, 40, 48, 56] {
+        let mut counts = [0usize; 256];
+        for &x in v.iter() {
+            counts[((x >> shift) & 0xff) as usize] += 1;
+        }
+        if counts.contains(&v.len()) {
+            continue;
+        }
+        let mut at = [0usize; 256];
+        let mut sum = 0;
+        for (a, &c) in at.iter_mut().zip(&counts) {
+            *a = sum;
+            sum += c;
+        }
+        for &x in v.iter() {
+            let d = ((x >> shift) & 0xff) as usize;
+            tmp[at[d]] = x;
+            at[d] += 1;
+        }
+        std::mem::swap(v, &mut tmp);
+    }
+}
+
+/// Edges of a column (see the module doc), at quantiles of `weights` when given.
 fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> {
     // (value, weight) of the present values, sorted by value.
     let mut v: Vec<(f32, f32)> = match weights {
@@ -148,12 +238,9 @@ fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> 
     v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut distinct: Vec<f32> = v.iter().map(|p| p.0).collect();
     distinct.dedup();
-    let mid = |a: f32, b: f32| {
-        let m = a + (b - a) / 2.0;
-        if m >= b { a } else { m }
-    };
-    if distinct.len() <= max_bins {
-        return distinct.windows(2).map(|w| mid(w[0], w[1])).collect();
+    if distinct.len() <= max_bins || weights.is_none() {
+        let values: Vec<f32> = v.iter().map(|p| p.0).collect();
+        return edges_from_sorted(&values, &distinct, max_bins);
     }
     // Cumulative weight after each value; cut q is placed after the value where it reaches q/max_bins.
     let total: f64 = v.iter().map(|p| f64::from(p.1)).sum();
@@ -165,12 +252,8 @@ fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> 
     }
     let mut edges = Vec::with_capacity(max_bins - 1);
     for q in 1..max_bins {
-        let i = if weights.is_none() {
-            (q * v.len() / max_bins).saturating_sub(1)
-        } else {
-            let target = total * q as f64 / max_bins as f64;
-            cumulative.partition_point(|&c| c < target).min(v.len() - 1)
-        };
+        let target = total * q as f64 / max_bins as f64;
+        let i = cumulative.partition_point(|&c| c < target).min(v.len() - 1);
         // Cut between the value at the quantile and the next larger distinct value.
         let a = v[i].0;
         let next = v[i..].iter().map(|p| p.0).find(|&b| b > a);
@@ -187,6 +270,36 @@ fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The radix-sort path gives the edges and codes of the plain one (sort, then a binary search per
+    /// value), with duplicates, signed zeros, negatives and missing values.
+    #[test]
+    fn unweighted_binning_matches_the_plain_rule() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as u32
+        };
+        for (n, distinct) in [(0, 1), (1, 1), (50, 7), (3000, 40), (5000, 100_000)] {
+            let col: Vec<f32> = (0..n)
+                .map(|_| match next() % 20 {
+                    0 => f32::NAN,
+                    1 => -0.0,
+                    2 => 0.0,
+                    _ => (next() % distinct) as f32 * 0.37 - 50.0,
+                })
+                .collect();
+            for max_bins in [2, 16, 255] {
+                let (edges, codes) = bin_unweighted(&col, max_bins);
+                assert_eq!(edges, edges_for(&col, max_bins, None));
+                let plain: Vec<u8> = col
+                    .iter()
+                    .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })
+                    .collect();
+                assert_eq!(codes, plain);
+            }
+        }
+    }
 
     #[test]
     fn few_distinct_values_give_exact_edges() {
