@@ -49,13 +49,16 @@ pub(super) fn random_code_split(
         let (a, z) = (edges[l], edges[h - 1]);
         let t = a + (z - a) * rng.uniform();
         let b = (l + edges[l..h].partition_point(|&e| e < t)).min(h - 1) as u8;
-        // The feature's codes copied out first: sums over a contiguous slice run faster than over the
-        // strided rows.
-        s.codes.clear();
-        s.codes.extend(node.codes.chunks_exact(node.stride).map(|row| row[f]));
-        let n_left = if node.unit_weights && node.classification && k == 2 {
+        let unit_binary = node.unit_weights && node.classification && k == 2;
+        if !unit_binary || top[f] == MISSING_BIN {
+            // The feature's codes copied out first: floating-point sums over a contiguous slice run
+            // faster than over the strided rows.
+            s.codes.clear();
+            s.codes.extend(node.codes.chunks_exact(node.stride).map(|row| row[f]));
+        }
+        let n_left = if unit_binary {
             // Counts suffice: no floating point per sample.
-            let (n, ones) = unit_binary_counts(&s.codes, node.ys, b);
+            let (n, ones) = unit_binary_counts(node.codes, node.stride, f, node.ys, b);
             (s.left[0], s.left[1]) = ((n - ones) as f64, ones as f64);
             n
         } else {
@@ -118,25 +121,31 @@ pub(super) fn random_code_split(
     (visited > 0).then_some(best)
 }
 
-/// The number of samples whose code is `<= b`, and how many of them have `y == 1` (binary classes, unit
-/// weights). Integer lanes: the class comes from the f32's bits (those of 1.0 shifted right by 23 are 127,
-/// of 0.0 zero; and-ed with the 0/1 mask either gives the class).
-fn unit_binary_counts(codes: &[u8], ys: &[f32], b: u8) -> (usize, usize) {
-    const L: usize = 16;
-    let n = codes.len().min(ys.len());
-    let (codes, ys) = (&codes[..n], &ys[..n]);
+/// The number of samples whose code of feature `f` (in code rows of `stride` bytes) is `<= b`, and how
+/// many of them have `y == 1` (binary classes, unit weights). Integer lanes: the class comes from the
+/// f32's bits (those of 1.0 shifted right by 23 are 127, of 0.0 zero; and-ed with the 0/1 mask either
+/// gives the class).
+fn unit_binary_counts(codes: &[u8], stride: usize, f: usize, ys: &[f32], b: u8) -> (usize, usize) {
+    const L: usize = 8;
+    if f >= stride {
+        return (0, 0);
+    }
+    let n = (codes.len() / stride).min(ys.len());
+    let (codes, ys) = (&codes[..n * stride], &ys[..n]);
     let (mut count, mut ones) = ([0u32; L], [0u32; L]);
-    let (cc, yc) = (codes.as_chunks::<L>(), ys.as_chunks::<L>());
-    for (c, y) in cc.0.iter().zip(yc.0) {
+    let cc = codes.chunks_exact(L * stride);
+    let rest = cc.remainder();
+    let yc = ys.as_chunks::<L>();
+    for (c, y) in cc.zip(yc.0) {
         for l in 0..L {
-            let m = u32::from(c[l] <= b);
+            let m = u32::from(c[l * stride + f] <= b);
             count[l] += m;
             ones[l] += m & (y[l].to_bits() >> 23);
         }
     }
     let (mut n_left, mut n_ones) = (0usize, 0usize);
-    for (&c, &y) in cc.1.iter().zip(yc.1) {
-        let m = usize::from(c <= b);
+    for (row, &y) in rest.chunks_exact(stride).zip(yc.1) {
+        let m = usize::from(row[f] <= b);
         n_left += m;
         n_ones += m & (y.to_bits() >> 23) as usize;
     }
@@ -229,7 +238,10 @@ mod tests {
             for b in [0u8, 77, 254] {
                 let left: Vec<usize> = (0..n).filter(|&i| codes[i] <= b).collect();
                 let ones = left.iter().filter(|&&i| ys[i] == 1.0).count();
-                assert_eq!(unit_binary_counts(&codes, &ys, b), (left.len(), ones));
+                assert_eq!(unit_binary_counts(&codes, 1, 0, &ys, b), (left.len(), ones));
+                // The same codes as feature 1 of three-byte rows.
+                let rows: Vec<u8> = codes.iter().flat_map(|&c| [7, c, 200]).collect();
+                assert_eq!(unit_binary_counts(&rows, 3, 1, &ys, b), (left.len(), ones));
             }
         }
     }
