@@ -12,7 +12,7 @@ use crate::binning::{Binned, MISSING_BIN};
 use crate::booster_partition::with_stride;
 use crate::criterion::{Criterion, impurity, weight};
 use crate::mae::MedianTracker;
-use crate::split::{BIN_MIN_ROWS, NodeView, Scratch, Split, acc, find_split, prepare_ranks};
+use crate::split::{BIN_MIN_ROWS, EdgeGuide, NodeView, Scratch, Split, acc, find_split, prepare_ranks};
 use crate::tree::{Node, Tree};
 
 /// Impurities below this count as pure.
@@ -38,6 +38,8 @@ pub(crate) struct TrainData {
     pub target: Target,
     /// The bin codes row-major (`n_features` per row), made on first use by Extra Trees growth.
     row_codes: OnceLock<Vec<u8>>,
+    /// Per feature, a guide to its bin edges (Extra Trees' threshold draws), made on first use.
+    edge_guides: OnceLock<Vec<EdgeGuide>>,
 }
 
 impl TrainData {
@@ -55,7 +57,22 @@ impl TrainData {
             cols.extend(c.iter().copied());
         }
         let bins = (n_rows >= bin_min_rows).then(|| Binned::new(&cols, n_rows));
-        TrainData { cols, n_rows, n_features, bins, target, row_codes: OnceLock::new() }
+        TrainData {
+            cols,
+            n_rows,
+            n_features,
+            bins,
+            target,
+            row_codes: OnceLock::new(),
+            edge_guides: OnceLock::new(),
+        }
+    }
+
+    /// Guides to each feature's bin edges (empty without bins).
+    pub fn edge_guides(&self) -> &[EdgeGuide] {
+        self.edge_guides.get_or_init(|| {
+            self.bins.as_ref().map_or_else(Vec::new, |b| b.edges.iter().map(|e| EdgeGuide::new(e)).collect())
+        })
     }
 
     /// The bin codes row-major, or `None` without bins.
@@ -383,8 +400,15 @@ fn localize(
         }
         Target::Reg { .. } => Target::Reg { y: ys.clone() },
     };
-    let local =
-        TrainData { cols, n_rows: m, n_features: d.n_features, bins, target, row_codes: OnceLock::new() };
+    let local = TrainData {
+        cols,
+        n_rows: m,
+        n_features: d.n_features,
+        bins,
+        target,
+        row_codes: OnceLock::new(),
+        edge_guides: OnceLock::new(),
+    };
     let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification, depth);
     (local, local_samples, ws)
 }

@@ -9,6 +9,7 @@ use crate::grow::{GrowParams, Target, TrainData};
 use crate::mae::MedianTracker;
 
 mod code_rows;
+pub(crate) use code_rows::EdgeGuide;
 use code_rows::random_code_split;
 
 /// The best split found for a node.
