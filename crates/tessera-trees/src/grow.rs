@@ -40,6 +40,7 @@ pub(crate) struct TrainData {
     row_codes: OnceLock<Vec<u8>>,
     /// Per feature, a guide to its bin edges (Extra Trees' threshold draws), made on first use.
     edge_guides: OnceLock<Vec<EdgeGuide>>,
+    any_missing: OnceLock<bool>,
 }
 
 impl TrainData {
@@ -65,7 +66,13 @@ impl TrainData {
             target,
             row_codes: OnceLock::new(),
             edge_guides: OnceLock::new(),
+            any_missing: OnceLock::new(),
         }
+    }
+
+    /// Whether any bin code is the missing code (a NaN somewhere in the features).
+    pub fn any_missing(&self) -> bool {
+        *self.any_missing.get_or_init(|| self.bins.as_ref().is_some_and(|b| b.codes.contains(&MISSING_BIN)))
     }
 
     /// Guides to each feature's bin edges (empty without bins).
@@ -408,6 +415,7 @@ fn localize(
         target,
         row_codes: OnceLock::new(),
         edge_guides: OnceLock::new(),
+        any_missing: OnceLock::new(),
     };
     let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification, depth);
     (local, local_samples, ws)

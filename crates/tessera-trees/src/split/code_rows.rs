@@ -29,7 +29,7 @@ pub(super) fn random_code_split(
         v.clear();
         v.resize(nf, init);
     }
-    code_ranges(node.codes, node.stride, lo, hi, top);
+    code_ranges(node.codes, node.stride, d.any_missing(), lo, hi, top);
     let (lo, hi, top) = (&*lo, &*hi, &*top);
     if s.feats.len() != nf {
         s.feats.clear();
@@ -172,6 +172,7 @@ impl EdgeGuide {
 /// many of them have `y == 1` (binary classes, unit weights). Integer lanes: the class comes from the
 /// f32's bits (those of 1.0 shifted right by 23 are 127, of 0.0 zero; and-ed with the 0/1 mask either
 /// gives the class).
+#[inline(never)]
 fn unit_binary_counts(codes: &[u8], stride: usize, f: usize, ys: &[f32], b: u8) -> (usize, usize) {
     const L: usize = 8;
     if f >= stride {
@@ -201,10 +202,66 @@ fn unit_binary_counts(codes: &[u8], stride: usize, f: usize, ys: &[f32], b: u8) 
 }
 
 /// Widens `lo`, `hi` and `top` (one entry per feature) to cover the code rows `codes` (`stride` bytes each):
-/// the smallest code, the largest non-missing code and the largest code. The rows are read as a flat
-/// byte stream in blocks of `lcm(stride, 16)` bytes, so each update is whole 16-byte vectors whatever the
-/// stride; block lane `j` belongs to feature `j % stride`.
-fn code_ranges(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
+/// the smallest code, the largest non-missing code and the largest code.
+/// `any_missing: false` promises that no code is [`MISSING_BIN`] (then `top` is left alone).
+fn code_ranges(codes: &[u8], stride: usize, any_missing: bool, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
+    match (stride, any_missing) {
+        (1..=16, true) => code_ranges_window::<16, true>(codes, stride, lo, hi, top),
+        (1..=16, false) => code_ranges_window::<16, false>(codes, stride, lo, hi, top),
+        (17..=32, true) => code_ranges_window::<32, true>(codes, stride, lo, hi, top),
+        (17..=32, false) => code_ranges_window::<32, false>(codes, stride, lo, hi, top),
+        _ => code_ranges_blocks(codes, stride, lo, hi, top),
+    }
+}
+
+/// [`code_ranges`] for rows of at most `W` bytes: each row is read as a `W`-byte window from its start
+/// (the bytes past its end belong to the next row and land in lanes that are ignored), so the running
+/// values are a few vector registers; the last rows, whose window would pass the end, are read alone.
+/// Without `MISSING` (no code is missing) the largest code is the largest present one.
+fn code_ranges_window<const W: usize, const MISSING: bool>(
+    codes: &[u8],
+    stride: usize,
+    lo: &mut [u8],
+    hi: &mut [u8],
+    top: &mut [u8],
+) {
+    let n = codes.len() / stride;
+    let windowed = if codes.len() >= W { ((codes.len() - W) / stride + 1).min(n) } else { 0 };
+    let (mut l, mut h, mut t) = ([MISSING_BIN; W], [0u8; W], [0u8; W]);
+    for i in 0..windowed {
+        let Some(row) = codes.get(i * stride..i * stride + W).and_then(|r| <&[u8; W]>::try_from(r).ok())
+        else {
+            break;
+        };
+        for j in 0..W {
+            let c = row[j];
+            l[j] = l[j].min(c);
+            if MISSING {
+                t[j] = t[j].max(c);
+                h[j] = h[j].max(if c == MISSING_BIN { 0 } else { c });
+            } else {
+                h[j] = h[j].max(c);
+            }
+        }
+    }
+    for f in 0..stride.min(W) {
+        lo[f] = lo[f].min(l[f]);
+        hi[f] = hi[f].max(h[f]);
+        top[f] = top[f].max(t[f]);
+    }
+    for row in codes[windowed * stride..].chunks_exact(stride) {
+        for (((l, h), t), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(top.iter_mut()).zip(row) {
+            *l = (*l).min(c);
+            *t = (*t).max(c);
+            *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
+        }
+    }
+}
+
+/// [`code_ranges`] for wide rows: the rows are read as a flat byte stream in blocks of `lcm(stride, 16)`
+/// bytes, so each update is whole 16-byte vectors whatever the stride; block lane `j` belongs to feature
+/// `j % stride`.
+fn code_ranges_blocks(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
     const MAX_BLOCK: usize = 16 * 64;
     let update = |l: &mut [u8], h: &mut [u8], t: &mut [u8], row: &[u8]| {
         for (((l, h), t), &c) in l.iter_mut().zip(h.iter_mut()).zip(t.iter_mut()).zip(row) {
@@ -259,7 +316,17 @@ mod tests {
                     .collect();
                 let (mut lo, mut hi, mut top) =
                     (vec![MISSING_BIN; stride], vec![0u8; stride], vec![0u8; stride]);
-                code_ranges(&codes, stride, &mut lo, &mut hi, &mut top);
+                code_ranges(&codes, stride, true, &mut lo, &mut hi, &mut top);
+                // Without missing codes, through the path that skips them.
+                let present: Vec<u8> = codes.iter().map(|&c| if c == MISSING_BIN { 20 } else { c }).collect();
+                let (mut lo2, mut hi2, mut top2) =
+                    (vec![MISSING_BIN; stride], vec![0u8; stride], vec![0u8; stride]);
+                code_ranges(&present, stride, false, &mut lo2, &mut hi2, &mut top2);
+                for f in 0..stride {
+                    let col = present.chunks_exact(stride).map(|r| r[f]);
+                    let expected = (col.clone().min().unwrap_or(MISSING_BIN), col.max().unwrap_or(0));
+                    assert_eq!((lo2[f], hi2[f]), expected, "stride {stride}, {n_rows} rows, feature {f}");
+                }
                 for f in 0..stride {
                     let col: Vec<u8> = codes.chunks_exact(stride).map(|r| r[f]).collect();
                     assert_eq!(lo[f], col.iter().copied().min().unwrap_or(MISSING_BIN));
