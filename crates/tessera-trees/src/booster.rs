@@ -536,11 +536,15 @@ impl FittedBooster {
                 // One margin column per output; each tree adds its leaf values in order (f32, as XGBoost).
                 let mut per_output: Vec<Vec<f32>> =
                     self.base_margin.iter().map(|&b| vec![b; rows.len()]).collect();
+                // One scan for missing values lets every tree walk skip the missing-value rule.
+                let any_nan = chunk.iter().any(|v| v.is_nan());
                 for (t, tree) in trees.iter().enumerate() {
-                    if tree.depth() <= 8 {
-                        tree.add_scores_shallow(&rows, &mut per_output[t % k]);
-                    } else {
-                        tree.add_scores(&rows, &mut per_output[t % k]);
+                    let out = &mut per_output[t % k];
+                    match (tree.depth() <= 8, any_nan) {
+                        (true, true) => tree.add_scores_shallow(&rows, out),
+                        (true, false) => tree.add_scores_shallow_present(&rows, out),
+                        (false, true) => tree.add_scores(&rows, out),
+                        (false, false) => tree.add_scores_present(&rows, out),
                     }
                 }
                 let mut out = Vec::with_capacity(rows.len() * k);

@@ -242,6 +242,8 @@ impl FittedForest {
         let owned: Vec<std::borrow::Cow<'_, [f32]>> = rows_of(x).collect();
         let rows: Vec<&[f32]> = owned.iter().map(|r| r.as_ref()).collect();
         let per_task = trees.len().div_ceil(TREE_TASKS).max(1);
+        // One scan for missing values lets every tree walk skip the missing-value rule.
+        let any_nan = x.iter().any(|v| v.is_nan());
         let partial: Vec<Vec<f32>> = trees
             .par_chunks(per_task)
             .map(|group| {
@@ -250,7 +252,11 @@ impl FittedForest {
                     // One score per leaf (value, or P(second class)); expanded to k columns below.
                     let mut scores = vec![0.0f32; n];
                     for t in group {
-                        t.add_scores(&rows, &mut scores);
+                        if any_nan {
+                            t.add_scores(&rows, &mut scores);
+                        } else {
+                            t.add_scores_present(&rows, &mut scores);
+                        }
                     }
                     for (i, s) in scores.into_iter().enumerate() {
                         if k == 1 {

@@ -548,6 +548,41 @@ mod tests {
         }
     }
 
+    /// The walks without the missing-value rule give the same scores on rows without NaN, for trees grown
+    /// on data with missing values (so their missing-value directions vary).
+    #[test]
+    fn walks_without_missing_rule_agree_on_present_rows() {
+        let mut rng = SeededRng::new(21);
+        let n = 3000;
+        let mut x: ndarray::Array2<f32> = rng.normal_array((n, 6), 0.0, 1.0);
+        let clean = x.clone();
+        for (i, v) in x.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                *v = f32::NAN;
+            }
+        }
+        let y: Vec<f32> = clean.outer_iter().map(|r| r[0] * 2.0 + r[1] * r[2]).collect();
+        let rows: Vec<&[f32]> = clean.outer_iter().map(|r| r.to_slice().unwrap_or(&[])).collect();
+        for (random_split, max_depth) in [(false, usize::MAX), (true, usize::MAX), (false, 6)] {
+            let d = TrainData::new(x.view(), Target::Reg { y: y.clone() }, true);
+            let mut p = et_params(6, Criterion::SquaredError);
+            (p.random_split, p.max_depth) = (random_split, max_depth);
+            let tree = grow(&d, &p, &vec![1.0; n], (0..n as u32).collect(), &mut SeededRng::new(8));
+            assert!(tree.nodes.iter().any(|n| !n.is_leaf() && n.missing_left()));
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            tree.add_scores(&rows, &mut a);
+            tree.add_scores_present(&rows, &mut b);
+            assert_eq!(a, b);
+            if max_depth <= 8 {
+                let (mut c, mut e) = (vec![0.0; n], vec![0.0; n]);
+                tree.add_scores_shallow(&rows, &mut c);
+                tree.add_scores_shallow_present(&rows, &mut e);
+                assert_eq!(c, a);
+                assert_eq!(e, a);
+            }
+        }
+    }
+
     /// Labels that alternate along one feature's sorted values put both classes in every one of its 255
     /// bins: code splits cannot separate them, and the exact fallback on values must.
     #[test]

@@ -95,10 +95,13 @@ impl Node {
         (v <= self.threshold) | (self.missing_left() & v.is_nan())
     }
 
-    /// The child a row goes to (internal numerical splits only).
+    /// The child a row goes to (internal numerical splits only). With `NAN` false the row must hold no
+    /// NaN: the missing-value rule is then skipped.
     #[inline(always)]
-    fn child(&self, row: &[f32]) -> usize {
-        (self.left + u32::from(!self.numerical_goes_left(row[self.feature()]))) as usize
+    fn child<const NAN: bool>(&self, row: &[f32]) -> usize {
+        let v = row[self.feature()];
+        let left = if NAN { self.numerical_goes_left(v) } else { v <= self.threshold };
+        (self.left + u32::from(!left)) as usize
     }
 }
 
@@ -159,10 +162,16 @@ impl Tree {
     /// The child of internal node `n` that `row` goes to.
     #[inline(always)]
     fn step<const CAT: bool>(&self, n: &Node, row: &[f32]) -> usize {
+        self.step_with::<CAT, true>(n, row)
+    }
+
+    /// [`Tree::step`]; with `NAN` false the row must hold no NaN.
+    #[inline(always)]
+    fn step_with<const CAT: bool, const NAN: bool>(&self, n: &Node, row: &[f32]) -> usize {
         if CAT && n.is_categorical() {
             (n.left + u32::from(!self.goes_left(n, row[n.feature()]))) as usize
         } else {
-            n.child(row)
+            n.child::<NAN>(row)
         }
     }
 
@@ -215,14 +224,19 @@ impl Tree {
     #[inline]
     fn walk(&self, rows: &[&[f32]], on_leaf: impl FnMut(usize, &Node, usize)) {
         if self.cat_sets.is_empty() {
-            self.walk_with::<false>(rows, on_leaf)
+            self.walk_with::<false, true>(rows, on_leaf)
         } else {
-            self.walk_with::<true>(rows, on_leaf)
+            self.walk_with::<true, true>(rows, on_leaf)
         }
     }
 
+    /// [`Tree::walk`]; with `NAN` false no row may hold a NaN (the missing-value rule is skipped).
     #[inline]
-    fn walk_with<const CAT: bool>(&self, rows: &[&[f32]], mut on_leaf: impl FnMut(usize, &Node, usize)) {
+    fn walk_with<const CAT: bool, const NAN: bool>(
+        &self,
+        rows: &[&[f32]],
+        mut on_leaf: impl FnMut(usize, &Node, usize),
+    ) {
         let n = rows.len();
         if n < LANES {
             for (r, row) in rows.iter().enumerate() {
@@ -253,7 +267,7 @@ impl Tree {
                         draining = true;
                     }
                 } else {
-                    lane_node[j] = self.step::<CAT>(node, lane_ref[j]);
+                    lane_node[j] = self.step_with::<CAT, NAN>(node, lane_ref[j]);
                 }
             }
             if draining {
@@ -264,7 +278,7 @@ impl Tree {
         for j in (0..LANES).filter(|&j| !done[j]) {
             let mut i = lane_node[j];
             while !self.nodes[i].is_leaf() {
-                i = self.step::<CAT>(&self.nodes[i], lane_ref[j]);
+                i = self.step_with::<CAT, NAN>(&self.nodes[i], lane_ref[j]);
             }
             on_leaf(lane_row[j], &self.nodes[i], i);
         }
@@ -283,18 +297,38 @@ impl Tree {
         self.walk(rows, |r, node, _| out[r] += node.threshold);
     }
 
+    /// [`Tree::add_scores`] for rows known to hold no NaN: each step is one comparison, without the
+    /// missing-value rule.
+    pub(crate) fn add_scores_present(&self, rows: &[&[f32]], out: &mut [f32]) {
+        let add = |r: usize, node: &Node, _| out[r] += node.threshold;
+        if self.cat_sets.is_empty() {
+            self.walk_with::<false, false>(rows, add)
+        } else {
+            self.walk_with::<true, false>(rows, add)
+        }
+    }
+
     /// [`Tree::add_scores`] for shallow trees (boosting): eight rows step down together exactly
     /// `max_depth` times, a row on a leaf staying put through a select instead of a branch, so the whole
     /// walk is branch-free.
     pub fn add_scores_shallow(&self, rows: &[&[f32]], out: &mut [f32]) {
         if self.cat_sets.is_empty() {
-            self.add_scores_shallow_with::<false>(rows, out)
+            self.add_scores_shallow_with::<false, true>(rows, out)
         } else {
-            self.add_scores_shallow_with::<true>(rows, out)
+            self.add_scores_shallow_with::<true, true>(rows, out)
         }
     }
 
-    fn add_scores_shallow_with<const CAT: bool>(&self, rows: &[&[f32]], out: &mut [f32]) {
+    /// [`Tree::add_scores_shallow`] for rows known to hold no NaN (no missing-value rule per step).
+    pub(crate) fn add_scores_shallow_present(&self, rows: &[&[f32]], out: &mut [f32]) {
+        if self.cat_sets.is_empty() {
+            self.add_scores_shallow_with::<false, false>(rows, out)
+        } else {
+            self.add_scores_shallow_with::<true, false>(rows, out)
+        }
+    }
+
+    fn add_scores_shallow_with<const CAT: bool, const NAN: bool>(&self, rows: &[&[f32]], out: &mut [f32]) {
         let mut groups = rows.chunks_exact(LANES);
         let mut base = 0;
         for group in groups.by_ref() {
@@ -302,7 +336,7 @@ impl Tree {
             for _ in 0..self.max_depth {
                 for (a, row) in at.iter_mut().zip(group) {
                     let node = &self.nodes[*a];
-                    let next = self.step::<CAT>(node, row);
+                    let next = self.step_with::<CAT, NAN>(node, row);
                     *a = if node.is_leaf() { *a } else { next };
                 }
             }
