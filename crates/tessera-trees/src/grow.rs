@@ -533,6 +533,14 @@ mod tests {
         for (values, &label) in leaf_values(&tree, &x).iter().zip(&y) {
             assert_eq!(values[label as usize], 1.0);
         }
+        // Binary classes with uneven weights (the floating-point side sums, not the unit-weight counts).
+        let yb: Vec<u32> = y.iter().map(|&c| c % 2).collect();
+        let d = TrainData::new(x.view(), Target::Class { y: yb.clone(), n_classes: 2 }, true);
+        let w: Vec<f32> = (0..n).map(|i| 0.5 + (i % 4) as f32 * 0.5).collect();
+        let tree = grow(&d, &p, &w, (0..n as u32).collect(), &mut SeededRng::new(6));
+        for (values, &label) in leaf_values(&tree, &x).iter().zip(&yb) {
+            assert_eq!(values[label as usize], 1.0);
+        }
         // Regression: each row's leaf predicts its own target.
         let yr: Vec<f32> = (0..n).map(|i| ((i * 31) % 101) as f32 / 7.0).collect();
         let d = TrainData::new(x.view(), Target::Reg { y: yr.clone() }, true);
