@@ -209,10 +209,16 @@ impl RowPartition {
             .map(|&(node, lo, hi)| {
                 let SplitJob { range, feature: f, ref goes_left } = jobs[node];
                 match self.rows(range, depth) {
-                    Rows::Compact(c) => c[lo * stride..hi * stride]
-                        .chunks_exact(stride)
-                        .filter(|row| goes_left[usize::from(row[f])])
-                        .count(),
+                    Rows::Compact(c) => {
+                        let c = &c[lo * stride..hi * stride];
+                        // Counted as integers (a 0/1 per row), without a branch on the side.
+                        with_stride!(stride, S => if S == 0 {
+                            c.chunks_exact(stride).map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
+                        } else {
+                            let f = f.min(S - 1);
+                            c.as_chunks::<S>().0.iter().map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
+                        })
+                    }
                     Rows::ById { global, ids } => ids[lo..hi]
                         .iter()
                         .filter(|&&r| goes_left[usize::from(global[r as usize * stride + f])])
@@ -412,6 +418,9 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
     let f = f.min(S - 1);
     let (mut l, mut r) = (0usize, 0usize);
     let (mut last_l, mut last_r) = (0usize, 0usize);
+    // Equal lengths per side let the compiler drop the bounds checks of the writes below.
+    let (gl, gr) = (&mut gl[..nl], &mut gr[..nr]);
+    let (cl, cr) = if CODES { (&mut cl[..nl], &mut cr[..nr]) } else { (cl, cr) };
     for (i, &id) in ids.iter().enumerate() {
         let code_row = row(i);
         let left = goes_left[usize::from(code_row[f])];
