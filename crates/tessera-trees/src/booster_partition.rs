@@ -215,7 +215,6 @@ impl RowPartition {
                         with_stride!(stride, S => if S == 0 {
                             c.chunks_exact(stride).map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
                         } else {
-                            let f = f.min(S - 1);
                             c.as_chunks::<S>().0.iter().map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
                         })
                     }
