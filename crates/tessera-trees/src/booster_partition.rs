@@ -371,8 +371,8 @@ fn split_block_wide<'a>(
 
 /// The fast kernel for rows of `S` bytes, `row(i)` being the block's `i`-th row. Branch-free, since the
 /// side a row takes is unpredictable: each row is written to both sides and only the cursor of its side
-/// advances; a side that is full keeps being written at its last slot, which is restored at the end from
-/// the last row that really went there.
+/// advances (a slot written by a row of the other side is overwritten by the next row that really goes
+/// there).
 fn split_rows<'a, const S: usize>(
     ids: &[u32],
     gh: &[[f32; 2]],
@@ -415,36 +415,39 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
     }
     let gh = &gh[..m];
     let f = f.min(S - 1);
-    let (mut l, mut r) = (0usize, 0usize);
-    let (mut last_l, mut last_r) = (0usize, 0usize);
-    // Equal lengths per side let the compiler drop the bounds checks of the writes below.
     let (gl, gr) = (&mut gl[..nl], &mut gr[..nr]);
     let (cl, cr) = if CODES { (&mut cl[..nl], &mut cr[..nr]) } else { (cl, cr) };
-    for (i, &id) in ids.iter().enumerate() {
-        let code_row = row(i);
-        let left = goes_left[usize::from(code_row[f])];
-        let (li, ri) = (l.min(nl - 1), r.min(nr - 1));
-        il[li] = id;
-        ir[ri] = id;
-        if CODES {
-            gl[li] = gh[i];
-            gr[ri] = gh[i];
-            cl[li] = *code_row;
-            cr[ri] = *code_row;
+    let (mut l, mut r, mut i) = (0usize, 0usize, 0usize);
+    // In runs as long as the room left on the fuller side, both cursors stay in bounds whatever the rows
+    // do, so no write needs clamping; once a side is full, the remaining rows all go to the other.
+    while i < m {
+        let run = (nl - l).min(nr - r);
+        if run == 0 {
+            let (side_ids, side_gh, side_codes, at) = if l < nl { (il, gl, cl, l) } else { (ir, gr, cr, r) };
+            side_ids[at..].copy_from_slice(&ids[i..]);
+            if CODES {
+                side_gh[at..].copy_from_slice(&gh[i..]);
+                for (k, o) in side_codes[at..].iter_mut().enumerate() {
+                    *o = *row(i + k);
+                }
+            }
+            return;
         }
-        last_l = if left { i } else { last_l };
-        last_r = if left { last_r } else { i };
-        l += usize::from(left);
-        r += usize::from(!left);
-    }
-    // A side that filled up kept being written at its last slot: restore it.
-    il[nl - 1] = ids[last_l];
-    ir[nr - 1] = ids[last_r];
-    if CODES {
-        gl[nl - 1] = gh[last_l];
-        gr[nr - 1] = gh[last_r];
-        cl[nl - 1] = *row(last_l);
-        cr[nr - 1] = *row(last_r);
+        for k in i..i + run {
+            let code_row = row(k);
+            let left = goes_left[usize::from(code_row[f])];
+            il[l] = ids[k];
+            ir[r] = ids[k];
+            if CODES {
+                gl[l] = gh[k];
+                gr[r] = gh[k];
+                cl[l] = *code_row;
+                cr[r] = *code_row;
+            }
+            l += usize::from(left);
+            r += usize::from(!left);
+        }
+        i += run;
     }
 }
 
