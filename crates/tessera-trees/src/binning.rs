@@ -110,11 +110,11 @@ impl Binned {
                     let (codes, code_categories, distinct) = category_codes(col, f)?;
                     return Ok((Vec::new(), codes, code_categories, distinct));
                 }
-                if weights.is_none() {
+                let Some(weights) = weights else {
                     let (edges, codes) = bin_unweighted(col, max_bins);
                     return Ok((edges, codes, Vec::new(), 0));
-                }
-                let edges = edges_for(col, max_bins, weights);
+                };
+                let edges = weighted_edges(col, max_bins, weights);
                 let codes = col
                     .iter()
                     .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })
@@ -228,19 +228,16 @@ fn radix_sort_by_high_half(v: &mut Vec<u64>) {
     }
 }
 
-/// Edges of a column (see the module doc), at quantiles of `weights` when given.
-fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> {
+/// Edges of a column whose rows carry `weights` (see the module doc): cuts at weighted quantiles.
+fn weighted_edges(col: &[f32], max_bins: usize, weights: &[f32]) -> Vec<f32> {
     // (value, weight) of the present values, sorted by value.
-    let mut v: Vec<(f32, f32)> = match weights {
-        Some(w) => col.iter().zip(w).filter(|(x, _)| !x.is_nan()).map(|(&x, &w)| (x, w)).collect(),
-        None => col.iter().filter(|x| !x.is_nan()).map(|&x| (x, 1.0)).collect(),
-    };
+    let mut v: Vec<(f32, f32)> =
+        col.iter().zip(weights).filter(|(x, _)| !x.is_nan()).map(|(&x, &w)| (x, w)).collect();
     v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut distinct: Vec<f32> = v.iter().map(|p| p.0).collect();
     distinct.dedup();
-    if distinct.len() <= max_bins || weights.is_none() {
-        let values: Vec<f32> = v.iter().map(|p| p.0).collect();
-        return edges_from_sorted(&values, &distinct, max_bins);
+    if distinct.len() <= max_bins {
+        return distinct.windows(2).map(|w| mid(w[0], w[1])).collect();
     }
     // Cumulative weight after each value; cut q is placed after the value where it reaches q/max_bins.
     let total: f64 = v.iter().map(|p| f64::from(p.1)).sum();
@@ -271,8 +268,8 @@ fn edges_for(col: &[f32], max_bins: usize, weights: Option<&[f32]>) -> Vec<f32> 
 mod tests {
     use super::*;
 
-    /// The radix-sort path gives the edges and codes of the plain one (sort, then a binary search per
-    /// value), with duplicates, signed zeros, negatives and missing values.
+    /// The radix-sort path gives the edges and codes of the plain one (a comparison sort, then a binary
+    /// search per value), with duplicates, signed zeros, negatives and missing values.
     #[test]
     fn unweighted_binning_matches_the_plain_rule() {
         let mut state = 12345u64;
@@ -291,7 +288,11 @@ mod tests {
                 .collect();
             for max_bins in [2, 16, 255] {
                 let (edges, codes) = bin_unweighted(&col, max_bins);
-                assert_eq!(edges, edges_for(&col, max_bins, None));
+                let mut values: Vec<f32> = col.iter().copied().filter(|x| !x.is_nan()).collect();
+                values.sort_unstable_by(f32::total_cmp);
+                let mut distinct = values.clone();
+                distinct.dedup();
+                assert_eq!(edges, edges_from_sorted(&values, &distinct, max_bins));
                 let plain: Vec<u8> = col
                     .iter()
                     .map(|&v| if v.is_nan() { MISSING_BIN } else { edges.partition_point(|&e| e < v) as u8 })

@@ -209,14 +209,11 @@ impl RowPartition {
             .map(|&(node, lo, hi)| {
                 let SplitJob { range, feature: f, ref goes_left } = jobs[node];
                 match self.rows(range, depth) {
+                    // Counted as integers (a 0/1 per row), without a branch on the side.
                     Rows::Compact(c) => {
-                        let c = &c[lo * stride..hi * stride];
-                        // Counted as integers (a 0/1 per row), without a branch on the side.
-                        with_stride!(stride, S => if S == 0 {
-                            c.chunks_exact(stride).map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
-                        } else {
-                            c.as_chunks::<S>().0.iter().map(|row| usize::from(goes_left[usize::from(row[f])])).sum()
-                        })
+                        with_stride!(stride, S => rows_of::<S>(&c[lo * stride..hi * stride], stride)
+                        .map(|row| usize::from(goes_left[usize::from(row[f])]))
+                        .sum())
                     }
                     Rows::ById { global, ids } => ids[lo..hi]
                         .iter()

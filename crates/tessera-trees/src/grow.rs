@@ -42,6 +42,7 @@ pub(crate) struct TrainData {
     row_codes: OnceLock<Vec<u8>>,
     /// Per feature, a guide to its bin edges (Extra Trees' threshold draws), made on first use.
     edge_guides: OnceLock<Vec<EdgeGuide>>,
+    /// Whether any bin code is the missing code, found on first use.
     any_missing: OnceLock<bool>,
 }
 
@@ -60,6 +61,17 @@ impl TrainData {
             cols.extend(c.iter().copied());
         }
         let bins = (n_rows >= bin_min_rows).then(|| Binned::new(&cols, n_rows));
+        TrainData::from_parts(cols, n_rows, n_features, bins, target)
+    }
+
+    /// Training data from column-major `cols` and their bins; the derived layouts are made on first use.
+    fn from_parts(
+        cols: Vec<f32>,
+        n_rows: usize,
+        n_features: usize,
+        bins: Option<Binned>,
+        target: Target,
+    ) -> Self {
         TrainData {
             cols,
             n_rows,
@@ -77,7 +89,7 @@ impl TrainData {
         *self.any_missing.get_or_init(|| self.bins.as_ref().is_some_and(|b| b.codes.contains(&MISSING_BIN)))
     }
 
-    /// Guides to each feature's bin edges (empty without bins).
+    /// Guides to each feature's bin edges (one per feature with bins, none without).
     pub fn edge_guides(&self) -> &[EdgeGuide] {
         self.edge_guides.get_or_init(|| {
             self.bins.as_ref().map_or_else(Vec::new, |b| b.edges.iter().map(|e| EdgeGuide::new(e)).collect())
@@ -338,16 +350,7 @@ fn localize(
         }
         Target::Reg { .. } => Target::Reg { y: ys.clone() },
     };
-    let local = TrainData {
-        cols,
-        n_rows: m,
-        n_features: d.n_features,
-        bins,
-        target,
-        row_codes: OnceLock::new(),
-        edge_guides: OnceLock::new(),
-        any_missing: OnceLock::new(),
-    };
+    let local = TrainData::from_parts(cols, m, d.n_features, bins, target);
     let local_samples = Samples::new((0..m as u32).collect(), ys, ws.clone(), samples.classification, depth);
     (local, local_samples, ws)
 }
@@ -507,6 +510,12 @@ mod tests {
         }
     }
 
+    /// `x` with every `every`-th value (in row-major order) missing.
+    fn with_missing(mut x: ndarray::Array2<f32>, every: usize) -> ndarray::Array2<f32> {
+        x.iter_mut().step_by(every).for_each(|v| *v = f32::NAN);
+        x
+    }
+
     /// The values each training row's leaf predicts.
     fn leaf_values(tree: &Tree, x: &ndarray::Array2<f32>) -> Vec<Vec<f32>> {
         x.outer_iter()
@@ -520,12 +529,7 @@ mod tests {
     fn code_row_extra_trees_fit_training_rows() {
         let mut rng = SeededRng::new(9);
         let n = 4000;
-        let mut x: ndarray::Array2<f32> = rng.normal_array((n, 7), 0.0, 1.0);
-        for (i, v) in x.iter_mut().enumerate() {
-            if i % 13 == 0 {
-                *v = f32::NAN;
-            }
-        }
+        let x = with_missing(rng.normal_array((n, 7), 0.0, 1.0), 13);
         let y: Vec<u32> = (0..n).map(|i| (i * 7919 % 3) as u32).collect();
         let d = TrainData::new(x.view(), Target::Class { y: y.clone(), n_classes: 3 }, true);
         let p = et_params(7, Criterion::Gini);
@@ -562,13 +566,8 @@ mod tests {
     fn walks_without_missing_rule_agree_on_present_rows() {
         let mut rng = SeededRng::new(21);
         let n = 3000;
-        let mut x: ndarray::Array2<f32> = rng.normal_array((n, 6), 0.0, 1.0);
-        let clean = x.clone();
-        for (i, v) in x.iter_mut().enumerate() {
-            if i % 7 == 0 {
-                *v = f32::NAN;
-            }
-        }
+        let clean: ndarray::Array2<f32> = rng.normal_array((n, 6), 0.0, 1.0);
+        let x = with_missing(clean.clone(), 7);
         let y: Vec<f32> = clean.outer_iter().map(|r| r[0] * 2.0 + r[1] * r[2]).collect();
         let rows: Vec<&[f32]> = clean.outer_iter().map(|r| r.to_slice().unwrap_or(&[])).collect();
         for (random_split, max_depth) in [(false, usize::MAX), (true, usize::MAX), (false, 6)] {

@@ -27,6 +27,39 @@ pub(crate) struct Split {
     pub children: Option<[[f64; 3]; 2]>,
 }
 
+impl Split {
+    /// A split at `threshold` on the values of `feature` (no bin edge, children's statistics not known).
+    fn on_values(feature: usize, threshold: f32, missing_left: bool, proxy: f64) -> Self {
+        Split { feature, threshold, missing_left, proxy, bin: None, children: None }
+    }
+
+    /// The side rule of this split on values: see [`value_goes_left`].
+    pub fn value_rule(&self) -> impl Fn(f32) -> bool + Copy {
+        let (t, missing_left) = (self.threshold, self.missing_left);
+        move |x| value_goes_left(x, t, missing_left)
+    }
+
+    /// The side rule of this split on bin codes, for a split on bin edge `bin` (see [`Split::bin`]): see
+    /// [`code_goes_left`].
+    pub fn code_rule(&self, bin: u8) -> impl Fn(u8) -> bool + Copy {
+        let missing_left = self.missing_left;
+        move |c| code_goes_left(c, bin, missing_left)
+    }
+}
+
+/// Whether a value `x` goes left of threshold `t` (branch-free: `|` and `&`, as a short-circuit would be a
+/// branch taken at random).
+#[inline(always)]
+pub(crate) fn value_goes_left(x: f32, t: f32, missing_left: bool) -> bool {
+    (x <= t) | (missing_left & x.is_nan())
+}
+
+/// Whether a bin code `c` goes left of bin edge `bin` (branch-free, as [`value_goes_left`]).
+#[inline(always)]
+pub(crate) fn code_goes_left(c: u8, bin: u8, missing_left: bool) -> bool {
+    (c <= bin) | (missing_left & (c == MISSING_BIN))
+}
+
 /// Reusable buffers for one tree's split searches.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
@@ -266,14 +299,8 @@ fn exact_feature(
             best_at = i;
         }
     }
-    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
-        feature: f,
-        threshold: midpoint(s.pairs[best_at].0, s.pairs[best_at + 1].0),
-        missing_left,
-        proxy,
-        bin: None,
-        children: None,
-    }))
+    let threshold = midpoint(s.pairs[best_at].0, s.pairs[best_at + 1].0);
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split::on_values(f, threshold, missing_left, proxy)))
 }
 
 /// Fills `s.hist` (per bin statistics) and `s.counts` for feature `f` of a node from the bin codes.
@@ -351,12 +378,8 @@ fn hist_feature(
         }
     }
     Outcome::Searched(best.map(|(proxy, missing_left)| Split {
-        feature: f,
-        threshold: bins.edges[f][best_bin],
-        missing_left,
-        proxy,
         bin: Some(best_bin as u8),
-        children: None,
+        ..Split::on_values(f, bins.edges[f][best_bin], missing_left, proxy)
     }))
 }
 
@@ -403,14 +426,7 @@ fn random_feature(
     let mut best = None;
     let n_right = node.rows.len() - n_left - n_miss;
     consider(p, &s.left, &s.right, &s.miss, n_left, n_right, n_miss, &mut s.tmp_l, &mut s.tmp_r, &mut best);
-    Outcome::Searched(best.map(|(proxy, missing_left)| Split {
-        feature: f,
-        threshold,
-        missing_left,
-        proxy,
-        bin: None,
-        children: None,
-    }))
+    Outcome::Searched(best.map(|(proxy, missing_left)| Split::on_values(f, threshold, missing_left, proxy)))
 }
 
 /// Sets `out` to the statistics of the node's samples whose key (value or bin code, in node order)
@@ -567,13 +583,8 @@ fn exact_mae(d: &TrainData, p: &GrowParams, w: &[f32], rows: &[u32], f: usize, s
             }
         }
     }
-    Outcome::Searched(best.map(|(proxy, missing_left, i)| Split {
-        feature: f,
-        threshold: midpoint(s.pairs[i].0, s.pairs[i + 1].0),
-        missing_left,
-        proxy,
-        bin: None,
-        children: None,
+    Outcome::Searched(best.map(|(proxy, missing_left, i)| {
+        Split::on_values(f, midpoint(s.pairs[i].0, s.pairs[i + 1].0), missing_left, proxy)
     }))
 }
 
@@ -609,14 +620,7 @@ fn random_mae(
             best = Some((proxy, if n_miss == 0 { n_l >= n_r } else { miss_left }));
         }
     }
-    best.map(|(proxy, missing_left)| Split {
-        feature: f,
-        threshold,
-        missing_left,
-        proxy,
-        bin: None,
-        children: None,
-    })
+    best.map(|(proxy, missing_left)| Split::on_values(f, threshold, missing_left, proxy))
 }
 
 #[cfg(test)]

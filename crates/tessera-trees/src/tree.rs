@@ -92,7 +92,7 @@ impl Node {
     /// Whether a numerical split sends `v` left (branch-free).
     #[inline(always)]
     fn numerical_goes_left(&self, v: f32) -> bool {
-        (v <= self.threshold) | (self.missing_left() & v.is_nan())
+        crate::split::value_goes_left(v, self.threshold, self.missing_left())
     }
 
     /// The child a row goes to (internal numerical splits only). With `NAN` false the row must hold no

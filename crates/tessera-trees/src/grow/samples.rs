@@ -2,7 +2,6 @@
 //! in two buffers alternating by depth, and the branch-free partition that splits a node's range.
 
 use super::{NodeStats, TrainData};
-use crate::binning::MISSING_BIN;
 use crate::booster_partition::with_stride;
 use crate::split::{NodeView, Split, acc};
 
@@ -95,12 +94,11 @@ pub(super) fn partition(
     split: &Split,
     k: usize,
 ) -> (usize, NodeStats, NodeStats) {
-    let (f, missing_left) = (split.feature, split.missing_left);
+    let f = split.feature;
     match (split.bin, &d.bins) {
         (Some(b), _) if samples.stride > 0 => {
-            // `|` and `&`, not `||` and `&&`: a short-circuit is a branch, taken half the time at random.
-            let side = move |c: u8| (c <= b) | (missing_left & (c == MISSING_BIN));
-            let goes_left = |_, code_row: &[u8]| side(code_row[f]);
+            let rule = split.code_rule(b);
+            let goes_left = move |_, code_row: &[u8]| rule(code_row[f]);
             let Some(children) = split.children else {
                 return with_stride!(samples.stride, S => partition_by::<S, true>(samples, start, end, depth, k, goes_left));
             };
@@ -111,18 +109,12 @@ pub(super) fn partition(
             (mid, left, right)
         }
         (Some(b), Some(bins)) => {
-            let col = bins.column(f);
-            partition_by::<0, true>(samples, start, end, depth, k, |r, _| {
-                let c = col[r as usize];
-                (c <= b) | (missing_left & (c == MISSING_BIN))
-            })
+            let (col, rule) = (bins.column(f), split.code_rule(b));
+            partition_by::<0, true>(samples, start, end, depth, k, |r, _| rule(col[r as usize]))
         }
         _ => {
-            let (col, t) = (d.column(f), split.threshold);
-            partition_by::<0, true>(samples, start, end, depth, k, |r, _| {
-                let x = col[r as usize];
-                (x <= t) | (missing_left & x.is_nan())
-            })
+            let (col, rule) = (d.column(f), split.value_rule());
+            partition_by::<0, true>(samples, start, end, depth, k, |r, _| rule(col[r as usize]))
         }
     }
 }
@@ -130,8 +122,8 @@ pub(super) fn partition(
 /// [`partition`] by a predicate on the row id and the sample's code row (empty without code rows),
 /// branch-free: every sample is written both at the next left slot (from the front of the range in the
 /// children's buffer) and at the next right slot (from its back), and only the cursor of its side
-/// advances, so no branch depends on the data. (The right part ends up reversed; order within a node does not matter.) The
-/// children's statistics are accumulated when `ACC`, else returned as zeros.
+/// advances, so no branch depends on the data. (The right part ends up reversed; order within a node does
+/// not matter.) The children's statistics are accumulated when `ACC`, else returned as zeros.
 fn partition_by<const S: usize, const ACC: bool>(
     samples: &mut Samples,
     start: usize,

@@ -48,12 +48,8 @@ pub(super) fn random_code_split(
         let edges = &bins.edges[f];
         let (a, z) = (edges[l], edges[h - 1]);
         let t = a + (z - a) * rng.uniform();
-        // `t` is within edges l..h, so the edges below it are those below edge l plus those of l..h below it.
-        let b = d
-            .edge_guides()
-            .get(f)
-            .map_or_else(|| l + edges[l..h].partition_point(|&e| e < t), |g| g.edges_below(edges, t));
-        let b = b.min(h - 1) as u8;
+        // `t` lies between edges l and h - 1, so edge l - 1 and all before it are below it.
+        let b = d.edge_guides()[f].edges_below(edges, t).min(h - 1) as u8;
         let unit_binary = node.unit_weights && node.classification && k == 2;
         if !unit_binary || top[f] == MISSING_BIN {
             // The feature's codes copied out first: floating-point sums over a contiguous slice run
@@ -109,12 +105,9 @@ pub(super) fn random_code_split(
             pure_children =
                 node.classification && children.is_some_and(|[l, r]| pure(&l[..k]) && pure(&r[..k]));
             best = Some(Split {
-                feature: f,
-                threshold: edges[usize::from(b)],
-                missing_left,
-                proxy,
                 bin: Some(b),
                 children,
+                ..Split::on_values(f, edges[usize::from(b)], missing_left, proxy)
             });
         }
         visited += 1;
@@ -250,11 +243,16 @@ fn code_ranges_window<const W: usize, const MISSING: bool>(
         top[f] = top[f].max(t[f]);
     }
     for row in codes[windowed * stride..].chunks_exact(stride) {
-        for (((l, h), t), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(top.iter_mut()).zip(row) {
-            *l = (*l).min(c);
-            *t = (*t).max(c);
-            *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
-        }
+        widen(lo, hi, top, row);
+    }
+}
+
+/// Widens the running ranges `lo`, `hi`, `top` by one row of codes (or one block of rows, lane by lane).
+fn widen(lo: &mut [u8], hi: &mut [u8], top: &mut [u8], row: &[u8]) {
+    for (((l, h), t), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(top.iter_mut()).zip(row) {
+        *l = (*l).min(c);
+        *t = (*t).max(c);
+        *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
     }
 }
 
@@ -263,13 +261,6 @@ fn code_ranges_window<const W: usize, const MISSING: bool>(
 /// `j % stride`.
 fn code_ranges_blocks(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8], top: &mut [u8]) {
     const MAX_BLOCK: usize = 16 * 64;
-    let update = |l: &mut [u8], h: &mut [u8], t: &mut [u8], row: &[u8]| {
-        for (((l, h), t), &c) in l.iter_mut().zip(h.iter_mut()).zip(t.iter_mut()).zip(row) {
-            *l = (*l).min(c);
-            *t = (*t).max(c);
-            *h = (*h).max(if c == MISSING_BIN { 0 } else { c });
-        }
-    };
     let block = stride * 16 / gcd(stride, 16);
     let (head, tail) = if block <= MAX_BLOCK && codes.len() >= 4 * block {
         codes.split_at(codes.len() / block * block)
@@ -280,7 +271,7 @@ fn code_ranges_blocks(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8],
         let (mut l, mut h, mut t) = ([MISSING_BIN; MAX_BLOCK], [0u8; MAX_BLOCK], [0u8; MAX_BLOCK]);
         let (l, h, t) = (&mut l[..block], &mut h[..block], &mut t[..block]);
         for chunk in head.chunks_exact(block) {
-            update(l, h, t, chunk);
+            widen(l, h, t, chunk);
         }
         for ((lc, hc), tc) in l.chunks_exact(stride).zip(h.chunks_exact(stride)).zip(t.chunks_exact(stride)) {
             for (((lo, hi), top), ((&l, &h), &t)) in
@@ -293,7 +284,7 @@ fn code_ranges_blocks(codes: &[u8], stride: usize, lo: &mut [u8], hi: &mut [u8],
         }
     }
     for row in tail.chunks_exact(stride) {
-        update(lo, hi, top, row);
+        widen(lo, hi, top, row);
     }
 }
 
