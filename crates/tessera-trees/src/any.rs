@@ -4,20 +4,16 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::adaboost::{
-    AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor,
-};
-use crate::bagging::FittedBagging;
 use crate::booster::FittedBooster;
-use crate::decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree};
-use crate::ensemble::{FittedStacking, FittedVoting};
+use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree};
+use crate::ensemble::{
+    AdaBoostClassifier, AdaBoostRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
+    FittedAdaBoostClassifier, FittedAdaBoostRegressor, FittedBagging, FittedForest, FittedGradientBoosting,
+    FittedLogistic, FittedRidge, FittedStacking, FittedVoting, GradientBoostingClassifier,
+    GradientBoostingRegressor, LogisticRegression, RandomForestClassifier, RandomForestRegressor, Ridge,
+};
 use crate::error::Result;
 use crate::estimator::{Estimator, Model};
-use crate::forest::{
-    ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, RandomForestClassifier, RandomForestRegressor,
-};
-use crate::gbdt::{FittedGradientBoosting, GradientBoostingClassifier, GradientBoostingRegressor};
-use crate::linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
 
 /// Any estimator of this crate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

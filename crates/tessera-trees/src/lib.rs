@@ -25,64 +25,39 @@
 // `!(x > 0.0)` is deliberate in parameter checks: it rejects NaN as well as out-of-range values.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-mod adaboost;
 mod any;
-mod bagging;
 mod binning;
 mod booster;
-mod booster_grow;
-mod booster_objective;
-mod booster_partition;
-mod criterion;
+mod cart;
 mod data;
-mod decision_tree;
 mod ensemble;
 mod error;
 mod estimator;
-mod forest;
-mod gbdt;
-mod grow;
 mod inspection;
-mod linear;
-mod mae;
 pub mod metrics;
-mod params;
 mod persist;
-mod prune;
-mod shap;
-mod split;
 mod stats;
 mod tree;
-mod xgboost_json;
 
-pub use adaboost::{
-    AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor, R2Loss,
-};
 pub use any::{AnyEstimator, AnyModel};
-pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
 pub use booster::{
     BoosterParams, EvalMetric, EvalSet, FittedBooster, GrowPolicy, HistGradientBooster, Objective,
-    booster_metric,
+    booster_from_xgboost_json, booster_metric, booster_to_xgboost_json, load_xgboost_json,
 };
-pub use criterion::Criterion;
+pub use cart::{
+    Criterion, DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, MaxFeatures, Splitter, TreeParams,
+};
 pub use data::ClassLabels;
-pub use decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, TreeParams};
 pub use ensemble::{
-    FittedStacking, FittedVoting, StackingClassifier, StackingParams, StackingRegressor, Voting,
-    VotingEnsemble,
+    AdaBoostClassifier, AdaBoostRegressor, Bagging, BaggingClassifier, BaggingRegressor,
+    ExtraTreesClassifier, ExtraTreesRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor,
+    FittedBagging, FittedForest, FittedGradientBoosting, FittedLogistic, FittedRidge, FittedStacking,
+    FittedVoting, ForestParams, GbLoss, GbParams, GradientBoostingClassifier, GradientBoostingRegressor,
+    LogisticRegression, R2Loss, RandomForestClassifier, RandomForestRegressor, Ridge, StackingClassifier,
+    StackingParams, StackingRegressor, Voting, VotingEnsemble,
 };
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Model};
-pub use forest::{
-    ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier,
-    RandomForestRegressor,
-};
-pub use gbdt::{
-    FittedGradientBoosting, GbLoss, GbParams, GradientBoostingClassifier, GradientBoostingRegressor,
-};
 pub use inspection::{PermutationImportance, permutation_importance};
-pub use linear::{FittedLogistic, FittedRidge, LogisticRegression, Ridge};
-pub use params::{MaxFeatures, Splitter};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
 pub use tree::{Tree, is_category};
-pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};

@@ -1,4 +1,4 @@
-//! Small numeric helpers shared by the boosting code: the logistic function and weighted quantiles.
+//! Small numeric helpers: the logistic function, weighted quantiles, argmax.
 
 /// The logistic function `1 / (1 + e^-z)`.
 pub(crate) fn sigmoid(z: f64) -> f64 {
@@ -22,6 +22,17 @@ pub(crate) fn weighted_quantile(values: &mut [(f64, f64)], q: f64) -> f64 {
         }
     }
     values[values.len() - 1].0
+}
+
+/// The index of the largest value (first on ties, as numpy's argmax).
+pub(crate) fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
+use super::partition::{Hist, RowPartition, SplitJob, threshold_sides};
+use super::{BoosterParams, GrowPolicy};
 use crate::binning::{Binned, MISSING_BIN};
-use crate::booster::{BoosterParams, GrowPolicy};
-use crate::booster_partition::{Hist, RowPartition, SplitJob, threshold_sides};
 use crate::tree::{Node, Tree};
 
 /// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.

@@ -3,6 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) mod batch;
+pub(crate) mod shap;
+
+/// Whether a value `x` goes left of threshold `t` (branch-free: `|` and `&`, as a short-circuit would be a
+/// branch taken at random).
+#[inline(always)]
+pub(crate) fn value_goes_left(x: f32, t: f32, missing_left: bool) -> bool {
+    (x <= t) | (missing_left & x.is_nan())
+}
+
 /// Rows that descend a tree together in batch prediction.
 pub(crate) const LANES: usize = 8;
 
@@ -92,7 +102,7 @@ impl Node {
     /// Whether a numerical split sends `v` left (branch-free).
     #[inline(always)]
     fn numerical_goes_left(&self, v: f32) -> bool {
-        crate::split::value_goes_left(v, self.threshold, self.missing_left())
+        value_goes_left(v, self.threshold, self.missing_left())
     }
 
     /// The child a row goes to (internal numerical splits only). With `NAN` false the row must hold no

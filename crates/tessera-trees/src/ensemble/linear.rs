@@ -226,7 +226,7 @@ impl Model for FittedLogistic {
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         let p = self.predict_proba(x)?;
         Ok(p.outer_iter()
-            .map(|r| self.labels.classes[crate::decision_tree::argmax(r.as_slice().unwrap_or(&[]))])
+            .map(|r| self.labels.classes[crate::stats::argmax(r.as_slice().unwrap_or(&[]))])
             .collect())
     }
 

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::booster::{FittedBooster, Objective};
+use super::{FittedBooster, Objective};
 use crate::data::ClassLabels;
 use crate::error::{Error, Result};
 use crate::tree::{Node, Tree};

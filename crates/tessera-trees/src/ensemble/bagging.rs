@@ -7,10 +7,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
+use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, argmax};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
+use crate::stats::argmax;
 
 /// Bagging over base estimator `E`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,98 +8,17 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
-use crate::criterion::Criterion;
+use super::criterion::Criterion;
+use super::data::{Target, TrainData, encode_target};
+use super::grow::grow;
+use super::params::{GrowParams, MaxFeatures, TreeParams};
+use super::prune::prune;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Result, param};
 use crate::estimator::{Estimator, Model, check_predict_input};
-use crate::grow::{GrowParams, Target, TrainData, grow};
-use crate::params::{MaxFeatures, Splitter};
-use crate::prune::prune;
+use crate::stats::argmax;
 use crate::tree::Tree;
-
-/// Hyperparameters of a CART tree, named and defaulted as scikit-learn's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeParams {
-    /// Split criterion (classification: gini, entropy; regression: squared error, absolute error).
-    pub criterion: Criterion,
-    /// Best or random thresholds.
-    pub splitter: Splitter,
-    /// Maximum depth; `None` grows until leaves are pure or too small.
-    pub max_depth: Option<usize>,
-    /// Minimum rows to split a node.
-    pub min_samples_split: usize,
-    /// Minimum rows in each leaf.
-    pub min_samples_leaf: usize,
-    /// A split must decrease weighted impurity by at least this much.
-    pub min_impurity_decrease: f64,
-    /// Features considered per split.
-    pub max_features: MaxFeatures,
-    /// Grow best-first to at most this many leaves.
-    pub max_leaf_nodes: Option<usize>,
-    /// Minimal cost-complexity pruning parameter (0 = no pruning).
-    pub ccp_alpha: f64,
-    /// Random seed (feature order, random thresholds).
-    pub seed: u64,
-}
-
-impl TreeParams {
-    pub(crate) fn default_for(criterion: Criterion) -> Self {
-        TreeParams {
-            criterion,
-            splitter: Splitter::Best,
-            max_depth: None,
-            min_samples_split: 2,
-            min_samples_leaf: 1,
-            min_impurity_decrease: 0.0,
-            max_features: MaxFeatures::All,
-            max_leaf_nodes: None,
-            ccp_alpha: 0.0,
-            seed: 0,
-        }
-    }
-
-    pub(crate) fn grow_params(&self, n_features: usize) -> Result<GrowParams> {
-        if self.min_samples_split < 2 {
-            return Err(param(format!("min_samples_split must be >= 2, got {}", self.min_samples_split)));
-        }
-        if self.min_samples_leaf < 1 {
-            return Err(param("min_samples_leaf must be >= 1"));
-        }
-        if self.max_leaf_nodes.is_some_and(|m| m < 2) {
-            return Err(param("max_leaf_nodes must be >= 2"));
-        }
-        if !(self.ccp_alpha >= 0.0) || !(self.min_impurity_decrease >= 0.0) {
-            return Err(param("ccp_alpha and min_impurity_decrease must be >= 0"));
-        }
-        if self.max_depth == Some(0) {
-            return Err(param("max_depth must be >= 1"));
-        }
-        Ok(GrowParams {
-            criterion: self.criterion,
-            max_depth: self.max_depth.unwrap_or(usize::MAX),
-            min_samples_split: self.min_samples_split,
-            min_samples_leaf: self.min_samples_leaf,
-            min_impurity_decrease: self.min_impurity_decrease,
-            max_features: self.max_features.resolve(n_features)?,
-            max_leaf_nodes: self.max_leaf_nodes,
-            random_split: self.splitter == Splitter::Random,
-            localize: true,
-        })
-    }
-}
-
-/// Encodes targets for a criterion: class indices (with the labels) or values.
-pub(crate) fn encode_target(
-    criterion: Criterion,
-    y: ArrayView1<'_, f32>,
-) -> Result<(Target, Option<ClassLabels>)> {
-    if criterion.is_classification() {
-        let (labels, enc) = ClassLabels::fit(y)?;
-        Ok((Target::Class { y: enc, n_classes: labels.len() }, Some(labels)))
-    } else {
-        Ok((Target::Reg { y: y.to_vec() }, None))
-    }
-}
+use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 
 /// Fits one tree on prepared data with the given row weights (rows of weight 0 are left out).
 pub(crate) fn fit_tree(
@@ -296,9 +215,6 @@ pub struct FittedTree {
     pub n_features: usize,
 }
 
-/// Rows predicted per parallel task.
-pub(crate) const PREDICT_CHUNK: usize = 1024;
-
 impl FittedTree {
     /// Impurity-based feature importances (sum to 1).
     pub fn feature_importances(&self) -> Vec<f64> {
@@ -310,28 +226,6 @@ impl FittedTree {
         check_predict_input(x, self.n_features)?;
         Ok(rows_of(x).map(|row| self.tree.leaf_index(&row)).collect())
     }
-}
-
-/// Iterates rows as contiguous slices (copying only when the view is not row-major).
-pub(crate) fn rows_of<'a>(x: ArrayView2<'a, f32>) -> impl Iterator<Item = std::borrow::Cow<'a, [f32]>> + 'a {
-    (0..x.nrows()).map(move |i| {
-        let r: ArrayView1<'a, f32> = x.index_axis_move(Axis(0), i);
-        match r.to_slice() {
-            Some(s) => std::borrow::Cow::Borrowed(s),
-            None => std::borrow::Cow::Owned(r.to_vec()),
-        }
-    })
-}
-
-/// The index of the largest value (first on ties, as numpy's argmax).
-pub(crate) fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl Model for FittedTree {

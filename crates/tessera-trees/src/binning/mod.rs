@@ -13,6 +13,11 @@ use rayon::prelude::*;
 
 use crate::tree::is_category;
 
+mod edge_guide;
+mod stride;
+pub(crate) use edge_guide::EdgeGuide;
+pub(crate) use stride::with_stride;
+
 /// Bins per feature for non-missing values.
 pub(crate) const MAX_BINS: usize = 255;
 /// The code of a missing value.
@@ -262,6 +267,12 @@ fn weighted_edges(col: &[f32], max_bins: usize, weights: &[f32]) -> Vec<f32> {
         }
     }
     edges
+}
+
+/// Whether a bin code `c` goes left of bin edge `bin` (branch-free, as [`value_goes_left`]).
+#[inline(always)]
+pub(crate) fn code_goes_left(c: u8, bin: u8, missing_left: bool) -> bool {
+    (c <= bin) | (missing_left & (c == MISSING_BIN))
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 
 use tessera_tensor::SeededRng;
 
-use crate::binning::MISSING_BIN;
-use crate::criterion::{Criterion, proxy};
-use crate::grow::{GrowParams, Target, TrainData};
-use crate::mae::MedianTracker;
+use super::criterion::{Criterion, proxy};
+use super::data::{Target, TrainData};
+use super::mae::MedianTracker;
+use super::params::GrowParams;
+use crate::binning::{MISSING_BIN, code_goes_left};
+use crate::tree::value_goes_left;
 
 mod code_rows;
-pub(crate) use code_rows::EdgeGuide;
 use code_rows::random_code_split;
 
 /// The best split found for a node.
@@ -45,19 +46,6 @@ impl Split {
         let missing_left = self.missing_left;
         move |c| code_goes_left(c, bin, missing_left)
     }
-}
-
-/// Whether a value `x` goes left of threshold `t` (branch-free: `|` and `&`, as a short-circuit would be a
-/// branch taken at random).
-#[inline(always)]
-pub(crate) fn value_goes_left(x: f32, t: f32, missing_left: bool) -> bool {
-    (x <= t) | (missing_left & x.is_nan())
-}
-
-/// Whether a bin code `c` goes left of bin edge `bin` (branch-free, as [`value_goes_left`]).
-#[inline(always)]
-pub(crate) fn code_goes_left(c: u8, bin: u8, missing_left: bool) -> bool {
-    (c <= bin) | (missing_left & (c == MISSING_BIN))
 }
 
 /// Reusable buffers for one tree's split searches.

@@ -12,12 +12,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_datasets::{KFold, StratifiedKFold};
 
+use super::linear::{LogisticRegression, Ridge};
 use crate::any::{AnyEstimator, AnyModel};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::argmax;
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
-use crate::linear::{LogisticRegression, Ridge};
+use crate::stats::argmax;
 
 /// Stacking hyperparameters shared by the classifier and the regressor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

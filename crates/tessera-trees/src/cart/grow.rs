@@ -3,141 +3,20 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::OnceLock;
 
-use ndarray::ArrayView2;
 use tessera_tensor::SeededRng;
 
-use crate::binning::{Binned, MISSING_BIN};
-use crate::criterion::{Criterion, impurity, weight};
-use crate::mae::MedianTracker;
-use crate::split::{BIN_MIN_ROWS, EdgeGuide, NodeView, Scratch, Split, acc, find_split, prepare_ranks};
+use super::criterion::{Criterion, impurity, weight};
+use super::data::{Target, TrainData};
+use super::mae::MedianTracker;
+use super::params::GrowParams;
+use super::samples::{NodeStats, Samples, partition};
+use super::split::{NodeView, Scratch, Split, acc, find_split, prepare_ranks};
+use crate::binning::Binned;
 use crate::tree::{Node, Tree};
-
-mod samples;
-use samples::{Samples, partition};
 
 /// Impurities below this count as pure.
 const EPSILON: f64 = 1e-12;
-
-/// Encoded training targets.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
-    /// Class indices `0..n_classes`.
-    Class { y: Vec<u32>, n_classes: usize },
-    /// Real values.
-    Reg { y: Vec<f32> },
-}
-
-/// Training features in column-major order (plus bin codes when histograms may be used) and targets,
-/// prepared once and shared by every tree of an ensemble.
-#[derive(Debug, Clone)]
-pub(crate) struct TrainData {
-    pub cols: Vec<f32>,
-    pub n_rows: usize,
-    pub n_features: usize,
-    pub bins: Option<Binned>,
-    pub target: Target,
-    /// The bin codes row-major (`n_features` per row), made on first use by Extra Trees growth.
-    row_codes: OnceLock<Vec<u8>>,
-    /// Per feature, a guide to its bin edges (Extra Trees' threshold draws), made on first use.
-    edge_guides: OnceLock<Vec<EdgeGuide>>,
-    /// Whether any bin code is the missing code, found on first use.
-    any_missing: OnceLock<bool>,
-}
-
-impl TrainData {
-    /// Copies `x` column-major; bins it when `histograms` is asked for and the data is large enough.
-    pub fn new(x: ArrayView2<'_, f32>, target: Target, histograms: bool) -> Self {
-        Self::with_bins_from(x, target, if histograms { BIN_MIN_ROWS } else { usize::MAX })
-    }
-
-    /// As [`TrainData::new`], binning when the data has at least `bin_min_rows` rows. Boosting, which
-    /// fits hundreds of trees to one data set, bins smaller sets than a single tree would.
-    pub fn with_bins_from(x: ArrayView2<'_, f32>, target: Target, bin_min_rows: usize) -> Self {
-        let (n_rows, n_features) = x.dim();
-        let mut cols = Vec::with_capacity(n_rows * n_features);
-        for c in x.columns() {
-            cols.extend(c.iter().copied());
-        }
-        let bins = (n_rows >= bin_min_rows).then(|| Binned::new(&cols, n_rows));
-        TrainData::from_parts(cols, n_rows, n_features, bins, target)
-    }
-
-    /// Training data from column-major `cols` and their bins; the derived layouts are made on first use.
-    fn from_parts(
-        cols: Vec<f32>,
-        n_rows: usize,
-        n_features: usize,
-        bins: Option<Binned>,
-        target: Target,
-    ) -> Self {
-        TrainData {
-            cols,
-            n_rows,
-            n_features,
-            bins,
-            target,
-            row_codes: OnceLock::new(),
-            edge_guides: OnceLock::new(),
-            any_missing: OnceLock::new(),
-        }
-    }
-
-    /// Whether any bin code is the missing code (a NaN somewhere in the features).
-    pub fn any_missing(&self) -> bool {
-        *self.any_missing.get_or_init(|| self.bins.as_ref().is_some_and(|b| b.codes.contains(&MISSING_BIN)))
-    }
-
-    /// Guides to each feature's bin edges (one per feature with bins, none without).
-    pub fn edge_guides(&self) -> &[EdgeGuide] {
-        self.edge_guides.get_or_init(|| {
-            self.bins.as_ref().map_or_else(Vec::new, |b| b.edges.iter().map(|e| EdgeGuide::new(e)).collect())
-        })
-    }
-
-    /// The bin codes row-major, or `None` without bins.
-    fn row_codes(&self) -> Option<&[u8]> {
-        let bins = self.bins.as_ref()?;
-        let (n, nf) = (self.n_rows, self.n_features);
-        Some(self.row_codes.get_or_init(|| {
-            let mut out = vec![0u8; n * nf];
-            for (f, col) in bins.codes.chunks_exact(n).enumerate() {
-                for (row, &c) in out.chunks_exact_mut(nf).zip(col) {
-                    row[f] = c;
-                }
-            }
-            out
-        }))
-    }
-
-    #[inline]
-    pub fn column(&self, f: usize) -> &[f32] {
-        &self.cols[f * self.n_rows..(f + 1) * self.n_rows]
-    }
-
-    fn n_stats(&self) -> usize {
-        match &self.target {
-            Target::Class { n_classes, .. } => *n_classes,
-            Target::Reg { .. } => 3,
-        }
-    }
-}
-
-/// Resolved growth parameters.
-#[derive(Debug, Clone)]
-pub(crate) struct GrowParams {
-    pub criterion: Criterion,
-    pub max_depth: usize,
-    pub min_samples_split: usize,
-    pub min_samples_leaf: usize,
-    pub min_impurity_decrease: f64,
-    pub max_features: usize,
-    pub max_leaf_nodes: Option<usize>,
-    pub random_split: bool,
-    /// Grow small subtrees on compact copies of their rows (an optimisation; results are identical).
-    pub localize: bool,
-}
 
 /// A node waiting to be split (or to become a leaf).
 #[derive(Clone)]
@@ -355,35 +234,6 @@ fn localize(
     (local, local_samples, ws)
 }
 
-/// A node's statistics, on the stack for up to 16 values (most problems), on the heap beyond.
-pub(crate) struct NodeStats {
-    small: [f64; 16],
-    large: Vec<f64>,
-    k: usize,
-}
-
-impl NodeStats {
-    fn zeros(k: usize) -> Self {
-        NodeStats { small: [0.0; 16], large: if k > 16 { vec![0.0; k] } else { Vec::new() }, k }
-    }
-
-    fn of(node: NodeView<'_>, k: usize) -> Self {
-        let mut st = NodeStats::zeros(k);
-        for (&y, &w) in node.ys.iter().zip(node.ws) {
-            acc(st.as_mut(), node.classification, y, w, 1.0);
-        }
-        st
-    }
-
-    fn as_mut(&mut self) -> &mut [f64] {
-        if self.k > 16 { &mut self.large } else { &mut self.small[..self.k] }
-    }
-
-    fn as_slice(&self) -> &[f64] {
-        if self.k > 16 { &self.large } else { &self.small[..self.k] }
-    }
-}
-
 /// Appends a node for `rows[start..end]`, computes its values and impurity, and searches its split.
 #[allow(clippy::too_many_arguments)]
 fn make_node(
@@ -493,8 +343,8 @@ fn push_values(
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::MaxFeatures;
     use super::*;
-    use crate::params::MaxFeatures;
 
     fn et_params(n_features: usize, criterion: Criterion) -> GrowParams {
         GrowParams {

@@ -8,13 +8,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
-use crate::criterion::Criterion;
+use crate::cart::{Criterion, MaxFeatures, Splitter, TrainData, TreeParams, encode_target, fit_tree};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::{PREDICT_CHUNK, TreeParams, argmax, encode_target, fit_tree, rows_of};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, check_predict_input};
-use crate::grow::TrainData;
-use crate::params::{MaxFeatures, Splitter};
+use crate::stats::argmax;
+use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 use crate::tree::{Tree, normalize};
 
 /// Tree groups predicted in parallel (fixed, so sums are added in the same order on any machine).

@@ -13,10 +13,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
+use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor, with_prepared_reuse};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::{DecisionTreeClassifier, DecisionTreeRegressor, argmax, with_prepared_reuse};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::stats::argmax;
 
 /// SAMME AdaBoost classifier over base estimator `E` (default: depth-1 trees, i.e. stumps).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

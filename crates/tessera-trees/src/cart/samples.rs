@@ -1,9 +1,9 @@
 //! A tree's samples during growth: row ids, targets, weights and (Extra Trees on binned data) code rows,
 //! in two buffers alternating by depth, and the branch-free partition that splits a node's range.
 
-use super::{NodeStats, TrainData};
-use crate::booster_partition::with_stride;
-use crate::split::{NodeView, Split, acc};
+use super::data::TrainData;
+use super::split::{NodeView, Split, acc};
+use crate::binning::with_stride;
 
 /// A tree's training rows with their targets and weights, kept in the same order as the rows are
 /// partitioned, so each node's samples are one contiguous range of all three.
@@ -165,4 +165,33 @@ fn partition_by<const S: usize, const ACC: bool>(
     }
     let [left, right] = sides;
     (start + l, left, right)
+}
+
+/// A node's statistics, on the stack for up to 16 values (most problems), on the heap beyond.
+pub(super) struct NodeStats {
+    small: [f64; 16],
+    large: Vec<f64>,
+    k: usize,
+}
+
+impl NodeStats {
+    pub(super) fn zeros(k: usize) -> Self {
+        NodeStats { small: [0.0; 16], large: if k > 16 { vec![0.0; k] } else { Vec::new() }, k }
+    }
+
+    pub(super) fn of(node: NodeView<'_>, k: usize) -> Self {
+        let mut st = NodeStats::zeros(k);
+        for (&y, &w) in node.ys.iter().zip(node.ws) {
+            acc(st.as_mut(), node.classification, y, w, 1.0);
+        }
+        st
+    }
+
+    pub(super) fn as_mut(&mut self) -> &mut [f64] {
+        if self.k > 16 { &mut self.large } else { &mut self.small[..self.k] }
+    }
+
+    pub(super) fn as_slice(&self) -> &[f64] {
+        if self.k > 16 { &self.large } else { &self.small[..self.k] }
+    }
 }

@@ -15,18 +15,24 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MAX_BINS};
-use crate::booster_grow::grow_tree;
-use crate::booster_partition::RowPartition;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::{PREDICT_CHUNK, argmax, rows_of};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Model, check_predict_input};
 use crate::metrics;
+use crate::stats::{argmax, sigmoid, weighted_quantile};
 use crate::tree::Tree;
+use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 
-pub use crate::booster_objective::{EvalMetric, Objective};
-use crate::booster_objective::{eval_metric, grad_hess_pairs, weighted_pairs};
-use crate::stats::{sigmoid, weighted_quantile};
+mod grow;
+mod objective;
+mod partition;
+mod xgboost_json;
+
+use grow::grow_tree;
+pub use objective::{EvalMetric, Objective};
+use objective::{eval_metric, grad_hess_pairs, weighted_pairs};
+use partition::RowPartition;
+pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};
 
 /// Hyperparameters, named and defaulted as XGBoost's (`tree_method=hist`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -576,7 +582,11 @@ impl FittedBooster {
                         }
                         for (t, tree) in self.trees.iter().enumerate() {
                             let o = t % k;
-                            crate::shap::add_tree_shap(tree, &row, &mut phi[o * (d + 1)..(o + 1) * (d + 1)]);
+                            crate::tree::shap::add_tree_shap(
+                                tree,
+                                &row,
+                                &mut phi[o * (d + 1)..(o + 1) * (d + 1)],
+                            );
                         }
                         phi.into_iter().map(|v| v as f32).collect::<Vec<f32>>()
                     })

@@ -9,14 +9,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
-use crate::criterion::Criterion;
+use crate::cart::{Criterion, HIST_MIN_ROWS, Target, TrainData, TreeParams, fit_tree};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::decision_tree::{PREDICT_CHUNK, TreeParams, argmax, rows_of};
 use crate::error::{Error, Result, param};
 use crate::estimator::{Estimator, Model, check_predict_input};
-use crate::grow::{Target, TrainData};
-use crate::stats::{sigmoid, weighted_quantile};
-use crate::tree::Tree;
+use crate::stats::{argmax, sigmoid, weighted_quantile};
+use crate::tree::batch::{PREDICT_CHUNK, rows_of};
+use crate::tree::{Tree, normalize};
 
 /// The loss gradient boosting minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -150,7 +149,7 @@ impl Booster<'_> {
         self.data.target = Target::Reg { y: gradient.to_vec() };
         let g = self.params.tree.grow_params(self.x.ncols())?;
         let w: Vec<f32> = self.weights.iter().zip(mask).map(|(a, b)| a * b).collect();
-        let mut tree = crate::decision_tree::fit_tree(&self.data, &self.params.tree, &g, &w, seed);
+        let mut tree = fit_tree(&self.data, &self.params.tree, &g, &w, seed);
         // Line search: rows (in the round's sample) grouped by leaf. Every row's leaf is returned too, so
         // the caller updates the raw predictions without walking the tree again.
         let leaves: Vec<usize> = rows_of(self.x).map(|row| tree.leaf_index(&row)).collect();
@@ -245,7 +244,7 @@ fn fit_gb(
             .collect(),
     };
     let mut raw: Vec<Vec<f64>> = init.iter().map(|&v| vec![v; n]).collect();
-    let data = TrainData::with_bins_from(x, Target::Reg { y: vec![0.0; n] }, crate::split::HIST_MIN_ROWS);
+    let data = TrainData::with_bins_from(x, Target::Reg { y: vec![0.0; n] }, HIST_MIN_ROWS);
     let mut booster = Booster { params: p, x, weights: &weights, data };
     let mut rng = SeededRng::new(p.seed);
     let mut trees = Vec::with_capacity(p.n_estimators * n_outputs);
@@ -449,7 +448,7 @@ impl FittedGradientBoosting {
                 *s += v;
             }
         }
-        crate::tree::normalize(sum)
+        normalize(sum)
     }
 }
 
