@@ -45,6 +45,7 @@ pub fn run() -> Result<(), String> {
     check_manifests(&root, &mut problems);
     check_fixture_budget(&root, &mut problems);
     check_dependency_rules(&root, &mut problems)?;
+    check_import_rules(&root, &mut problems)?;
     if problems.is_empty() {
         eprintln!("tidy: {} Rust files checked, all rules hold", rs_files.len());
         Ok(())
@@ -184,6 +185,106 @@ fn check_dependency_rules(root: &Path, problems: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
+/// A layering rule read from ARCHITECTURE.md: no file under `folder` of crate `krate` names any of the
+/// `forbidden` top-level modules of its crate (`crate::NAME`).
+#[derive(Debug)]
+struct ImportRule {
+    krate: String,
+    folder: String,
+    forbidden: Vec<String>,
+}
+
+fn parse_import_rules(text: &str) -> Vec<ImportRule> {
+    text.lines()
+        .filter(|l| l.contains("never imports"))
+        .filter_map(|l| {
+            let quoted: Vec<&str> = l.split('`').skip(1).step_by(2).collect();
+            let (krate, folder) = (quoted.first()?, quoted.get(1)?);
+            let forbidden: Vec<String> =
+                quoted[2..].iter().filter_map(|q| q.strip_prefix("crate::")).map(str::to_string).collect();
+            (!forbidden.is_empty()).then(|| ImportRule {
+                krate: krate.to_string(),
+                folder: folder.trim_end_matches('/').to_string(),
+                forbidden,
+            })
+        })
+        .collect()
+}
+
+/// The top-level modules a Rust source names through `crate::` (`crate::a::b`, `crate::{a, b::c}`),
+/// with the line of each; comment lines are skipped.
+fn crate_modules_named(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("//") {
+            continue;
+        }
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or("");
+                for item in inner.split(',') {
+                    let name: String =
+                        item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    if !name.is_empty() {
+                        out.push((i + 1, name));
+                    }
+                }
+            } else {
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    out.push((i + 1, name));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_import_rules(root: &Path, problems: &mut Vec<String>) -> Result<(), String> {
+    let arch = root.join("docs/ARCHITECTURE.md");
+    let text = std::fs::read_to_string(&arch).map_err(|e| format!("{}: {e}", arch.display()))?;
+    for rule in parse_import_rules(&text) {
+        let dir = root.join("crates").join(&rule.krate).join(&rule.folder);
+        if !dir.exists() {
+            problems.push(format!(
+                "layering rule for `{}` names `{}`, which does not exist",
+                rule.krate, rule.folder
+            ));
+            continue;
+        }
+        let mut files = Vec::new();
+        collect(&dir, &mut files, &|p| p.extension().is_some_and(|e| e == "rs"));
+        let mut broken = 0;
+        for file in &files {
+            let Ok(source) = std::fs::read_to_string(file) else { continue };
+            for (line, name) in crate_modules_named(&source) {
+                if rule.forbidden.contains(&name) {
+                    broken += 1;
+                    let rel = file.strip_prefix(root).unwrap_or(file).display();
+                    problems.push(format!(
+                        "layering rule broken: {rel}:{line} uses `crate::{name}` (docs/ARCHITECTURE.md: `{}` never \
+                         imports it)",
+                        rule.folder
+                    ));
+                }
+            }
+        }
+        if broken == 0 {
+            eprintln!(
+                "tidy: `{}` {} never imports {}: holds ({} files)",
+                rule.krate,
+                rule.folder,
+                rule.forbidden.join(", "),
+                files.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +299,22 @@ mod tests {
         assert_eq!(rules.len(), 3);
         assert!(!rules[0].no_default_features && rules[1].no_default_features);
         assert_eq!(rules[2].forbidden, "tessera-*");
+    }
+
+    #[test]
+    fn parses_layering_rules_and_finds_back_imports() {
+        let rules = parse_import_rules(
+            "- In `tessera-trees`, `src/tree/` never imports `crate::cart` or `crate::booster`.\n\
+             - `a` never depends on `b`.",
+        );
+        assert_eq!(rules.len(), 1);
+        assert_eq!((rules[0].krate.as_str(), rules[0].folder.as_str()), ("tessera-trees", "src/tree"));
+        assert_eq!(rules[0].forbidden, ["cart", "booster"]);
+        let named = crate_modules_named(
+            "use crate::error::Result;\n// use crate::cart::X;\nuse crate::{binning::Binned, stats};\n\
+             let t = crate::cart::fit_tree(x);",
+        );
+        let names: Vec<(usize, &str)> = named.iter().map(|(l, n)| (*l, n.as_str())).collect();
+        assert_eq!(names, [(1, "error"), (3, "binning"), (3, "stats"), (4, "cart")]);
     }
 }

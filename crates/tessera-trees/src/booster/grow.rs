@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
+use super::gain::Gain;
 use super::partition::{Hist, RowPartition, SplitJob, threshold_sides};
 use super::{BoosterParams, GrowPolicy};
 use crate::binning::{Binned, MISSING_BIN};
@@ -91,10 +92,12 @@ fn best_split(
     h: f64,
     bounds: (f64, f64),
 ) -> Option<Candidate> {
+    let gain = Gain::of(p);
     let constrained = !p.monotone_constraints.is_empty();
-    let weight = |g: f64, h: f64| p.leaf_weight(g, h).clamp(bounds.0, bounds.1);
-    let child_score =
-        |g: f64, h: f64| if constrained { p.score_given_weight(g, h, weight(g, h)) } else { p.score(g, h) };
+    let weight = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(bounds.0, bounds.1);
+    let child_score = |g: f64, h: f64| {
+        if constrained { gain.score_given_weight(g, h, weight(g, h)) } else { gain.score(g, h) }
+    };
     let parent = child_score(g, h);
     // The gain of sending (gl, hl) left and the rest right, if both children are allowed.
     let gain_of = |gl: f64, hl: f64, constraint: i8| -> Option<f64> {
@@ -209,6 +212,7 @@ fn categorical_splits(
     gain_of: &dyn Fn(f64, f64, i8) -> Option<f64>,
     offer: &mut dyn FnMut(f64, usize, Rule, bool),
 ) {
+    let gain = Gain::of(p);
     let [gm, hm] = hf[MISSING_BIN as usize];
     let (gt, ht) = hf.iter().fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
     let present: Vec<(usize, [f64; 2])> = hf
@@ -246,7 +250,7 @@ fn categorical_splits(
     }
     let mut order = present;
     order.sort_by(|a, b| {
-        p.leaf_weight(a.1[0], a.1[1]).total_cmp(&p.leaf_weight(b.1[0], b.1[1])).then(a.0.cmp(&b.0))
+        gain.leaf_weight(a.1[0], a.1[1]).total_cmp(&gain.leaf_weight(b.1[0], b.1[1])).then(a.0.cmp(&b.0))
     });
     let (mut g_prefix, mut h_prefix) = (0.0, 0.0);
     let k_all = order.len();
@@ -282,6 +286,7 @@ pub(crate) fn grow_tree(
     split_stats: &mut [[f64; 3]],
     rng: &mut SeededRng,
 ) -> (Tree, Vec<LeafRows>) {
+    let gain = Gain::of(p);
     // Column sampling by level and by node: a subset of the tree's features per depth, and of that
     // per node. Histograms still cover the tree's features, so subtraction stays exact.
     let mut level_features: Vec<Vec<usize>> = Vec::new();
@@ -304,7 +309,7 @@ pub(crate) fn grow_tree(
     let mut tree = Tree::empty(bins.edges.len(), 1);
     let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
         let id = tree.nodes.len();
-        tree.values.push((p.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
+        tree.values.push((gain.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
         tree.impurity.push(0.0);
         tree.weighted_n.push(hs);
         tree.nodes.push(Node::leaf(id, 0.0));
@@ -400,7 +405,7 @@ pub(crate) fn grow_tree(
             let (mut bl, mut br) = (node.bounds, node.bounds);
             let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
             if constraint != 0 {
-                let clamp = |g: f64, h: f64| p.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
+                let clamp = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
                 let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
                 if constraint > 0 {
                     (bl.1, br.0) = (mid, mid);
