@@ -6,6 +6,8 @@
 //! ones, with missing values). To rewrite them after a deliberate format or algorithm change:
 //! `TESSERA_WRITE_SAVED_MODELS=1 cargo test -p tessera-trees --test saved_models`.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::PathBuf;
 
 use ndarray::{Array1, Array2};
