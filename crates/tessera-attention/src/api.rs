@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, WithDType};
 use half::{bf16, f16};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shape, unsupported};
 use crate::kernel::backward::{Saved, backward};
 use crate::kernel::decode::{forward_split, worth_splitting};
 use crate::kernel::forward::forward;
@@ -28,31 +28,26 @@ struct Dense {
 fn dims4(name: &str, t: &Tensor) -> Result<[usize; 4]> {
     match t.dims() {
         &[a, b, c, d] => Ok([a, b, c, d]),
-        other => {
-            Err(Error::Shape(format!("{name} must be (batch, heads, seq, head_dim), found shape {other:?}")))
-        }
+        other => Err(shape(name, "(batch, heads, seq, head_dim)", format!("{other:?}"))),
     }
 }
 
 fn check_common(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<()> {
     for (name, t) in [("k", k), ("v", v)] {
         if t.dtype() != q.dtype() {
-            return Err(Error::Unsupported(format!(
-                "{name} is {:?} but q is {:?}; q, k and v must share a dtype",
+            return Err(unsupported(
+                name,
                 t.dtype(),
-                q.dtype()
-            )));
+                &format!("q, k and v must share a dtype; q is {:?}", q.dtype()),
+            ));
         }
     }
     if !matches!(q.dtype(), DType::F32 | DType::F16 | DType::BF16) {
-        return Err(Error::Unsupported(format!("dtype {:?}: the kernels take f32, f16 and bf16", q.dtype())));
+        return Err(unsupported("q", q.dtype(), "the kernels take f32, f16 and bf16"));
     }
     for (name, t) in [("q", q), ("k", k), ("v", v)] {
         if !matches!(t.device(), Device::Cpu) {
-            return Err(Error::Unsupported(format!(
-                "{name} is on {:?}: these kernels run on the CPU",
-                t.device()
-            )));
+            return Err(unsupported(name, t.device(), "these kernels run on the CPU"));
         }
     }
     Ok(())
@@ -63,18 +58,14 @@ fn check_dense(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dense> {
     let [b, h, lq, d] = dims4("q", q)?;
     let [bk, hk, lk, dk] = dims4("k", k)?;
     if v.dims() != k.dims() {
-        return Err(Error::Shape(format!(
-            "v has shape {:?} but k has {:?}; they must match",
-            v.dims(),
-            k.dims()
-        )));
+        return Err(shape("v", format!("the shape of k, {:?}", k.dims()), format!("{:?}", v.dims())));
     }
     if bk != b || dk != d {
-        return Err(Error::Shape(format!(
-            "k has shape {:?}; expected (batch = {b}, kv_heads, seq_k, head_dim = {d}) to match q {:?}",
-            k.dims(),
-            q.dims()
-        )));
+        return Err(shape(
+            "k",
+            format!("(batch = {b}, kv_heads, seq_k, head_dim = {d}) to match q {:?}", q.dims()),
+            format!("{:?}", k.dims()),
+        ));
     }
     check_heads(h, hk, d)?;
     Ok(Dense { batch: b, heads: h, kv_heads: hk, lq, lk, dim: d })
@@ -82,12 +73,10 @@ fn check_dense(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Dense> {
 
 pub(crate) fn check_heads(h: usize, hk: usize, d: usize) -> Result<()> {
     if hk == 0 || !h.is_multiple_of(hk) {
-        return Err(Error::Shape(format!(
-            "{h} query heads cannot share {hk} key/value heads (need heads % kv_heads == 0)"
-        )));
+        return Err(shape("k", format!("a number of key/value heads dividing the {h} query heads"), hk));
     }
     if d == 0 || d > MAX_HEAD_DIM {
-        return Err(Error::Shape(format!("head_dim {d} is outside 1..={MAX_HEAD_DIM}")));
+        return Err(shape("q", format!("head_dim in 1..={MAX_HEAD_DIM}"), d));
     }
     Ok(())
 }
@@ -96,11 +85,11 @@ fn padding(options: &AttentionOptions, lengths: &[usize]) -> Result<Option<Vec<V
     let Some(mask) = &options.key_padding_mask else { return Ok(None) };
     let max = lengths.iter().copied().max().unwrap_or(0);
     if mask.dims() != [lengths.len(), max] {
-        return Err(Error::Shape(format!(
-            "key_padding_mask must be (batch, seq_k) = ({}, {max}), found {:?}",
-            lengths.len(),
-            mask.dims()
-        )));
+        return Err(shape(
+            "key_padding_mask",
+            format!("(batch, seq_k) = ({}, {max})", lengths.len()),
+            format!("{:?}", mask.dims()),
+        ));
     }
     let rows = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     Ok(Some(rows.into_iter().map(|r| r.into_iter().map(|x| x != 0.0).collect()).collect()))
@@ -115,7 +104,11 @@ pub(crate) fn problem<'a>(
 ) -> Result<Problem<'a>> {
     let scale = options.scale.unwrap_or(1.0 / (dim as f64).sqrt());
     if !scale.is_finite() {
-        return Err(Error::Unsupported(format!("scale must be finite, found {scale}")));
+        return Err(Error::InvalidParameter {
+            name: "scale".into(),
+            expected: "a finite number".into(),
+            found: scale.to_string(),
+        });
     }
     let lengths: Vec<usize> = seqs.iter().map(|s| s.lk).collect();
     let total_q = seqs.iter().map(|s| s.lq).sum();
@@ -145,11 +138,11 @@ impl Buffer {
     fn with<T: WithDType, R>(&self, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
         let (storage, layout) = self.tensor.storage_and_layout();
         let Some((start, end)) = layout.contiguous_offsets() else {
-            return Err(Error::Unsupported("non-contiguous tensor".into()));
+            return Err(unsupported("input", "a non-contiguous layout", "contiguous tensors"));
         };
         match &*storage {
             Storage::Cpu(cpu) => f(&cpu_slice::<T>(cpu)?[start..end]),
-            _ => Err(Error::Unsupported("these kernels run on the CPU".into())),
+            _ => Err(unsupported("input", "a non-CPU storage", "these kernels run on the CPU")),
         }
     }
 }
@@ -185,7 +178,7 @@ fn forward_flat(
         DType::F32 => run_forward::<f32>(p, layouts, bufs, rows, split),
         DType::F16 => run_forward::<f16>(p, layouts, bufs, rows, split),
         DType::BF16 => run_forward::<bf16>(p, layouts, bufs, rows, split),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+        other => Err(unsupported("q", other, "the kernels take f32, f16 and bf16")),
     }
 }
 
@@ -257,14 +250,14 @@ pub fn flash_decode(
 ) -> Result<(Tensor, Tensor)> {
     let s = check_dense(q, k_cache, v_cache)?;
     if seqlens_k.len() != s.batch {
-        return Err(Error::Shape(format!(
-            "seqlens_k has {} entries for a batch of {}",
+        return Err(shape(
+            "seqlens_k",
+            format!("{} entries (one per batch element)", s.batch),
             seqlens_k.len(),
-            s.batch
-        )));
+        ));
     }
     if let Some((b, &n)) = seqlens_k.iter().enumerate().find(|(_, n)| **n > s.lk) {
-        return Err(Error::Shape(format!("seqlens_k[{b}] = {n} exceeds the cache capacity {}", s.lk)));
+        return Err(shape(&format!("seqlens_k[{b}]"), format!("at most the cache capacity {}", s.lk), n));
     }
     let seqs = seqlens_k.iter().map(|&lk| SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk }).collect();
     let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
@@ -325,26 +318,24 @@ fn backward_flat(
         DType::F32 => run_backward::<f32>(p, layouts, refs, lse, sizes),
         DType::F16 => run_backward::<f16>(p, layouts, refs, lse, sizes),
         DType::BF16 => run_backward::<bf16>(p, layouts, refs, lse, sizes),
-        other => Err(Error::Unsupported(format!("dtype {other:?}"))),
+        other => Err(unsupported("q", other, "the kernels take f32, f16 and bf16")),
     }
 }
 
 fn lse_values(lse: &Tensor, expected: &[usize]) -> Result<Vec<f32>> {
     if lse.dims() != expected {
-        return Err(Error::Shape(format!("lse has shape {:?}, expected {expected:?}", lse.dims())));
+        return Err(shape("lse", format!("{expected:?}"), format!("{:?}", lse.dims())));
     }
     Ok(lse.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
 fn check_like(name: &str, t: &Tensor, like: &Tensor) -> Result<()> {
     if t.dims() != like.dims() || t.dtype() != like.dtype() {
-        return Err(Error::Shape(format!(
-            "{name} must match q: shape {:?} {:?}, found {:?} {:?}",
-            like.dims(),
-            like.dtype(),
-            t.dims(),
-            t.dtype()
-        )));
+        return Err(shape(
+            name,
+            format!("the shape and dtype of q, {:?} {:?}", like.dims(), like.dtype()),
+            format!("{:?} {:?}", t.dims(), t.dtype()),
+        ));
     }
     Ok(())
 }
@@ -378,17 +369,19 @@ pub fn flash_attention_backward(
 /// Sequences of a packed batch, from flash-attn's cumulative offsets.
 fn packed_seqs(cu_q: &[u32], cu_k: &[u32], tq: usize, tk: usize) -> Result<Vec<SeqPair>> {
     if cu_q.len() != cu_k.len() || cu_q.len() < 2 {
-        return Err(Error::Shape(format!(
-            "cu_seqlens_q and cu_seqlens_k need batch + 1 >= 2 entries each, found {} and {}",
-            cu_q.len(),
-            cu_k.len()
-        )));
+        return Err(shape(
+            "cu_seqlens_q/cu_seqlens_k",
+            "batch + 1 >= 2 entries each",
+            format!("{} and {}", cu_q.len(), cu_k.len()),
+        ));
     }
     for (name, cu, total) in [("cu_seqlens_q", cu_q, tq), ("cu_seqlens_k", cu_k, tk)] {
         if cu[0] != 0 || cu.windows(2).any(|w| w[1] < w[0]) || *cu.last().unwrap_or(&0) as usize != total {
-            return Err(Error::Shape(format!(
-                "{name} must rise from 0 to the total token count {total}, found {cu:?}"
-            )));
+            return Err(shape(
+                name,
+                format!("offsets rising from 0 to the total token count {total}"),
+                format!("{cu:?}"),
+            ));
         }
     }
     Ok(cu_q
@@ -406,9 +399,7 @@ fn packed_seqs(cu_q: &[u32], cu_k: &[u32], tq: usize, tk: usize) -> Result<Vec<S
 fn dims3(name: &str, t: &Tensor) -> Result<[usize; 3]> {
     match t.dims() {
         &[a, b, c] => Ok([a, b, c]),
-        other => {
-            Err(Error::Shape(format!("{name} must be (tokens, heads, head_dim), found shape {other:?}")))
-        }
+        other => Err(shape(name, "(tokens, heads, head_dim)", format!("{other:?}"))),
     }
 }
 
@@ -417,12 +408,11 @@ fn check_packed(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<([usize; 3], [usiz
     let qd = dims3("q", q)?;
     let kd = dims3("k", k)?;
     if v.dims() != k.dims() || kd[2] != qd[2] {
-        return Err(Error::Shape(format!(
-            "k {:?} and v {:?} must match each other and q's head_dim {}",
-            k.dims(),
-            v.dims(),
-            qd[2]
-        )));
+        return Err(shape(
+            "k/v",
+            format!("equal shapes with q's head_dim {}", qd[2]),
+            format!("{:?} and {:?}", k.dims(), v.dims()),
+        ));
     }
     check_heads(qd[1], kd[1], qd[2])?;
     Ok((qd, kd))

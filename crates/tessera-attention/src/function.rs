@@ -58,7 +58,7 @@ pub fn flash_attention_var(q: &Var, k: &Var, v: &Var, options: &AttentionOptions
     let o = out.pop();
     match (o, lse) {
         (Some(o), Some(lse)) => Ok((o, lse)),
-        _ => Err(crate::Error::Shape("flash attention returned no output".into())),
+        _ => Err(crate::error::shape("output", "one output tensor", "none")),
     }
 }
 

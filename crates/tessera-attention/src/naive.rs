@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Tensor};
 use tessera_autograd::Var;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::{AttentionOptions, Visibility};
 
 fn shapes(q: &Tensor, k: &Tensor) -> Result<([usize; 4], [usize; 4])> {
@@ -12,9 +12,11 @@ fn shapes(q: &Tensor, k: &Tensor) -> Result<([usize; 4], [usize; 4])> {
         (&[a, b, c, d], &[e, f, g, h]) if a == e && d == h && f > 0 && b % f == 0 => {
             Ok(([a, b, c, d], [e, f, g, h]))
         }
-        (a, b) => Err(Error::Shape(format!(
-            "naive attention needs q (B, H, Lq, D) and k/v (B, Hkv, Lk, D) with H % Hkv == 0; found {a:?} and {b:?}"
-        ))),
+        (a, b) => Err(crate::error::shape(
+            "q/k",
+            "q (B, H, Lq, D) and k/v (B, Hkv, Lk, D) with H % Hkv == 0",
+            format!("{a:?} and {b:?}"),
+        )),
     }
 }
 
@@ -24,10 +26,11 @@ fn visible(options: &AttentionOptions, batch: usize, lq: usize, lk: usize) -> Re
     let pad = match &options.key_padding_mask {
         Some(m) => {
             if m.dims() != [batch, lk] {
-                return Err(Error::Shape(format!(
-                    "key_padding_mask must be ({batch}, {lk}), found {:?}",
-                    m.dims()
-                )));
+                return Err(crate::error::shape(
+                    "key_padding_mask",
+                    format!("({batch}, {lk})"),
+                    format!("{:?}", m.dims()),
+                ));
             }
             Some(m.to_dtype(DType::F32)?.to_vec2::<f32>()?)
         }

@@ -109,6 +109,17 @@ pub struct BenchArgs {
 }
 
 /// Runs an attention subcommand.
+/// An attention error about the inputs (shapes, dtypes, options) as a usage error naming where they came
+/// from; any other (a failed tensor operation) as itself.
+fn input_error(e: tessera_attention::Error, input: &str) -> CliError {
+    match e {
+        tessera_attention::Error::Shape { .. }
+        | tessera_attention::Error::InvalidParameter { .. }
+        | tessera_attention::Error::Unsupported { .. } => CliError::Usage(format!("{input}: {e}")),
+        other => CliError::Attention(other),
+    }
+}
+
 pub fn run(cmd: AttentionCommand) -> Result<(), CliError> {
     match cmd {
         AttentionCommand::Run(args) => run_file(&args),
@@ -125,14 +136,13 @@ fn run_file(args: &RunArgs) -> Result<(), CliError> {
     if names.iter().any(|n| n == "key_padding_mask") {
         options.key_padding_mask = Some(file.load("key_padding_mask", &dev)?);
     }
-    let input = args.input.display();
-    let (o, lse) =
-        flash_attention(&q, &k, &v, &options).map_err(|e| CliError::Usage(format!("{input}: {e}")))?;
+    let input = args.input.display().to_string();
+    let (o, lse) = flash_attention(&q, &k, &v, &options).map_err(|e| input_error(e, &input))?;
     let mut outputs: Vec<(&str, Tensor)> = vec![("o", o.clone()), ("lse", lse.clone())];
     if names.iter().any(|n| n == "do") {
         let d_o = file.load("do", &dev)?;
         let (dq, dk, dv) = flash_attention_backward(&q, &k, &v, &o, &lse, &d_o, &options)
-            .map_err(|e| CliError::Usage(format!("{input}: {e}")))?;
+            .map_err(|e| input_error(e, &input))?;
         outputs.extend([("dq", dq), ("dk", dk), ("dv", dv)]);
     }
     let refs: Vec<(&str, &Tensor)> = outputs.iter().map(|(n, t)| (*n, t)).collect();
@@ -175,7 +185,7 @@ fn bench(args: &BenchArgs) -> Result<(), CliError> {
     let (q, k, v) = (random(args.heads)?, random(kv_heads)?, random(kv_heads)?);
     let d_o = if args.backward { Some(random(args.heads)?) } else { None };
     let options = args.mask.options();
-    let attention_error = |e: tessera_attention::Error| CliError::Usage(e.to_string());
+    let attention_error = |e: tessera_attention::Error| input_error(e, "the generated inputs");
     let (baseline, _) = memory();
     let step = || -> Result<(), CliError> {
         let (o, lse) = flash_attention(&q, &k, &v, &options).map_err(attention_error)?;

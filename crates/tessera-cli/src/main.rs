@@ -43,6 +43,9 @@ pub enum CliError {
     /// A model could not be trained, applied, saved or loaded.
     #[error(transparent)]
     Trees(#[from] tessera_trees::Error),
+    /// The attention kernels failed on valid inputs (a tensor operation).
+    #[error(transparent)]
+    Attention(#[from] tessera_attention::Error),
     /// Writing output failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_datasets::{CsvOptions, Dataset, Task, TaskKind, read_csv};
 use tessera_trees::{
-    AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, BoosterParams, Criterion,
+    AdaBoostClassifier, AdaBoostRegressor, AnyEstimator, AnyModel, Bagging, BoosterParams,
     DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor,
-    FittedBooster, GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, GrowPolicy,
-    HistGradientBooster, MaxFeatures, Model, Objective, RandomForestClassifier, RandomForestRegressor,
-    StackingClassifier, StackingRegressor, TreeParams, load_model, metrics, save_model,
+    FittedBooster, GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBooster, Model,
+    Objective, RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor,
+    TreeParams, load_model, metrics, save_model,
 };
 
 use crate::CliError;
@@ -90,15 +90,11 @@ pub fn run(cmd: TreesCommand) -> Result<(), CliError> {
 }
 
 fn tree_params(a: &TrainArgs, mut p: TreeParams) -> Result<TreeParams, CliError> {
-    if let Some(c) = &a.criterion {
-        p.criterion = Criterion::parse(c).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--criterion `{c}`: expected gini, entropy, squared_error or absolute_error"
-            ))
-        })?;
+    if let Some(c) = a.criterion {
+        p.criterion = c;
     }
-    if let Some(m) = &a.max_features {
-        p.max_features = MaxFeatures::parse(m)?;
+    if let Some(m) = a.max_features {
+        p.max_features = m;
     }
     p.max_depth = a.max_depth.or(p.max_depth);
     p.min_samples_split = a.min_samples_split.unwrap_or(p.min_samples_split);
@@ -152,24 +148,13 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
             AnyEstimator::AdaBoostRegressor(e)
         }
         (ModelKind::Gbdt, _) => {
-            let loss = match a.loss.as_deref() {
-                None => {
-                    if classify {
-                        GbLoss::LogLoss
-                    } else {
-                        GbLoss::SquaredError
-                    }
-                }
-                Some("squared_error") => GbLoss::SquaredError,
-                Some("absolute_error") => GbLoss::AbsoluteError,
-                Some("huber") => GbLoss::Huber { alpha: a.alpha },
-                Some("quantile") => GbLoss::Quantile { alpha: a.alpha },
-                Some("log_loss") => GbLoss::LogLoss,
-                Some(other) => {
-                    return Err(CliError::Usage(format!(
-                        "--loss `{other}`: expected squared_error, absolute_error, huber, quantile or log_loss"
-                    )));
-                }
+            // The quantile of the huber and quantile losses comes from --alpha.
+            let loss = match a.loss {
+                None if classify => GbLoss::LogLoss,
+                None => GbLoss::SquaredError,
+                Some(GbLoss::Huber { .. }) => GbLoss::Huber { alpha: a.alpha },
+                Some(GbLoss::Quantile { .. }) => GbLoss::Quantile { alpha: a.alpha },
+                Some(loss) => loss,
             };
             let mut p = if classify {
                 GradientBoostingClassifier::new().params
@@ -266,16 +251,13 @@ fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliErr
     Ok(model)
 }
 
-/// Rewords "no column named X" for a prediction file as what the model needs.
+/// Rewords a missing column of a prediction file as what the model needs.
 fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
     match &e {
-        tessera_datasets::Error::File { message, .. } if message.starts_with("no column named") => {
-            let name = message.split('`').nth(1).unwrap_or("?");
-            CliError::Usage(format!(
-                "{}: the model needs column `{name}`, which the file lacks",
-                source.display()
-            ))
-        }
+        tessera_datasets::Error::MissingColumn { name, .. } => CliError::Usage(format!(
+            "{}: the model needs column `{name}`, which the file lacks",
+            source.display()
+        )),
         _ => CliError::Datasets(e),
     }
 }
@@ -417,13 +399,8 @@ fn check_categories(data: &Dataset, features: Vec<usize>) -> Result<Vec<usize>, 
 /// Trains the histogram booster with XGBoost's parameter names, printing each round's evaluation metric
 /// (and elapsed time) on a terminal.
 fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBooster, CliError> {
-    let objective = match a.objective.as_deref() {
-        Some(name) => Objective::parse(name).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--objective `{name}`: expected reg:squarederror, reg:absoluteerror, reg:pseudohubererror, \
-                 binary:logistic, multi:softprob or count:poisson"
-            ))
-        })?,
+    let objective = match a.objective {
+        Some(objective) => objective,
         None if classify => {
             if data.task().n_classes() == Some(2) {
                 Objective::Logistic
@@ -458,17 +435,9 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
             Some(text) => parse_constraints(text)?,
             None => Vec::new(),
         },
-        eval_metric: a.eval_metric.as_deref().map(str::parse).transpose()?,
+        eval_metric: a.eval_metric,
         max_leaves: a.max_leaves.unwrap_or(d.max_leaves),
-        grow_policy: match a.grow_policy.as_deref() {
-            None | Some("depthwise") => GrowPolicy::Depthwise,
-            Some("lossguide") => GrowPolicy::Lossguide,
-            Some(other) => {
-                return Err(CliError::Usage(format!(
-                    "--grow-policy `{other}`: expected depthwise or lossguide"
-                )));
-            }
-        },
+        grow_policy: a.grow_policy.unwrap_or(d.grow_policy),
         seed: a.seed,
         ..d
     };

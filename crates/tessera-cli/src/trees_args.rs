@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use tessera_trees::{Criterion, EvalMetric, GbLoss, GrowPolicy, MaxFeatures, Objective};
+
 use crate::data::TaskArg;
 
 /// `tessera trees ...`
@@ -64,7 +66,7 @@ pub struct TrainArgs {
     pub max_depth: Option<usize>,
     /// Features per split: sqrt, log2, all, a fraction (0.5) or a count (3).
     #[arg(long)]
-    pub max_features: Option<String>,
+    pub max_features: Option<MaxFeatures>,
     /// Minimum rows to split a node.
     #[arg(long)]
     pub min_samples_split: Option<usize>,
@@ -76,7 +78,7 @@ pub struct TrainArgs {
     pub max_leaf_nodes: Option<usize>,
     /// Split criterion: gini, entropy, squared_error, absolute_error.
     #[arg(long)]
-    pub criterion: Option<String>,
+    pub criterion: Option<Criterion>,
     /// Cost-complexity pruning parameter.
     #[arg(long)]
     pub ccp_alpha: Option<f64>,
@@ -85,7 +87,7 @@ pub struct TrainArgs {
     pub learning_rate: Option<f64>,
     /// Gradient boosting loss: squared_error, absolute_error, huber, quantile (regression), log_loss.
     #[arg(long)]
-    pub loss: Option<String>,
+    pub loss: Option<GbLoss>,
     /// Huber and quantile losses: the alpha quantile.
     #[arg(long, default_value_t = 0.9)]
     pub alpha: f64,
@@ -95,7 +97,7 @@ pub struct TrainArgs {
     /// Histogram booster objective (XGBoost's names): reg:squarederror, reg:absoluteerror,
     /// reg:pseudohubererror, binary:logistic, multi:softprob, count:poisson.
     #[arg(long)]
-    pub objective: Option<String>,
+    pub objective: Option<Objective>,
     /// Histogram booster: L2 regularisation of leaf weights.
     #[arg(long)]
     pub lambda: Option<f64>,
@@ -136,13 +138,13 @@ pub struct TrainArgs {
     /// Histogram booster: metric of --eval-data and early stopping: rmse, mae, logloss, mlogloss,
     /// error, auc or poisson-nloglik (default: the objective's).
     #[arg(long)]
-    pub eval_metric: Option<String>,
+    pub eval_metric: Option<EvalMetric>,
     /// Histogram booster: maximum leaves per tree (with --grow-policy lossguide).
     #[arg(long)]
     pub max_leaves: Option<usize>,
     /// Histogram booster: depthwise (default) or lossguide.
     #[arg(long)]
-    pub grow_policy: Option<String>,
+    pub grow_policy: Option<GrowPolicy>,
     /// Histogram booster: a labelled CSV evaluated after every round (same target column).
     #[arg(long)]
     pub eval_data: Option<PathBuf>,

@@ -163,24 +163,28 @@ struct Layout {
     is_feature: Vec<bool>,
 }
 
+/// An [`Error::MissingColumn`].
+fn missing(source: &Path, name: &str, headers: &[String]) -> Error {
+    Error::MissingColumn { path: source.to_path_buf(), name: name.to_string(), columns: headers.to_vec() }
+}
+
 impl Layout {
     fn new(headers: Vec<String>, source: &Path, options: &CsvOptions) -> Result<Self> {
         if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(file_error(source, "the file is empty or has no header row"));
         }
         let target_col = match &options.target {
-            Some(name) => Some(headers.iter().position(|h| h == name).ok_or_else(|| {
-                file_error(source, &format!("no column named `{name}` (columns: {})", headers.join(", ")))
-            })?),
+            Some(name) => {
+                Some(headers.iter().position(|h| h == name).ok_or_else(|| missing(source, name, &headers))?)
+            }
             None => None,
         };
         let mut is_feature: Vec<bool> = (0..headers.len()).map(|i| Some(i) != target_col).collect();
         if let Some(wanted) = &options.features {
             is_feature.iter_mut().for_each(|f| *f = false);
             for name in wanted {
-                let i = headers.iter().position(|h| h == name).ok_or_else(|| {
-                    file_error(source, &format!("no column named `{name}` (columns: {})", headers.join(", ")))
-                })?;
+                let i =
+                    headers.iter().position(|h| h == name).ok_or_else(|| missing(source, name, &headers))?;
                 is_feature[i] = Some(i) != target_col;
             }
         }

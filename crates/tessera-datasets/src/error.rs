@@ -39,6 +39,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A column asked for (the target, or a feature) is not in the file's header.
+    #[error("{}: no column named `{name}` (columns: {})", path.display(), columns.join(", "))]
+    MissingColumn {
+        /// The file involved.
+        path: PathBuf,
+        /// The column asked for.
+        name: String,
+        /// The columns the file has.
+        columns: Vec<String>,
+    },
     /// No embedded dataset has this name.
     #[error("no embedded dataset named `{name}` (available: {available})")]
     UnknownDataset {

@@ -3,7 +3,7 @@
 use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shape};
 
 /// The labels of a classification problem: the distinct values seen at fit time, sorted, and each row's
 /// index into them.
@@ -62,7 +62,7 @@ pub(crate) fn check_fit_input(
         return Err(Error::Data("the training set has no feature columns".into()));
     }
     if y.len() != x.nrows() {
-        return Err(Error::Shape(format!("X has {} rows but y has {} labels", x.nrows(), y.len())));
+        return Err(shape("labels y", format!("{} (one per row of X)", x.nrows()), y.len()));
     }
     if let Some(i) = y.iter().position(|v| v.is_nan()) {
         return Err(Error::Data(format!("the label of row {i} is NaN")));
@@ -75,7 +75,7 @@ pub(crate) fn check_fit_input(
         None => Ok(vec![1.0; x.nrows()]),
         Some(w) => {
             if w.len() != x.nrows() {
-                return Err(Error::Shape(format!("X has {} rows but {} sample weights", x.nrows(), w.len())));
+                return Err(shape("sample weights", format!("{} (one per row of X)", x.nrows()), w.len()));
             }
             if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
                 return Err(Error::Data(format!("sample weight {i} is {} (weights must be >= 0)", w[i])));

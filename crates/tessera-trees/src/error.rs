@@ -1,4 +1,6 @@
-//! The one error type of `tessera-trees`.
+//! The one error type of `tessera-trees`: each variant names the kind of problem, the thing involved
+//! (a parameter, an input, a file), and what was expected and found, so callers match variants instead of
+//! reading messages.
 
 use std::path::PathBuf;
 
@@ -10,14 +12,28 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[non_exhaustive]
 pub enum Error {
     /// Inputs disagree in shape (rows of X vs labels vs weights, or columns at predict time).
-    #[error("shape mismatch: {0}")]
-    Shape(String),
+    #[error("shape mismatch: {what}: expected {expected}, found {found}")]
+    Shape {
+        /// The input whose shape is wrong.
+        what: String,
+        /// The shape it should have.
+        expected: String,
+        /// The shape it has.
+        found: String,
+    },
     /// The training data cannot be used (empty, NaN label, a single class, negative weights).
     #[error("invalid training data: {0}")]
     Data(String),
-    /// A hyperparameter is out of its valid range.
-    #[error("invalid parameter: {0}")]
-    Param(String),
+    /// A hyperparameter is out of its valid range, inconsistent with another, or cannot be parsed.
+    #[error("invalid parameter `{name}`: expected {expected}, found {found}")]
+    InvalidParameter {
+        /// The parameter (as in the params struct, or `a/b` for two that conflict).
+        name: String,
+        /// What a valid value is.
+        expected: String,
+        /// The value given.
+        found: String,
+    },
     /// The operation needs something the model does not have (probabilities from a regressor, say).
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -34,6 +50,20 @@ pub enum Error {
     Tensor(#[from] tessera_tensor::Error),
 }
 
-pub(crate) fn param(message: impl Into<String>) -> Error {
-    Error::Param(message.into())
+/// An [`Error::InvalidParameter`].
+pub(crate) fn invalid(name: &str, expected: impl std::fmt::Display, found: impl std::fmt::Display) -> Error {
+    Error::InvalidParameter {
+        name: name.to_string(),
+        expected: expected.to_string(),
+        found: found.to_string(),
+    }
+}
+
+/// An [`Error::Shape`].
+pub(crate) fn shape(
+    what: impl Into<String>,
+    expected: impl std::fmt::Display,
+    found: impl std::fmt::Display,
+) -> Error {
+    Error::Shape { what: what.into(), expected: expected.to_string(), found: found.to_string() }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_datasets::Dataset;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shape};
 
 /// Hyperparameters that can be fitted to data. Cloneable and thread-safe so ensembles can fit copies in
 /// parallel; [`Estimator::with_seed`] reseeds a copy for ensemble member `i`.
@@ -58,10 +58,7 @@ pub trait Model: Send + Sync + Serialize + DeserializeOwned {
 /// Checks a predict-time matrix against the model's feature count.
 pub(crate) fn check_predict_input(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
     if x.ncols() != n_features {
-        return Err(Error::Shape(format!(
-            "the model was fitted on {n_features} features, the input has {}",
-            x.ncols()
-        )));
+        return Err(shape("feature columns", format!("{n_features} (as at fit time)"), x.ncols()));
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ mod any;
 mod binning;
 mod booster;
 mod cart;
+mod check;
 mod data;
 mod ensemble;
 mod error;

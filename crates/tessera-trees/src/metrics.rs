@@ -2,11 +2,11 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shape};
 
 fn same_len(a: usize, b: usize) -> Result<()> {
     if a != b || a == 0 {
-        return Err(Error::Shape(format!("metric inputs have {a} and {b} values (need equal, non-zero)")));
+        return Err(shape("metric inputs", "two equal, non-zero lengths", format!("{a} and {b}")));
     }
     Ok(())
 }
@@ -22,11 +22,11 @@ pub fn accuracy(y_true: ArrayView1<'_, f32>, y_pred: ArrayView1<'_, f32>) -> Res
 pub fn log_loss(y_true: ArrayView1<'_, f32>, proba: ArrayView2<'_, f32>, classes: &[f32]) -> Result<f64> {
     same_len(y_true.len(), proba.nrows())?;
     if proba.ncols() != classes.len() {
-        return Err(Error::Shape(format!(
-            "{} probability columns for {} classes",
+        return Err(shape(
+            "probability columns",
+            format!("{} (one per class)", classes.len()),
             proba.ncols(),
-            classes.len()
-        )));
+        ));
     }
     let eps = 1e-15;
     let mut total = 0.0;

@@ -16,7 +16,7 @@ use tessera_tensor::SeededRng;
 
 use crate::binning::{Binned, MAX_BINS};
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result, invalid, shape};
 use crate::estimator::{Model, check_predict_input};
 use crate::metrics;
 use crate::stats::{argmax, sigmoid, weighted_quantile};
@@ -93,7 +93,11 @@ impl HistGradientBooster {
         progress: impl FnMut(usize, &[(String, f64)]),
     ) -> Result<FittedBooster> {
         if self.params.objective == Objective::Custom {
-            return Err(param("use fit_custom to train with a custom objective"));
+            return Err(invalid(
+                "objective",
+                "a built-in objective (custom ones train through fit_custom)",
+                "custom",
+            ));
         }
         self.fit_inner(x, y, w, eval_sets, early_stopping_rounds, progress, None)
     }
@@ -123,15 +127,16 @@ impl HistGradientBooster {
         mut progress: impl FnMut(usize, &[(String, f64)]),
         custom: Option<&GradHess<'_>>,
     ) -> Result<FittedBooster> {
-        let p = &self.params;
-        p.check()?;
+        let params = self.params.check()?;
+        let p = &params;
         let weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
         let (n, d) = x.dim();
         if !p.monotone_constraints.is_empty() && p.monotone_constraints.len() != d {
-            return Err(param(format!(
-                "monotone_constraints has {} entries for {d} features",
-                p.monotone_constraints.len()
-            )));
+            return Err(invalid(
+                "monotone_constraints",
+                format!("none or one per feature ({d})"),
+                format!("{} entries", p.monotone_constraints.len()),
+            ));
         }
         let classify = matches!(p.objective, Objective::Logistic | Objective::Softprob);
         let (labels, yv): (Option<ClassLabels>, Vec<f64>) = if classify {
@@ -167,22 +172,23 @@ impl HistGradientBooster {
             (None, Objective::Softprob) => vec![0.0; outputs],
             (None, Objective::Custom) => vec![0.0],
         };
-        let max_delta =
-            if p.objective == Objective::Poisson && p.max_delta_step == 0.0 { 0.7 } else { p.max_delta_step };
-        let mut params = p.clone();
-        params.max_delta_step = max_delta;
+        let max_delta = p.max_delta_step;
         let mut cols = Vec::with_capacity(n * d);
         for c in x.columns() {
             cols.extend(c.iter().copied());
         }
         let bin_weights: Option<Vec<f32>> = w.map(|_| weights.iter().map(|&v| v as f32).collect());
         if let Some(&f) = p.categorical_features.iter().find(|&&f| f >= d) {
-            return Err(param(format!("categorical feature {f} is out of range: the data has {d} features")));
+            return Err(invalid("categorical_features", format!("feature indices below {d}"), f));
         }
         if let Some(&f) =
             p.categorical_features.iter().find(|&&f| p.monotone_constraints.get(f).is_some_and(|&c| c != 0))
         {
-            return Err(param(format!("feature {f} is categorical and cannot have a monotone constraint")));
+            return Err(invalid(
+                "categorical_features/monotone_constraints",
+                "no monotone constraint on a categorical feature",
+                format!("feature {f} has both"),
+            ));
         }
         let categorical: Vec<bool> = (0..d).map(|f| p.categorical_features.contains(&f)).collect();
         let mut bins =
@@ -200,11 +206,11 @@ impl HistGradientBooster {
         for (name, ex, ey) in eval_sets {
             check_predict_input(*ex, d)?;
             if ey.len() != ex.nrows() {
-                return Err(Error::Shape(format!(
-                    "eval set `{name}`: {} rows but {} labels",
-                    ex.nrows(),
-                    ey.len()
-                )));
+                return Err(shape(
+                    format!("labels of eval set `{name}`"),
+                    format!("{} (one per row)", ex.nrows()),
+                    ey.len(),
+                ));
             }
         }
         let mut rng = SeededRng::new(p.seed);
@@ -221,11 +227,11 @@ impl HistGradientBooster {
                 Some(f) => {
                     let (g, h) = f(&margin, &yv);
                     if g.len() != n || h.len() != n {
-                        return Err(Error::Shape(format!(
-                            "the custom objective returned {} gradients and {} hessians for {n} rows",
-                            g.len(),
-                            h.len()
-                        )));
+                        return Err(shape(
+                            "gradients/hessians from the custom objective",
+                            format!("{n} each (one per row)"),
+                            format!("{} and {}", g.len(), h.len()),
+                        ));
                     }
                     Ok(vec![weighted_pairs(&g, &h, &weights)])
                 }
@@ -366,7 +372,8 @@ impl FittedBooster {
                 out
             })
             .collect();
-        Array2::from_shape_vec((x.nrows(), k), blocks.concat()).map_err(|e| Error::Shape(e.to_string()))
+        Array2::from_shape_vec((x.nrows(), k), blocks.concat())
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
 
     /// Per-feature contributions to the margin (TreeSHAP), as XGBoost's `pred_contribs`: for each output
@@ -400,7 +407,7 @@ impl FittedBooster {
             })
             .collect();
         Array2::from_shape_vec((x.nrows(), k * (d + 1)), rows.concat())
-            .map_err(|e| Error::Shape(e.to_string()))
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
 
     /// Leaf index of every row in every tree (`n x trees`), as XGBoost's `pred_leaf`.
@@ -423,7 +430,7 @@ impl FittedBooster {
                 "weight" => Ok(s[0]),
                 "gain" => Ok(if s[0] > 0.0 { s[1] / s[0] } else { 0.0 }),
                 "cover" => Ok(if s[0] > 0.0 { s[2] / s[0] } else { 0.0 }),
-                other => Err(param(format!("importance type `{other}`: expected weight, gain or cover"))),
+                other => Err(invalid("importance_type", "one of weight, gain, cover", format!("`{other}`"))),
             })
             .collect()
     }
@@ -493,14 +500,20 @@ pub fn booster_metric(
         "mae" => metrics::mae(y, pred.view()),
         "error" => Ok(1.0 - metrics::accuracy(y, pred.view())?),
         "logloss" | "mlogloss" => {
-            let classes = model.classes().ok_or_else(|| param("logloss needs a classifier"))?;
+            let classes = model
+                .classes()
+                .ok_or_else(|| invalid("metric", "a regression metric for a regressor", name))?;
             metrics::log_loss(y, model.predict_proba(x)?.view(), classes)
         }
         "auc" => {
-            let classes = model.classes().ok_or_else(|| param("auc needs a classifier"))?;
+            let classes = model
+                .classes()
+                .ok_or_else(|| invalid("metric", "a regression metric for a regressor", name))?;
             metrics::roc_auc(y, model.predict_proba(x)?.column(1), classes[1])
         }
-        other => Err(param(format!("metric `{other}`: expected rmse, mae, error, logloss, mlogloss or auc"))),
+        other => {
+            Err(invalid("metric", "one of rmse, mae, error, logloss, mlogloss, auc", format!("`{other}`")))
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, invalid};
 use crate::stats::sigmoid;
 
 /// The learning objective, with XGBoost's names and definitions.
@@ -33,17 +33,30 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Parses XGBoost's objective names.
+    /// Parses XGBoost's objective names (`reg:pseudohubererror` with slope 1).
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "reg:squarederror" => Objective::SquaredError,
-            "reg:absoluteerror" => Objective::AbsoluteError,
-            "reg:pseudohubererror" => Objective::PseudoHuber { slope: 1.0 },
-            "binary:logistic" => Objective::Logistic,
-            "multi:softprob" => Objective::Softprob,
-            "count:poisson" => Objective::Poisson,
-            _ => return None,
-        })
+        name.parse().ok()
+    }
+}
+
+impl std::str::FromStr for Objective {
+    type Err = Error;
+
+    /// XGBoost's names: `reg:squarederror`, `reg:absoluteerror`, `reg:pseudohubererror` (slope 1),
+    /// `binary:logistic`, `multi:softprob`, `count:poisson`.
+    fn from_str(s: &str) -> Result<Self> {
+        crate::check::choice(
+            "objective",
+            s,
+            &[
+                ("reg:squarederror", Objective::SquaredError),
+                ("reg:absoluteerror", Objective::AbsoluteError),
+                ("reg:pseudohubererror", Objective::PseudoHuber { slope: 1.0 }),
+                ("binary:logistic", Objective::Logistic),
+                ("multi:softprob", Objective::Softprob),
+                ("count:poisson", Objective::Poisson),
+            ],
+        )
     }
 }
 
@@ -152,20 +165,19 @@ pub enum EvalMetric {
 impl std::str::FromStr for EvalMetric {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "rmse" => EvalMetric::Rmse,
-            "mae" => EvalMetric::Mae,
-            "logloss" => EvalMetric::Logloss,
-            "mlogloss" => EvalMetric::Mlogloss,
-            "error" => EvalMetric::Error,
-            "auc" => EvalMetric::Auc,
-            "poisson-nloglik" => EvalMetric::PoissonNloglik,
-            other => {
-                return Err(Error::Param(format!(
-                    "eval_metric `{other}`: expected rmse, mae, logloss, mlogloss, error, auc or poisson-nloglik"
-                )));
-            }
-        })
+        crate::check::choice(
+            "eval_metric",
+            s,
+            &[
+                ("rmse", EvalMetric::Rmse),
+                ("mae", EvalMetric::Mae),
+                ("logloss", EvalMetric::Logloss),
+                ("mlogloss", EvalMetric::Mlogloss),
+                ("error", EvalMetric::Error),
+                ("auc", EvalMetric::Auc),
+                ("poisson-nloglik", EvalMetric::PoissonNloglik),
+            ],
+        )
     }
 }
 
@@ -194,7 +206,7 @@ impl EvalMetric {
                 .ok_or_else(|| Error::Data(format!("eval label {t} was not seen in training")))
         };
         let unsupported =
-            || Err(Error::Param(format!("eval_metric {self:?} does not apply to objective {obj:?}")));
+            || Err(invalid("eval_metric", format!("a metric of objective {obj:?}"), format!("{self:?}")));
         match self {
             EvalMetric::Rmse | EvalMetric::Mae => {
                 if classify && outputs != 1 {

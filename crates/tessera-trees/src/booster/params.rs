@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::objective::{EvalMetric, Objective};
-use crate::error::{Result, param};
+use crate::check;
+use crate::error::{Result, invalid};
 
 /// Hyperparameters, named and defaulted as XGBoost's (`tree_method=hist`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +118,19 @@ fn default_max_cat_threshold() -> usize {
     64
 }
 
+impl std::str::FromStr for GrowPolicy {
+    type Err = crate::Error;
+
+    /// `depthwise` or `lossguide` (XGBoost's names).
+    fn from_str(s: &str) -> Result<Self> {
+        check::choice(
+            "grow_policy",
+            s,
+            &[("depthwise", GrowPolicy::Depthwise), ("lossguide", GrowPolicy::Lossguide)],
+        )
+    }
+}
+
 /// How trees grow (XGBoost's `grow_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -128,38 +142,53 @@ pub enum GrowPolicy {
 }
 
 impl BoosterParams {
-    pub(super) fn check(&self) -> Result<()> {
-        if self.n_estimators == 0 || !(self.learning_rate > 0.0) {
-            return Err(param("the booster needs n_estimators >= 1 and learning_rate > 0"));
-        }
+    /// Checks every parameter once, before fitting (the rules of [`crate::check`]), and resolves the
+    /// objective-dependent defaults: the checked form growth runs on.
+    pub(super) fn check(&self) -> Result<BoosterParams> {
+        check::n_estimators(self.n_estimators)?;
+        check::learning_rate(self.learning_rate)?;
         if self.max_depth == 0 && (self.max_leaves == 0 || self.grow_policy == GrowPolicy::Depthwise) {
-            return Err(param("max_depth = 0 (unlimited) needs grow_policy lossguide with max_leaves > 0"));
+            return Err(invalid(
+                "max_depth",
+                ">= 1, or 0 (unlimited) with grow_policy lossguide and max_leaves > 0",
+                self.max_depth,
+            ));
         }
-        if self.monotone_constraints.iter().any(|c| !(-1..=1).contains(c)) {
-            return Err(param(format!(
-                "monotone_constraints must be -1, 0 or 1, got {:?}",
-                self.monotone_constraints
-            )));
+        if let Some(c) = self.monotone_constraints.iter().find(|c| !(-1..=1).contains(*c)) {
+            return Err(invalid("monotone_constraints", "entries -1, 0 or 1", c));
         }
-        if self.max_cat_to_onehot == 0 || self.max_cat_threshold == 0 {
-            return Err(param("max_cat_to_onehot and max_cat_threshold must be >= 1"));
-        }
+        check::at_least("max_cat_to_onehot", self.max_cat_to_onehot, 1)?;
+        check::at_least("max_cat_threshold", self.max_cat_threshold, 1)?;
         if !(2..=256).contains(&self.max_bin) {
-            return Err(param(format!("max_bin must be in 2..=256, got {}", self.max_bin)));
+            return Err(invalid("max_bin", "an integer in 2..=256", self.max_bin));
         }
-        for (name, v) in [
-            ("subsample", self.subsample),
-            ("colsample_bytree", self.colsample_bytree),
-            ("colsample_bylevel", self.colsample_bylevel),
-            ("colsample_bynode", self.colsample_bynode),
-        ] {
-            if !(v > 0.0 && v <= 1.0) {
-                return Err(param(format!("{name} must be in (0, 1], got {v}")));
+        check::fraction("subsample", self.subsample)?;
+        check::fraction("colsample_bytree", self.colsample_bytree)?;
+        check::fraction("colsample_bylevel", self.colsample_bylevel)?;
+        check::fraction("colsample_bynode", self.colsample_bynode)?;
+        check::non_negative("lambda", self.lambda)?;
+        check::non_negative("alpha", self.alpha)?;
+        check::non_negative("gamma", self.gamma)?;
+        check::non_negative("min_child_weight", self.min_child_weight)?;
+        check::non_negative("max_delta_step", self.max_delta_step)?;
+        if let Objective::PseudoHuber { slope } = self.objective {
+            check::positive("huber_slope", slope)?;
+        }
+        if let Some(b) = self.base_score {
+            match self.objective {
+                Objective::Logistic if !(b > 0.0 && b < 1.0) => {
+                    return Err(invalid("base_score", "a probability in (0, 1) for binary:logistic", b));
+                }
+                Objective::Poisson => drop(check::positive("base_score", b)?),
+                _ if !b.is_finite() => return Err(invalid("base_score", "a finite number", b)),
+                _ => {}
             }
         }
-        if !(self.lambda >= 0.0 && self.alpha >= 0.0 && self.gamma >= 0.0 && self.min_child_weight >= 0.0) {
-            return Err(param("lambda, alpha, gamma and min_child_weight must be >= 0"));
+        let mut resolved = self.clone();
+        // XGBoost caps Poisson leaf weights at 0.7 unless told otherwise.
+        if self.objective == Objective::Poisson && self.max_delta_step == 0.0 {
+            resolved.max_delta_step = 0.7;
         }
-        Ok(())
+        Ok(resolved)
     }
 }

@@ -29,13 +29,44 @@ impl Criterion {
 
     /// Parses scikit-learn's names: `gini`, `entropy`/`log_loss`, `squared_error`, `absolute_error`.
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "gini" => Some(Criterion::Gini),
-            "entropy" | "log_loss" => Some(Criterion::Entropy),
-            "squared_error" | "mse" => Some(Criterion::SquaredError),
-            "absolute_error" | "mae" => Some(Criterion::AbsoluteError),
-            _ => None,
+        name.parse().ok()
+    }
+
+    /// scikit-learn's name of the criterion.
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Gini => "gini",
+            Criterion::Entropy => "entropy",
+            Criterion::SquaredError => "squared_error",
+            Criterion::AbsoluteError => "absolute_error",
         }
+    }
+}
+
+impl std::str::FromStr for Criterion {
+    type Err = crate::Error;
+
+    /// scikit-learn's names (`gini`, `entropy`/`log_loss`, `squared_error`/`mse`, `absolute_error`/`mae`).
+    fn from_str(s: &str) -> crate::Result<Self> {
+        crate::check::choice(
+            "criterion",
+            s,
+            &[
+                ("gini", Criterion::Gini),
+                ("entropy", Criterion::Entropy),
+                ("log_loss", Criterion::Entropy),
+                ("squared_error", Criterion::SquaredError),
+                ("mse", Criterion::SquaredError),
+                ("absolute_error", Criterion::AbsoluteError),
+                ("mae", Criterion::AbsoluteError),
+            ],
+        )
+    }
+}
+
+impl std::fmt::Display for Criterion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

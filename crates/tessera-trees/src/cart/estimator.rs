@@ -14,7 +14,7 @@ use super::grow::grow;
 use super::params::{GrowParams, MaxFeatures, TreeParams};
 use super::prune::prune;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Result, param};
+use crate::error::{Result, invalid};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::stats::argmax;
 use crate::tree::Tree;
@@ -168,11 +168,11 @@ macro_rules! tree_estimator {
                 w: Option<ArrayView1<'_, f32>>,
             ) -> Result<FittedTree> {
                 if self.params.criterion.is_classification() != $classify {
-                    return Err(param(format!(
-                        "criterion {:?} does not fit a {}",
+                    return Err(invalid(
+                        "criterion",
+                        if $classify { "gini, entropy or log_loss for a classifier" } else { "squared_error or absolute_error for a regressor" },
                         self.params.criterion,
-                        if $classify { "classifier" } else { "regressor" }
-                    )));
+                    ));
                 }
                 let weights = check_fit_input(x, y, w)?;
                 let g = self.params.grow_params(x.ncols())?;

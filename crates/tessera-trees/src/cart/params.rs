@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::criterion::Criterion;
-use crate::error::{Result, param};
+use crate::check;
+use crate::error::{Result, invalid};
+
+/// What `max_features` accepts, for error messages.
+const EXPECTED: &str = "sqrt, log2, all, a fraction in (0, 1] or a count";
 
 /// How many features each split may consider (scikit-learn's `max_features`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -31,31 +35,49 @@ impl MaxFeatures {
             MaxFeatures::Sqrt => n.sqrt() as usize,
             MaxFeatures::Log2 => n.log2() as usize,
             MaxFeatures::Fraction(f) if f > 0.0 && f <= 1.0 => (f * n) as usize,
-            MaxFeatures::Fraction(f) => {
-                return Err(param(format!("max_features fraction must be in (0, 1], got {f}")));
-            }
+            MaxFeatures::Fraction(f) => return Err(invalid("max_features", "a fraction in (0, 1]", f)),
             MaxFeatures::Count(c) if c >= 1 && c <= n_features => c,
             MaxFeatures::Count(c) => {
-                return Err(param(format!("max_features = {c} must be in 1..={n_features}")));
+                return Err(invalid("max_features", format!("a count in 1..={n_features}"), c));
             }
         };
         Ok(k.max(1))
     }
 
     /// Parses scikit-learn's spellings: `sqrt`, `log2`, `all`/`none`, a fraction such as `0.5`, or a count
-    /// such as `3`.
+    /// such as `3` (as [`str::parse`]).
     pub fn parse(s: &str) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl std::str::FromStr for MaxFeatures {
+    type Err = crate::Error;
+
+    /// `sqrt`, `log2`, `all`/`none`, a fraction such as `0.5`, or a count such as `3`.
+    fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "sqrt" | "auto" => Ok(MaxFeatures::Sqrt),
             "log2" => Ok(MaxFeatures::Log2),
             "all" | "none" | "1.0" => Ok(MaxFeatures::All),
-            t if t.contains('.') => {
-                t.parse::<f64>().map(MaxFeatures::Fraction).map_err(|_| param(format!("max_features `{s}`")))
-            }
-            t => t.parse::<usize>().map(MaxFeatures::Count).map_err(|_| {
-                param(format!("max_features `{s}`: expected sqrt, log2, all, a fraction or a count"))
-            }),
+            t if t.contains('.') => t
+                .parse::<f64>()
+                .map(MaxFeatures::Fraction)
+                .map_err(|_| invalid("max_features", EXPECTED, format!("`{s}`"))),
+            t => t
+                .parse::<usize>()
+                .map(MaxFeatures::Count)
+                .map_err(|_| invalid("max_features", EXPECTED, format!("`{s}`"))),
         }
+    }
+}
+
+impl std::str::FromStr for Splitter {
+    type Err = crate::Error;
+
+    /// `best` or `random` (scikit-learn's names).
+    fn from_str(s: &str) -> Result<Self> {
+        check::choice("splitter", s, &[("best", Splitter::Best), ("random", Splitter::Random)])
     }
 }
 
@@ -111,21 +133,14 @@ impl TreeParams {
     }
 
     pub(crate) fn grow_params(&self, n_features: usize) -> Result<GrowParams> {
-        if self.min_samples_split < 2 {
-            return Err(param(format!("min_samples_split must be >= 2, got {}", self.min_samples_split)));
+        check::at_least("min_samples_split", self.min_samples_split, 2)?;
+        check::at_least("min_samples_leaf", self.min_samples_leaf, 1)?;
+        if let Some(m) = self.max_leaf_nodes {
+            check::at_least("max_leaf_nodes", m, 2)?;
         }
-        if self.min_samples_leaf < 1 {
-            return Err(param("min_samples_leaf must be >= 1"));
-        }
-        if self.max_leaf_nodes.is_some_and(|m| m < 2) {
-            return Err(param("max_leaf_nodes must be >= 2"));
-        }
-        if !(self.ccp_alpha >= 0.0) || !(self.min_impurity_decrease >= 0.0) {
-            return Err(param("ccp_alpha and min_impurity_decrease must be >= 0"));
-        }
-        if self.max_depth == Some(0) {
-            return Err(param("max_depth must be >= 1"));
-        }
+        check::non_negative("ccp_alpha", self.ccp_alpha)?;
+        check::non_negative("min_impurity_decrease", self.min_impurity_decrease)?;
+        check::depth("max_depth", self.max_depth)?;
         Ok(GrowParams {
             criterion: self.criterion,
             max_depth: self.max_depth.unwrap_or(usize::MAX),

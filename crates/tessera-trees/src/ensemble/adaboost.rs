@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor, with_prepared_reuse};
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result, shape};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::stats::argmax;
 
@@ -81,12 +82,8 @@ impl<E> AdaBoostClassifier<E> {
 }
 
 fn check_boost_params(n: usize, lr: f64) -> Result<()> {
-    if n == 0 {
-        return Err(param("n_estimators must be >= 1"));
-    }
-    if !(lr > 0.0 && lr.is_finite()) {
-        return Err(param(format!("learning_rate must be > 0, got {lr}")));
-    }
+    check::n_estimators(n)?;
+    check::learning_rate(lr)?;
     Ok(())
 }
 
@@ -181,7 +178,8 @@ impl<M: Model> FittedAdaBoostClassifier<M> {
             })
             .collect::<Result<_>>()?;
         let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-        ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
+        ndarray::concatenate(Axis(0), &views)
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
 
     /// Accumulates weighted votes round by round, calling `each(votes, total_weight)` after every round.

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
 use crate::stats::argmax;
 
@@ -82,17 +83,10 @@ impl<E: Estimator> Estimator for Bagging<E> {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<Self::Model> {
-        if self.n_estimators == 0 {
-            return Err(param("n_estimators must be >= 1"));
-        }
-        for (name, f) in [("max_samples", self.max_samples), ("max_features", self.max_features)] {
-            if !(f > 0.0 && f <= 1.0) {
-                return Err(param(format!("{name} must be a fraction in (0, 1], got {f}")));
-            }
-        }
-        if self.oob_score && !self.bootstrap {
-            return Err(param("oob_score needs bootstrap = true"));
-        }
+        check::n_estimators(self.n_estimators)?;
+        check::fraction("max_samples", self.max_samples)?;
+        check::fraction("max_features", self.max_features)?;
+        check::oob_needs_bootstrap(self.oob_score, self.bootstrap)?;
         let weights = check_fit_input(x, y, w)?;
         let (n, d) = x.dim();
         let n_rows = ((self.max_samples * n as f64).round() as usize).max(1);

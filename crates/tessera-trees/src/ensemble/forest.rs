@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use crate::cart::{Criterion, MaxFeatures, Splitter, TrainData, TreeParams, encode_target, fit_tree};
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result, invalid};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::stats::argmax;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -57,16 +58,20 @@ impl ForestParams {
         classify: bool,
     ) -> Result<FittedForest> {
         if self.tree.criterion.is_classification() != classify {
-            return Err(param(format!("criterion {:?} does not fit this forest", self.tree.criterion)));
+            return Err(invalid(
+                "criterion",
+                if classify {
+                    "gini, entropy or log_loss for a classifier"
+                } else {
+                    "squared_error or absolute_error for a regressor"
+                },
+                self.tree.criterion,
+            ));
         }
-        if self.n_estimators == 0 {
-            return Err(param("n_estimators must be >= 1"));
-        }
-        if self.oob_score && !self.bootstrap {
-            return Err(param("oob_score needs bootstrap = true"));
-        }
-        if self.max_samples.is_some_and(|f| !(f > 0.0 && f <= 1.0)) {
-            return Err(param("max_samples must be a fraction in (0, 1]"));
+        check::n_estimators(self.n_estimators)?;
+        check::oob_needs_bootstrap(self.oob_score, self.bootstrap)?;
+        if let Some(f) = self.max_samples {
+            check::fraction("max_samples", f)?;
         }
         let weights = check_fit_input(x, y, w)?;
         let g = self.tree.grow_params(x.ncols())?;

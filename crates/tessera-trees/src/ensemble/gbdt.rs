@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use crate::cart::{Criterion, HIST_MIN_ROWS, Target, TrainData, TreeParams, fit_tree};
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result, invalid, shape};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::stats::{argmax, sigmoid, weighted_quantile};
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -37,6 +38,26 @@ pub enum GbLoss {
     },
     /// Binomial deviance (binary classification) or multinomial deviance (several classes).
     LogLoss,
+}
+
+impl std::str::FromStr for GbLoss {
+    type Err = Error;
+
+    /// scikit-learn's names: `squared_error`, `absolute_error`, `huber` and `quantile` (both with alpha
+    /// 0.9, scikit-learn's default), `log_loss`.
+    fn from_str(s: &str) -> Result<Self> {
+        check::choice(
+            "loss",
+            s,
+            &[
+                ("squared_error", GbLoss::SquaredError),
+                ("absolute_error", GbLoss::AbsoluteError),
+                ("huber", GbLoss::Huber { alpha: 0.9 }),
+                ("quantile", GbLoss::Quantile { alpha: 0.9 }),
+                ("log_loss", GbLoss::LogLoss),
+            ],
+        )
+    }
 }
 
 /// Hyperparameters of gradient boosting, named and defaulted as scikit-learn's.
@@ -65,16 +86,11 @@ impl GbParams {
     }
 
     fn check(&self) -> Result<()> {
-        if self.n_estimators == 0 || !(self.learning_rate > 0.0) {
-            return Err(param("gradient boosting needs n_estimators >= 1 and learning_rate > 0"));
-        }
-        if !(self.subsample > 0.0 && self.subsample <= 1.0) {
-            return Err(param(format!("subsample must be in (0, 1], got {}", self.subsample)));
-        }
-        if let GbLoss::Huber { alpha } | GbLoss::Quantile { alpha } = self.loss
-            && !(alpha > 0.0 && alpha < 1.0)
-        {
-            return Err(param(format!("alpha must be in (0, 1), got {alpha}")));
+        check::n_estimators(self.n_estimators)?;
+        check::learning_rate(self.learning_rate)?;
+        check::fraction("subsample", self.subsample)?;
+        if let GbLoss::Huber { alpha } | GbLoss::Quantile { alpha } = self.loss {
+            check::open_unit("alpha", alpha)?;
         }
         Ok(())
     }
@@ -194,11 +210,11 @@ fn fit_gb(
 ) -> Result<FittedGradientBoosting> {
     p.check()?;
     if classify != (p.loss == GbLoss::LogLoss) {
-        return Err(param(format!(
-            "loss {:?} does not fit a {}",
-            p.loss,
-            if classify { "classifier" } else { "regressor" }
-        )));
+        return Err(invalid(
+            "loss",
+            if classify { "log_loss for a classifier" } else { "a regression loss for a regressor" },
+            format!("{:?}", p.loss),
+        ));
     }
     let weights = check_fit_input(x, y, w)?;
     let n = x.nrows();
@@ -400,7 +416,8 @@ impl FittedGradientBoosting {
             })
             .collect();
         let flat: Vec<f64> = blocks.into_iter().flatten().collect();
-        Array2::from_shape_vec((x.nrows(), k), flat).map_err(|e| Error::Shape(e.to_string()))
+        Array2::from_shape_vec((x.nrows(), k), flat)
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
 
     /// Number of boosting rounds.

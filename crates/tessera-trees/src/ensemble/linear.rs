@@ -5,8 +5,9 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Model, check_predict_input};
 
 fn reject_missing(x: ArrayView2<'_, f32>) -> Result<()> {
@@ -195,9 +196,8 @@ impl Estimator for LogisticRegression {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<FittedLogistic> {
-        if !(self.c > 0.0) || self.max_iter == 0 {
-            return Err(param("LogisticRegression needs C > 0 and max_iter >= 1"));
-        }
+        check::positive("c", self.c)?;
+        check::at_least("max_iter", self.max_iter, 1)?;
         let weights = check_fit_input(x, y, w)?;
         reject_missing(x)?;
         let (labels, enc) = ClassLabels::fit(y)?;
@@ -293,9 +293,7 @@ impl Estimator for Ridge {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<FittedRidge> {
-        if !(self.alpha >= 0.0) {
-            return Err(param("Ridge needs alpha >= 0"));
-        }
+        check::non_negative("alpha", self.alpha)?;
         let weights = check_fit_input(x, y, w)?;
         reject_missing(x)?;
         let (n, d) = x.dim();

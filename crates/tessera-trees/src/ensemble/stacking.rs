@@ -14,8 +14,9 @@ use tessera_datasets::{KFold, StratifiedKFold};
 
 use super::linear::{LogisticRegression, Ridge};
 use crate::any::{AnyEstimator, AnyModel};
+use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, param};
+use crate::error::{Error, Result, invalid, shape};
 use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
 use crate::stats::argmax;
 
@@ -108,12 +109,8 @@ impl StackingParams {
         w: Option<ArrayView1<'_, f32>>,
         classify: bool,
     ) -> Result<FittedStacking> {
-        if self.estimators.is_empty() {
-            return Err(param("stacking needs at least one base estimator"));
-        }
-        if self.cv < 2 {
-            return Err(param(format!("cv must be >= 2, got {}", self.cv)));
-        }
+        check::at_least("estimators", self.estimators.len(), 1)?;
+        check::at_least("cv", self.cv, 2)?;
         let weights = check_fit_input(x, y, w)?;
         let classes = if classify { Some(ClassLabels::fit(y)?.0.classes) } else { None };
         let labels = y.to_vec();
@@ -122,7 +119,7 @@ impl StackingParams {
         } else {
             KFold { n_splits: self.cv, shuffle: true, seed: self.seed }.split(x.nrows())
         }
-        .map_err(|e| param(format!("stacking folds: {e}")))?;
+        .map_err(|e| invalid("cv", "at most as many folds as rows (and members of each class)", e))?;
         let columns_per = classes.as_ref().map_or(1, |c| if c.len() == 2 { 1 } else { c.len() });
         // Out-of-fold predictions of every base estimator, then the base estimators refitted on all rows.
         let per_base: Vec<(Array2<f32>, AnyModel)> = self
@@ -151,7 +148,8 @@ impl StackingParams {
         if self.passthrough {
             blocks.push(x);
         }
-        let meta_x = concatenate(Axis(1), &blocks).map_err(|e| Error::Shape(e.to_string()))?;
+        let meta_x = concatenate(Axis(1), &blocks)
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))?;
         let meta = self.final_estimator.fit_weighted(meta_x.view(), y, Some(ArrayView1::from(&weights)))?;
         let base = self.estimators.iter().zip(per_base).map(|((n, _), (_, m))| (n.clone(), m)).collect();
         Ok(FittedStacking {
@@ -177,7 +175,8 @@ impl FittedStacking {
         if self.passthrough {
             blocks.push(x);
         }
-        concatenate(Axis(1), &blocks).map_err(|e| Error::Shape(e.to_string()))
+        concatenate(Axis(1), &blocks)
+            .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
 }
 
@@ -279,19 +278,21 @@ impl Estimator for VotingEnsemble {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<FittedVoting> {
-        if self.estimators.is_empty() {
-            return Err(param("voting needs at least one estimator"));
-        }
+        check::at_least("estimators", self.estimators.len(), 1)?;
         let weights = match &self.weights {
             Some(v) if v.len() != self.estimators.len() => {
-                return Err(param(format!("{} weights for {} estimators", v.len(), self.estimators.len())));
+                return Err(invalid(
+                    "weights",
+                    format!("{} weights (one per estimator)", self.estimators.len()),
+                    v.len(),
+                ));
             }
             Some(v) => v.clone(),
             None => vec![1.0; self.estimators.len()],
         };
         let classify = self.estimators[0].1.is_classifier();
         if self.estimators.iter().any(|(_, e)| e.is_classifier() != classify) {
-            return Err(param("voting members must be all classifiers or all regressors"));
+            return Err(invalid("estimators", "all classifiers or all regressors", "a mix"));
         }
         check_fit_input(x, y, w)?;
         let classes = if classify { Some(ClassLabels::fit(y)?.0.classes) } else { None };
