@@ -4,7 +4,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::booster::FittedBooster;
+use crate::booster::{FittedBooster, HistGradientBooster};
 use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree};
 use crate::ensemble::{
     AdaBoostClassifier, AdaBoostRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
@@ -43,6 +43,8 @@ pub enum AnyEstimator {
     GradientBoostingClassifier(GradientBoostingClassifier),
     /// Gradient boosting regressor.
     GradientBoostingRegressor(GradientBoostingRegressor),
+    /// The histogram booster (a classifier or a regressor by its objective).
+    HistGradientBooster(HistGradientBooster),
 }
 
 /// Any fitted model of this crate.
@@ -120,7 +122,7 @@ impl AnyEstimator {
                 | AnyEstimator::AdaBoostClassifier(_)
                 | AnyEstimator::LogisticRegression(_)
                 | AnyEstimator::GradientBoostingClassifier(_)
-        )
+        ) || matches!(self, AnyEstimator::HistGradientBooster(b) if b.is_classifier())
     }
 }
 
@@ -150,6 +152,7 @@ impl Estimator for AnyEstimator {
             AnyEstimator::GradientBoostingRegressor(e) => {
                 AnyModel::GradientBoosting(e.fit_weighted(x, y, w)?)
             }
+            AnyEstimator::HistGradientBooster(e) => AnyModel::Booster(e.fit_weighted(x, y, w)?),
         })
     }
 
@@ -175,6 +178,7 @@ impl Estimator for AnyEstimator {
             AnyEstimator::GradientBoostingRegressor(e) => {
                 AnyEstimator::GradientBoostingRegressor(e.with_seed(seed))
             }
+            AnyEstimator::HistGradientBooster(e) => AnyEstimator::HistGradientBooster(e.with_seed(seed)),
         }
     }
 }

@@ -42,8 +42,8 @@ mod tree;
 
 pub use any::{AnyEstimator, AnyModel};
 pub use booster::{
-    BoosterParams, EvalMetric, EvalSet, FittedBooster, GrowPolicy, HistGradientBooster, Objective,
-    booster_from_xgboost_json, booster_metric, booster_to_xgboost_json, load_xgboost_json,
+    BoosterParams, EvalMetric, EvalSet, FitOptions, FittedBooster, GrowPolicy, HistGradientBooster,
+    Objective, booster_from_xgboost_json, booster_metric, booster_to_xgboost_json, load_xgboost_json,
 };
 pub use cart::{
     Criterion, DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, MaxFeatures, Splitter, TreeParams,

@@ -12,17 +12,16 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use tessera_tensor::SeededRng;
 
-use crate::binning::{Binned, MAX_BINS};
-use crate::data::{ClassLabels, check_fit_input};
+use crate::data::ClassLabels;
 use crate::error::{Error, Result, invalid, shape};
-use crate::estimator::{Model, check_predict_input};
+use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::metrics;
-use crate::stats::{argmax, sigmoid, weighted_quantile};
+use crate::stats::{argmax, sigmoid};
 use crate::tree::Tree;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 
+mod fit;
 mod gain;
 mod grow;
 mod objective;
@@ -30,11 +29,9 @@ mod params;
 mod partition;
 mod xgboost_json;
 
-use grow::grow_tree;
+pub use fit::FitOptions;
 pub use objective::{EvalMetric, Objective};
-use objective::{eval_metric, grad_hess_pairs, weighted_pairs};
 pub use params::{BoosterParams, GrowPolicy};
-use partition::RowPartition;
 pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};
 
 /// A custom objective: gradients and hessians per row from the current margins and the labels.
@@ -99,7 +96,29 @@ impl HistGradientBooster {
                 "custom",
             ));
         }
-        self.fit_inner(x, y, w, eval_sets, early_stopping_rounds, progress, None)
+        let mut progress = progress;
+        self.fit_with(
+            x,
+            y,
+            FitOptions { weights: w, eval_sets, early_stopping_rounds, progress: Some(&mut progress) },
+        )
+    }
+
+    /// Fits with [`FitOptions`]: sample weights, evaluation sets, early stopping and progress.
+    pub fn fit_with(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        options: FitOptions<'_>,
+    ) -> Result<FittedBooster> {
+        if self.params.objective == Objective::Custom {
+            return Err(invalid(
+                "objective",
+                "a built-in objective (custom ones train through fit_custom)",
+                "custom",
+            ));
+        }
+        fit::fit(&self.params, x, y, options, None)
     }
 
     /// Fits with a custom objective: `grad_hess(margins, labels)` returns one gradient and one hessian per
@@ -111,229 +130,35 @@ impl HistGradientBooster {
         y: ArrayView1<'_, f32>,
         grad_hess: &GradHess<'_>,
     ) -> Result<FittedBooster> {
-        let mut custom = self.clone();
-        custom.params.objective = Objective::Custom;
-        custom.fit_inner(x, y, None, &[], None, |_, _| {}, Some(grad_hess))
+        let mut params = self.params.clone();
+        params.objective = Objective::Custom;
+        fit::fit(&params, x, y, FitOptions::default(), Some(grad_hess))
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn fit_inner(
+impl Estimator for HistGradientBooster {
+    type Model = FittedBooster;
+
+    fn fit_weighted(
         &self,
         x: ArrayView2<'_, f32>,
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
-        eval_sets: &[EvalSet<'_>],
-        early_stopping_rounds: Option<usize>,
-        mut progress: impl FnMut(usize, &[(String, f64)]),
-        custom: Option<&GradHess<'_>>,
     ) -> Result<FittedBooster> {
-        let params = self.params.check()?;
-        let p = &params;
-        let weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
-        let (n, d) = x.dim();
-        if !p.monotone_constraints.is_empty() && p.monotone_constraints.len() != d {
-            return Err(invalid(
-                "monotone_constraints",
-                format!("none or one per feature ({d})"),
-                format!("{} entries", p.monotone_constraints.len()),
-            ));
-        }
-        let classify = matches!(p.objective, Objective::Logistic | Objective::Softprob);
-        let (labels, yv): (Option<ClassLabels>, Vec<f64>) = if classify {
-            let (l, enc) = ClassLabels::fit(y)?;
-            if p.objective == Objective::Logistic && l.len() != 2 {
-                return Err(Error::Data(format!("binary:logistic needs two classes, found {}", l.len())));
-            }
-            (Some(l), enc.into_iter().map(f64::from).collect())
-        } else {
-            if p.objective == Objective::Poisson && y.iter().any(|&v| v < 0.0) {
-                return Err(Error::Data("count:poisson needs non-negative labels".into()));
-            }
-            (None, y.iter().map(|&v| f64::from(v)).collect())
-        };
-        let outputs =
-            if p.objective == Objective::Softprob { labels.as_ref().map_or(1, ClassLabels::len) } else { 1 };
-        let sw: f64 = weights.iter().sum();
-        let wmean = |f: &dyn Fn(usize) -> f64| (0..n).map(|i| weights[i] * f(i)).sum::<f64>() / sw;
-        let base_margin: Vec<f64> = match (p.base_score, p.objective) {
-            (Some(b), Objective::Logistic) => vec![(b / (1.0 - b)).ln()],
-            (Some(b), Objective::Poisson) => vec![b.ln()],
-            (Some(b), _) => vec![b; outputs],
-            (None, Objective::SquaredError | Objective::PseudoHuber { .. }) => vec![wmean(&|i| yv[i])],
-            (None, Objective::AbsoluteError) => {
-                vec![weighted_quantile(&mut (0..n).map(|i| (yv[i], weights[i])).collect::<Vec<_>>(), 0.5)]
-            }
-            (None, Objective::Logistic) => {
-                let m = wmean(&|i| yv[i]).clamp(1e-6, 1.0 - 1e-6);
-                vec![(m / (1.0 - m)).ln()]
-            }
-            (None, Objective::Poisson) => vec![wmean(&|i| yv[i]).max(1e-6).ln()],
-            // XGBoost 3.2 starts multi:softprob from zero margins.
-            (None, Objective::Softprob) => vec![0.0; outputs],
-            (None, Objective::Custom) => vec![0.0],
-        };
-        let max_delta = p.max_delta_step;
-        let mut cols = Vec::with_capacity(n * d);
-        for c in x.columns() {
-            cols.extend(c.iter().copied());
-        }
-        let bin_weights: Option<Vec<f32>> = w.map(|_| weights.iter().map(|&v| v as f32).collect());
-        if let Some(&f) = p.categorical_features.iter().find(|&&f| f >= d) {
-            return Err(invalid("categorical_features", format!("feature indices below {d}"), f));
-        }
-        if let Some(&f) =
-            p.categorical_features.iter().find(|&&f| p.monotone_constraints.get(f).is_some_and(|&c| c != 0))
-        {
-            return Err(invalid(
-                "categorical_features/monotone_constraints",
-                "no monotone constraint on a categorical feature",
-                format!("feature {f} has both"),
-            ));
-        }
-        let categorical: Vec<bool> = (0..d).map(|f| p.categorical_features.contains(&f)).collect();
-        let mut bins =
-            Binned::with_categorical(&cols, n, p.max_bin.min(MAX_BINS), bin_weights.as_deref(), &categorical)
-                .map_err(Error::Data)?;
-        drop(cols);
-        let mut part = RowPartition::new(&bins);
-        // The partition holds the codes row-major from here on; growth needs only the bin edges.
-        bins.codes = Vec::new();
-        let mut margin: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
-        let mut eval_margins: Vec<Vec<f64>> = eval_sets
-            .iter()
-            .map(|(_, ex, _)| (0..ex.nrows()).flat_map(|_| base_margin.iter().copied()).collect())
-            .collect();
-        for (name, ex, ey) in eval_sets {
-            check_predict_input(*ex, d)?;
-            if ey.len() != ex.nrows() {
-                return Err(shape(
-                    format!("labels of eval set `{name}`"),
-                    format!("{} (one per row)", ex.nrows()),
-                    ey.len(),
-                ));
-            }
-        }
-        let mut rng = SeededRng::new(p.seed);
-        let mut trees = Vec::new();
-        let mut split_stats = vec![[0.0; 3]; d];
-        let mut history: Vec<(String, Vec<f64>)> =
-            eval_sets.iter().map(|(nm, ..)| (nm.to_string(), Vec::new())).collect();
-        let mut best: Option<(usize, f64)> = None;
-        for round in 0..p.n_estimators {
-            // Gradient and hessian pairs per output, scaled by the sample weights. This and each tree's
-            // growth run on a pool thread: their many short parallel steps then start from inside the
-            // pool instead of each waking it from outside (10-20% of the fit on 2 cores).
-            let gh_by_output: Vec<Vec<[f32; 2]>> = rayon::scope(|_| match custom {
-                Some(f) => {
-                    let (g, h) = f(&margin, &yv);
-                    if g.len() != n || h.len() != n {
-                        return Err(shape(
-                            "gradients/hessians from the custom objective",
-                            format!("{n} each (one per row)"),
-                            format!("{} and {}", g.len(), h.len()),
-                        ));
-                    }
-                    Ok(vec![weighted_pairs(&g, &h, &weights)])
-                }
-                None => Ok(grad_hess_pairs(p.objective, &margin, &yv, &weights, outputs, max_delta)),
-            })?;
-            let sample: Option<Vec<u32>> = (p.subsample < 1.0)
-                .then(|| (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect());
-            let mut features: Vec<usize> = (0..d).collect();
-            if p.colsample_bytree < 1.0 {
-                rng.shuffle(&mut features);
-                features.truncate(((p.colsample_bytree * d as f64).round() as usize).max(1));
-                features.sort_unstable();
-            }
-            for (k, gh) in gh_by_output.iter().enumerate() {
-                let tree = rayon::scope(|_| {
-                    let (mut tree, leaves) = grow_tree(
-                        &params,
-                        &bins,
-                        &mut part,
-                        gh,
-                        sample.as_deref(),
-                        &features,
-                        &mut split_stats,
-                        &mut rng,
-                    );
-                    if p.objective == Objective::AbsoluteError {
-                        // XGBoost re-fits each leaf to the median residual of its rows.
-                        for &(leaf, range, depth) in &leaves {
-                            let mut res: Vec<(f64, f64)> = part
-                                .ids(range, depth)
-                                .iter()
-                                .map(|&r| (yv[r as usize] - margin[r as usize], weights[r as usize]))
-                                .collect();
-                            tree.set_leaf_value(
-                                leaf,
-                                (weighted_quantile(&mut res, 0.5) * p.learning_rate) as f32,
-                            );
-                        }
-                    }
-                    // Rows of the sample already know their leaf; rows left out of it walk the tree.
-                    let by_leaf: Vec<(&[u32], f64)> = leaves
-                        .iter()
-                        .map(|&(leaf, range, depth)| {
-                            (part.ids(range, depth), f64::from(tree.node_values(leaf)[0]))
-                        })
-                        .collect();
-                    add_leaf_values(&mut margin, outputs, k, &by_leaf);
-                    tree
-                });
-                if let Some(sample) = &sample {
-                    let mut in_sample = vec![false; n];
-                    for &r in sample {
-                        in_sample[r as usize] = true;
-                    }
-                    for (i, row) in rows_of(x).enumerate().filter(|(i, _)| !in_sample[*i]) {
-                        margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
-                    }
-                }
-                for ((_, ex, _), em) in eval_sets.iter().zip(eval_margins.iter_mut()) {
-                    for (i, row) in rows_of(*ex).enumerate() {
-                        em[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
-                    }
-                }
-                trees.push(tree);
-            }
-            if !eval_sets.is_empty() {
-                let mut round_metrics = Vec::new();
-                for (((name, _, ey), em), hist) in eval_sets.iter().zip(&eval_margins).zip(history.iter_mut())
-                {
-                    let m = match p.eval_metric {
-                        None => eval_metric(p.objective, em, *ey, outputs, labels.as_ref())?,
-                        Some(metric) => metric.value(p.objective, em, *ey, outputs, labels.as_ref())?,
-                    };
-                    hist.1.push(m);
-                    round_metrics.push((name.to_string(), m));
-                }
-                progress(round, &round_metrics);
-                let first = round_metrics[0].1;
-                let higher_is_better = p.eval_metric.is_some_and(EvalMetric::higher_is_better);
-                if best.is_none_or(|(_, b)| if higher_is_better { first > b } else { first < b }) {
-                    best = Some((round, first));
-                }
-                if let (Some(patience), Some((b, _))) = (early_stopping_rounds, best)
-                    && round >= b + patience
-                {
-                    break;
-                }
-            } else {
-                progress(round, &[]);
-            }
-        }
-        Ok(FittedBooster {
-            objective: p.objective,
-            base_margin: base_margin.into_iter().map(|v| v as f32).collect(),
-            trees,
-            n_outputs: outputs,
-            labels,
-            n_features: d,
-            best_iteration: best.map(|b| b.0),
-            eval_history: history,
-            split_stats,
-        })
+        self.fit_with(x, y, FitOptions { weights: w, ..Default::default() })
+    }
+
+    fn with_seed(&self, seed: u64) -> Self {
+        let mut c = self.clone();
+        c.params.seed = seed;
+        c
+    }
+}
+
+impl HistGradientBooster {
+    /// Whether the objective makes this a classifier (`binary:logistic`, `multi:softprob`).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self.params.objective, Objective::Logistic | Objective::Softprob)
     }
 }
 
@@ -518,22 +343,6 @@ pub fn booster_metric(
 }
 
 /// Adds each leaf's value to output `k` of the margins of its rows (`by_leaf`: ascending row ids and the
-/// value), blocks of rows in parallel: a leaf's rows in a block are found by binary search.
-fn add_leaf_values(margin: &mut [f64], outputs: usize, k: usize, by_leaf: &[(&[u32], f64)]) {
-    const BLOCK: usize = 16_384;
-    margin.par_chunks_mut(BLOCK * outputs).enumerate().for_each(|(block, out)| {
-        let lo = block * BLOCK;
-        let hi = lo + out.len() / outputs;
-        for &(ids, value) in by_leaf {
-            let a = ids.partition_point(|&r| (r as usize) < lo);
-            let b = ids.partition_point(|&r| (r as usize) < hi);
-            for &r in &ids[a..b] {
-                out[(r as usize - lo) * outputs + k] += value;
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
