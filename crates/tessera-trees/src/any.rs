@@ -13,7 +13,7 @@ use crate::ensemble::{
     GradientBoostingRegressor, LogisticRegression, RandomForestClassifier, RandomForestRegressor, Ridge,
 };
 use crate::error::Result;
-use crate::estimator::{Estimator, Model};
+use crate::estimator::{Estimator, Model, Prepared};
 
 /// Any estimator of this crate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +154,14 @@ impl Estimator for AnyEstimator {
             }
             AnyEstimator::HistGradientBooster(e) => AnyModel::Booster(e.fit_weighted(x, y, w)?),
         })
+    }
+
+    fn fit_prepared(&self, data: &Prepared<'_>, w: Option<ArrayView1<'_, f32>>) -> Result<AnyModel> {
+        match self {
+            AnyEstimator::DecisionTreeClassifier(e) => Ok(AnyModel::Tree(e.fit_prepared(data, w)?)),
+            AnyEstimator::DecisionTreeRegressor(e) => Ok(AnyModel::Tree(e.fit_prepared(data, w)?)),
+            _ => self.fit_weighted(data.x(), data.y(), w),
+        }
     }
 
     fn with_seed(&self, seed: u64) -> Self {

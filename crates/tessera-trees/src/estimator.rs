@@ -1,6 +1,9 @@
 //! The estimator vocabulary every model implements, so ensembles compose: bagging, boosting, stacking and
 //! voting take any [`Estimator`].
 
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +25,19 @@ pub trait Estimator: Clone + Send + Sync {
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<Self::Model>;
 
+    /// Prepares rows `x` and targets `y` for several fits that differ only in their sample weights
+    /// ([`Estimator::fit_prepared`]), as boosting does each round.
+    fn prepare<'a>(&self, x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Prepared<'a> {
+        Prepared::new(x, y)
+    }
+
+    /// Fits to prepared data with sample weights `w`: the same model as [`Estimator::fit_weighted`] on the
+    /// prepared rows, reusing what an earlier fit derived from the data alone (trees reuse their
+    /// column-major copy and quantile bins).
+    fn fit_prepared(&self, data: &Prepared<'_>, w: Option<ArrayView1<'_, f32>>) -> Result<Self::Model> {
+        self.fit_weighted(data.x(), data.y(), w)
+    }
+
     /// Fits without sample weights.
     fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>) -> Result<Self::Model> {
         self.fit_weighted(x, y, None)
@@ -34,6 +50,49 @@ pub trait Estimator: Clone + Send + Sync {
 
     /// A copy whose randomness is driven by `seed`.
     fn with_seed(&self, seed: u64) -> Self;
+}
+
+/// Rows and targets prepared once for many fits ([`Estimator::prepare`]). What an estimator derives from
+/// the data alone is made on its first fit and kept here, under a key of the estimator's choosing, for the
+/// next fits: explicit state owned by the caller instead of a hidden cache.
+pub struct Prepared<'a> {
+    x: ArrayView2<'a, f32>,
+    y: ArrayView1<'a, f32>,
+    derived: Mutex<Vec<(&'static str, Arc<dyn Any + Send + Sync>)>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Data prepared from rows `x` and targets `y`.
+    pub fn new(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Self {
+        Prepared { x, y, derived: Mutex::new(Vec::new()) }
+    }
+
+    /// The rows.
+    pub fn x(&self) -> ArrayView2<'a, f32> {
+        self.x
+    }
+
+    /// The targets.
+    pub fn y(&self) -> ArrayView1<'a, f32> {
+        self.y
+    }
+
+    /// What was derived from the data under `key`, made by `make` on first use.
+    pub(crate) fn derived<T: Any + Send + Sync>(
+        &self,
+        key: &'static str,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let mut derived = self.derived.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) =
+            derived.iter().find(|(k, _)| *k == key).and_then(|(_, v)| v.clone().downcast::<T>().ok())
+        {
+            return found;
+        }
+        let made = Arc::new(make());
+        derived.push((key, made.clone()));
+        made
+    }
 }
 
 /// A fitted model: predictions, and class probabilities for classifiers. Models serialize with serde, so

@@ -58,7 +58,7 @@ pub use ensemble::{
     StackingParams, StackingRegressor, Voting, VotingEnsemble,
 };
 pub use error::{Error, Result};
-pub use estimator::{Estimator, Model};
+pub use estimator::{Estimator, Model, Prepared};
 pub use inspection::{PermutationImportance, permutation_importance};
 pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
 pub use tree::{Tree, is_category};

@@ -233,3 +233,24 @@ fn gradient_boosting_behaves() {
     let e = GradientBoostingRegressor::new().loss(GbLoss::LogLoss).fit_dataset(&data).unwrap_err();
     assert!(e.to_string().contains("LogLoss"), "{e}");
 }
+
+/// Fits on prepared data equal fits on the raw rows, for every weighting, and the preparation is reused
+/// (the prepared data outlives many fits, as in boosting).
+#[test]
+fn prepared_fits_equal_direct_fits() {
+    use tessera_trees::Prepared;
+    let data = load_breast_cancer();
+    let (x, y) = (data.features(), data.targets());
+    let prepared: Prepared<'_> = DecisionTreeClassifier::new().prepare(x, y);
+    for (seed, depth) in [(0u64, 3usize), (1, 5), (2, 8)] {
+        let w: Array1<f32> = (0..x.nrows()).map(|i| ((i as u64 * 7 + seed) % 5) as f32).collect();
+        let est = DecisionTreeClassifier::new().max_depth(depth).seed(seed);
+        let direct = est.fit_weighted(x, y, Some(w.view())).unwrap();
+        assert_eq!(est.fit_prepared(&prepared, Some(w.view())).unwrap(), direct);
+        let reg = DecisionTreeRegressor::new().max_depth(depth);
+        assert_eq!(
+            reg.fit_prepared(&prepared, Some(w.view())).unwrap(),
+            reg.fit_weighted(x, y, Some(w.view())).unwrap()
+        );
+    }
+}

@@ -1,6 +1,5 @@
 //! CART decision trees (scikit-learn's `DecisionTreeClassifier` / `DecisionTreeRegressor`).
 
-use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -9,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
 use super::criterion::Criterion;
-use super::data::{Target, TrainData, encode_target};
+use super::data::{TrainData, encode_target};
 use super::grow::grow;
 use super::params::{GrowParams, MaxFeatures, TreeParams};
 use super::prune::prune;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Result, invalid};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::estimator::{Estimator, Model, Prepared, check_predict_input};
 use crate::stats::argmax;
 use crate::tree::Tree;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -35,63 +34,6 @@ pub(crate) fn fit_tree(
         prune(&mut tree, params.ccp_alpha);
     }
     tree
-}
-
-thread_local! {
-    /// The data prepared by the last tree fit on this thread, while a boosting loop allows reuse.
-    static REUSE: RefCell<Option<(u64, Arc<TrainData>)>> = const { RefCell::new(None) };
-    static REUSE_ON: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with reuse of prepared training data (column-major copy and quantile bins) between tree fits
-/// on this thread whose inputs have identical content. Boosting refits one data set with new weights
-/// every round; without this each round would re-sort every feature to bin it. The cache is content-keyed
-/// (a hash of X, y and the task) and dropped when `f` returns.
-pub(crate) fn with_prepared_reuse<T>(f: impl FnOnce() -> T) -> T {
-    let was_on = REUSE_ON.with(|c| c.replace(true));
-    let out = f();
-    REUSE_ON.with(|c| c.set(was_on));
-    if !was_on {
-        REUSE.with(|r| r.borrow_mut().take());
-    }
-    out
-}
-
-fn content_key(x: ArrayView2<'_, f32>, y: ArrayView1<'_, f32>, criterion: Criterion, hist: bool) -> u64 {
-    // FNV-1a over the shapes and bit patterns.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |v: u64| {
-        h ^= v;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
-    eat(x.nrows() as u64);
-    eat(x.ncols() as u64);
-    eat(u64::from(criterion.is_classification()) | (u64::from(hist) << 1));
-    for v in x.iter().chain(y.iter()) {
-        eat(u64::from(v.to_bits()));
-    }
-    h
-}
-
-/// Prepares (or, inside [`with_prepared_reuse`], reuses) the training data for one tree.
-fn prepared_data(
-    x: ArrayView2<'_, f32>,
-    y: ArrayView1<'_, f32>,
-    target: Target,
-    criterion: Criterion,
-    hist: bool,
-) -> Arc<TrainData> {
-    if !REUSE_ON.with(Cell::get) {
-        return Arc::new(TrainData::new(x, target, hist));
-    }
-    let key = content_key(x, y, criterion, hist);
-    if let Some(data) = REUSE.with(|r| r.borrow().as_ref().filter(|(k, _)| *k == key).map(|(_, d)| d.clone()))
-    {
-        return data;
-    }
-    let data = Arc::new(TrainData::new(x, target, hist));
-    REUSE.with(|r| *r.borrow_mut() = Some((key, data.clone())));
-    data
 }
 
 macro_rules! tree_estimator {
@@ -167,19 +109,11 @@ macro_rules! tree_estimator {
                 y: ArrayView1<'_, f32>,
                 w: Option<ArrayView1<'_, f32>>,
             ) -> Result<FittedTree> {
-                if self.params.criterion.is_classification() != $classify {
-                    return Err(invalid(
-                        "criterion",
-                        if $classify { "gini, entropy or log_loss for a classifier" } else { "squared_error or absolute_error for a regressor" },
-                        self.params.criterion,
-                    ));
-                }
-                let weights = check_fit_input(x, y, w)?;
-                let g = self.params.grow_params(x.ncols())?;
-                let (target, labels) = encode_target(self.params.criterion, y)?;
-                let data = prepared_data(x, y, target, self.params.criterion, true);
-                let tree = fit_tree(&data, &self.params, &g, &weights, self.params.seed);
-                Ok(FittedTree { tree, labels, n_features: x.ncols() })
+                fit_on(&self.params, $classify, x, y, w, None)
+            }
+
+            fn fit_prepared(&self, data: &Prepared<'_>, w: Option<ArrayView1<'_, f32>>) -> Result<FittedTree> {
+                fit_on(&self.params, $classify, data.x(), data.y(), w, Some(data))
             }
 
             fn with_seed(&self, seed: u64) -> Self {
@@ -189,6 +123,41 @@ macro_rules! tree_estimator {
             }
         }
     };
+}
+
+/// Fits one CART tree; with `prepared`, its training data (column-major copy, bins, encoded targets) is
+/// made once per prepared data set and task, and reused.
+fn fit_on(
+    params: &TreeParams,
+    classify: bool,
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, f32>,
+    w: Option<ArrayView1<'_, f32>>,
+    prepared: Option<&Prepared<'_>>,
+) -> Result<FittedTree> {
+    if params.criterion.is_classification() != classify {
+        return Err(invalid(
+            "criterion",
+            if classify {
+                "gini, entropy or log_loss for a classifier"
+            } else {
+                "squared_error or absolute_error for a regressor"
+            },
+            params.criterion,
+        ));
+    }
+    let weights = check_fit_input(x, y, w)?;
+    let g = params.grow_params(x.ncols())?;
+    let (target, labels) = encode_target(params.criterion, y)?;
+    let data = match prepared {
+        Some(p) => {
+            let key = if classify { "cart/classification" } else { "cart/regression" };
+            p.derived(key, || TrainData::new(x, target, true))
+        }
+        None => Arc::new(TrainData::new(x, target, true)),
+    };
+    let tree = fit_tree(&data, params, &g, &weights, params.seed);
+    Ok(FittedTree { tree, labels, n_features: x.ncols() })
 }
 
 tree_estimator!(

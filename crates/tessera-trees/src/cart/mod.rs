@@ -15,7 +15,7 @@ mod split;
 
 pub use criterion::Criterion;
 pub(crate) use data::{Target, TrainData, encode_target};
+pub(crate) use estimator::fit_tree;
 pub use estimator::{DecisionTreeClassifier, DecisionTreeRegressor, FittedTree};
-pub(crate) use estimator::{fit_tree, with_prepared_reuse};
 pub use params::{MaxFeatures, Splitter, TreeParams};
 pub(crate) use split::HIST_MIN_ROWS;

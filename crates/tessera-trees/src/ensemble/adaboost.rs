@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_tensor::SeededRng;
 
-use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor, with_prepared_reuse};
+use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, shape};
@@ -102,40 +102,39 @@ impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
         let k = labels.len() as f64;
         let mut rng = SeededRng::new(self.seed);
         let (mut estimators, mut alphas) = (Vec::new(), Vec::new());
-        with_prepared_reuse(|| -> Result<()> {
-            for round in 0..self.n_estimators {
-                let total: f64 = weights.iter().sum();
-                weights.iter_mut().for_each(|v| *v /= total);
-                let w32: Array1<f32> = weights.iter().map(|&v| v as f32).collect();
-                let model = self.estimator.with_seed(rng.next_u64()).fit_weighted(x, y, Some(w32.view()))?;
-                let pred = model.predict(x)?;
-                let wrong: Vec<bool> = pred.iter().zip(y).map(|(p, t)| p != t).collect();
-                let err: f64 = weights.iter().zip(&wrong).filter(|(_, w)| **w).map(|(v, _)| v).sum();
-                if err <= 0.0 {
-                    // A perfect round: it alone decides (scikit-learn stops here too).
-                    estimators.push(model);
-                    alphas.push(1.0);
-                    break;
-                }
-                if err >= 1.0 - 1.0 / k {
-                    if round == 0 {
-                        return Err(Error::Data(format!(
-                            "the base estimator's weighted error {err:.4} is no better than chance for {k} classes"
-                        )));
-                    }
-                    break;
-                }
-                let alpha = self.learning_rate * (((1.0 - err) / err).ln() + (k - 1.0).ln());
+        // Every round refits the same rows with new weights: the base estimator prepares them once.
+        let prepared = self.estimator.prepare(x, y);
+        for round in 0..self.n_estimators {
+            let total: f64 = weights.iter().sum();
+            weights.iter_mut().for_each(|v| *v /= total);
+            let w32: Array1<f32> = weights.iter().map(|&v| v as f32).collect();
+            let model = self.estimator.with_seed(rng.next_u64()).fit_prepared(&prepared, Some(w32.view()))?;
+            let pred = model.predict(x)?;
+            let wrong: Vec<bool> = pred.iter().zip(y).map(|(p, t)| p != t).collect();
+            let err: f64 = weights.iter().zip(&wrong).filter(|(_, w)| **w).map(|(v, _)| v).sum();
+            if err <= 0.0 {
+                // A perfect round: it alone decides (scikit-learn stops here too).
                 estimators.push(model);
-                alphas.push(alpha);
-                for (v, &bad) in weights.iter_mut().zip(&wrong) {
-                    if bad && *v > 0.0 {
-                        *v *= alpha.exp();
-                    }
+                alphas.push(1.0);
+                break;
+            }
+            if err >= 1.0 - 1.0 / k {
+                if round == 0 {
+                    return Err(Error::Data(format!(
+                        "the base estimator's weighted error {err:.4} is no better than chance for {k} classes"
+                    )));
+                }
+                break;
+            }
+            let alpha = self.learning_rate * (((1.0 - err) / err).ln() + (k - 1.0).ln());
+            estimators.push(model);
+            alphas.push(alpha);
+            for (v, &bad) in weights.iter_mut().zip(&wrong) {
+                if bad && *v > 0.0 {
+                    *v *= alpha.exp();
                 }
             }
-            Ok(())
-        })?;
+        }
         Ok(FittedAdaBoostClassifier { estimators, alphas, labels, n_features: x.ncols() })
     }
 
