@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
 use super::grow::grow_tree;
-use super::objective::{EvalMetric, Objective, eval_metric, grad_hess_pairs, weighted_pairs};
+use super::objective::{Custom, EvalMetric, Loss};
 use super::params::BoosterParams;
 use super::partition::RowPartition;
 use super::{EvalSet, FittedBooster, GradHess};
@@ -45,46 +45,24 @@ struct Problem {
 }
 
 impl Problem {
-    fn new(p: &BoosterParams, y: ArrayView1<'_, f32>, weights: Vec<f64>) -> Result<Self> {
-        let classify = matches!(p.objective, Objective::Logistic | Objective::Softprob);
-        let (labels, y): (Option<ClassLabels>, Vec<f64>) = if classify {
+    fn new(loss: &dyn Loss, y: ArrayView1<'_, f32>, weights: Vec<f64>) -> Result<Self> {
+        let (labels, y): (Option<ClassLabels>, Vec<f64>) = if loss.classifies() {
             let (l, enc) = ClassLabels::fit(y)?;
-            if p.objective == Objective::Logistic && l.len() != 2 {
-                return Err(Error::Data(format!("binary:logistic needs two classes, found {}", l.len())));
-            }
+            loss.check_classes(l.len())?;
             (Some(l), enc.into_iter().map(f64::from).collect())
         } else {
-            if p.objective == Objective::Poisson && y.iter().any(|&v| v < 0.0) {
-                return Err(Error::Data("count:poisson needs non-negative labels".into()));
-            }
+            loss.check_labels(y)?;
             (None, y.iter().map(|&v| f64::from(v)).collect())
         };
-        let outputs =
-            if p.objective == Objective::Softprob { labels.as_ref().map_or(1, ClassLabels::len) } else { 1 };
+        let outputs = loss.outputs(labels.as_ref().map_or(1, ClassLabels::len));
         Ok(Problem { labels, y, weights, outputs })
     }
 
     /// The initial margin per output: from `base_score`, else estimated from the labels as XGBoost does.
-    fn base_margin(&self, p: &BoosterParams) -> Vec<f64> {
-        let (yv, weights, n) = (&self.y, &self.weights, self.y.len());
-        let sw: f64 = weights.iter().sum();
-        let wmean = |f: &dyn Fn(usize) -> f64| (0..n).map(|i| weights[i] * f(i)).sum::<f64>() / sw;
-        match (p.base_score, p.objective) {
-            (Some(b), Objective::Logistic) => vec![(b / (1.0 - b)).ln()],
-            (Some(b), Objective::Poisson) => vec![b.ln()],
-            (Some(b), _) => vec![b; self.outputs],
-            (None, Objective::SquaredError | Objective::PseudoHuber { .. }) => vec![wmean(&|i| yv[i])],
-            (None, Objective::AbsoluteError) => {
-                vec![weighted_quantile(&mut (0..n).map(|i| (yv[i], weights[i])).collect::<Vec<_>>(), 0.5)]
-            }
-            (None, Objective::Logistic) => {
-                let m = wmean(&|i| yv[i]).clamp(1e-6, 1.0 - 1e-6);
-                vec![(m / (1.0 - m)).ln()]
-            }
-            (None, Objective::Poisson) => vec![wmean(&|i| yv[i]).max(1e-6).ln()],
-            // XGBoost 3.2 starts multi:softprob from zero margins.
-            (None, Objective::Softprob) => vec![0.0; self.outputs],
-            (None, Objective::Custom) => vec![0.0],
+    fn base_margin(&self, p: &BoosterParams, loss: &dyn Loss) -> Vec<f64> {
+        match p.base_score {
+            Some(b) => loss.margin_of_score(b, self.outputs),
+            None => loss.base_margin(&self.y, &self.weights, self.outputs),
         }
     }
 }
@@ -181,6 +159,7 @@ impl<'a> Evaluation<'a> {
     fn end_round(
         &mut self,
         p: &BoosterParams,
+        loss: &dyn Loss,
         problem: &Problem,
         round: usize,
         options: &mut FitOptions<'_>,
@@ -198,7 +177,7 @@ impl<'a> Evaluation<'a> {
         for (((name, _, ey), em), hist) in self.sets.iter().zip(&self.margins).zip(self.history.iter_mut()) {
             let (outputs, labels) = (problem.outputs, problem.labels.as_ref());
             let m = match p.eval_metric {
-                None => eval_metric(p.objective, em, *ey, outputs, labels)?,
+                None => loss.default_metric(em, *ey, outputs, labels)?,
                 Some(metric) => metric.value(p.objective, em, *ey, outputs, labels)?,
             };
             hist.1.push(m);
@@ -231,8 +210,17 @@ pub(super) fn fit(
     let weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
     let (n, d) = x.dim();
     check_features(p, d)?;
-    let problem = Problem::new(p, y, weights)?;
-    let base_margin = problem.base_margin(p);
+    let built_in = p.objective.loss(p.max_delta_step);
+    let user;
+    let loss: &dyn Loss = match custom {
+        Some(grad_hess) => {
+            user = Custom { grad_hess };
+            &user
+        }
+        None => built_in.as_ref(),
+    };
+    let problem = Problem::new(loss, y, weights)?;
+    let base_margin = problem.base_margin(p, loss);
     let (bins, mut part) = bin(p, x, w.map(|_| problem.weights.as_slice()))?;
     let outputs = problem.outputs;
     let mut margin: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
@@ -245,7 +233,8 @@ pub(super) fn fit(
         // Gradient and hessian pairs per output, scaled by the sample weights. This and each tree's
         // growth run on a pool thread: their many short parallel steps then start from inside the
         // pool instead of each waking it from outside (10-20% of the fit on 2 cores).
-        let gh_by_output = rayon::scope(|_| gradients(p, &problem, &margin, custom))?;
+        let gh_by_output =
+            rayon::scope(|_| loss.pairs(&margin, &problem.y, &problem.weights, problem.outputs))?;
         let sample: Option<Vec<u32>> =
             (p.subsample < 1.0).then(|| (0..n as u32).filter(|_| rng.uniform_f64() < p.subsample).collect());
         let mut features: Vec<usize> = (0..d).collect();
@@ -266,7 +255,7 @@ pub(super) fn fit(
                     &mut split_stats,
                     &mut rng,
                 );
-                if p.objective == Objective::AbsoluteError {
+                if loss.refits_leaves() {
                     // XGBoost re-fits each leaf to the median residual of its rows.
                     for &(leaf, range, depth) in &leaves {
                         let mut res: Vec<(f64, f64)> = part
@@ -304,7 +293,7 @@ pub(super) fn fit(
             eval.add_tree(&tree, k, outputs);
             trees.push(tree);
         }
-        if eval.end_round(p, &problem, round, &mut options)? {
+        if eval.end_round(p, loss, &problem, round, &mut options)? {
             break;
         }
     }
@@ -319,37 +308,6 @@ pub(super) fn fit(
         eval_history: eval.history,
         split_stats,
     })
-}
-
-/// One round's weighted (gradient, hessian) pairs per output.
-fn gradients(
-    p: &BoosterParams,
-    problem: &Problem,
-    margin: &[f64],
-    custom: Option<&GradHess<'_>>,
-) -> Result<Vec<Vec<[f32; 2]>>> {
-    let n = problem.y.len();
-    match custom {
-        Some(f) => {
-            let (g, h) = f(margin, &problem.y);
-            if g.len() != n || h.len() != n {
-                return Err(shape(
-                    "gradients/hessians from the custom objective",
-                    format!("{n} each (one per row)"),
-                    format!("{} and {}", g.len(), h.len()),
-                ));
-            }
-            Ok(vec![weighted_pairs(&g, &h, &problem.weights)])
-        }
-        None => Ok(grad_hess_pairs(
-            p.objective,
-            margin,
-            &problem.y,
-            &problem.weights,
-            problem.outputs,
-            p.max_delta_step,
-        )),
-    }
 }
 
 /// Adds each leaf's value to output `k` of the margins of its rows (`by_leaf`: ascending row ids and the

@@ -60,51 +60,107 @@ impl std::str::FromStr for Objective {
     }
 }
 
-/// Gradients and hessians of `multi:softprob` at `margin` (`n x outputs`, row-major) for class indices
-/// `y`, per output.
-fn softprob_grad_hess(margin: &[f64], y: &[f64], outputs: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    let n = y.len();
-    let mut g = vec![vec![0.0f32; n]; outputs];
-    let mut h = vec![vec![0.0f32; n]; outputs];
-    for i in 0..n {
-        let row = &margin[i * outputs..(i + 1) * outputs];
-        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
-        let sum: f64 = e.iter().sum();
-        for k in 0..outputs {
-            let p = e[k] / sum;
-            let t = if y[i] as usize == k { 1.0 } else { 0.0 };
-            g[k][i] = (p - t) as f32;
-            h[k][i] = (2.0 * p * (1.0 - p)).max(1e-16) as f32;
-        }
-    }
-    (g, h)
-}
+mod absolute_error;
+mod custom;
+mod logistic;
+mod poisson;
+mod pseudo_huber;
+mod softprob;
+mod squared_error;
 
-/// Weighted (gradient, hessian) pairs per output of the objective at `margin` (`n x outputs`, row-major)
-/// for labels `y` (class indices for classification), as the tree growers take them; single-output
-/// objectives in one parallel pass over the rows (the logistic and Poisson ones call exp per row).
-pub(crate) fn grad_hess_pairs(
-    obj: Objective,
-    margin: &[f64],
-    y: &[f64],
-    weights: &[f64],
-    outputs: usize,
-    max_delta_step: f64,
-) -> Vec<Vec<[f32; 2]>> {
-    if obj != Objective::Softprob {
+pub(crate) use custom::Custom;
+
+/// One objective's definitions, one implementation per file: what the labels must be, the base margin,
+/// the gradients, whether leaves are refitted, and the default evaluation metric. [`Objective`] names them
+/// (and is what models store); [`Objective::loss`] gives the implementation.
+pub(crate) trait Loss: Sync {
+    /// Whether the labels are classes (encoded as indices before fitting).
+    fn classifies(&self) -> bool {
+        false
+    }
+
+    /// Checks the labels (regression objectives with a restricted range).
+    fn check_labels(&self, y: ArrayView1<'_, f32>) -> Result<()> {
+        let _ = y;
+        Ok(())
+    }
+
+    /// Checks the number of classes a classifier's labels hold.
+    fn check_classes(&self, n_classes: usize) -> Result<()> {
+        let _ = n_classes;
+        Ok(())
+    }
+
+    /// The number of outputs (trees per round) for `n_classes` classes (1 for regression).
+    fn outputs(&self, n_classes: usize) -> usize {
+        let _ = n_classes;
+        1
+    }
+
+    /// The base margin for a user's `base_score` (a probability for logistic, a mean for Poisson).
+    fn margin_of_score(&self, score: f64, outputs: usize) -> Vec<f64> {
+        vec![score; outputs]
+    }
+
+    /// The base margin estimated from labels `y` and weights `w`, as XGBoost does.
+    fn base_margin(&self, y: &[f64], w: &[f64], outputs: usize) -> Vec<f64>;
+
+    /// Gradient and hessian at margin `m` for label `y` (single-output objectives).
+    fn grad_hess(&self, m: f64, y: f64) -> (f32, f32);
+
+    /// Weighted (gradient, hessian) pairs per output at `margin` (`n x outputs`, row-major): one parallel
+    /// pass over the rows for single-output objectives.
+    fn pairs(
+        &self,
+        margin: &[f64],
+        y: &[f64],
+        weights: &[f64],
+        outputs: usize,
+    ) -> Result<Vec<Vec<[f32; 2]>>> {
+        let _ = outputs;
         let pairs = (0..y.len())
             .into_par_iter()
             .map(|i| {
-                let (g, h) = single_grad_hess(obj, margin[i], y[i], max_delta_step);
+                let (g, h) = self.grad_hess(margin[i], y[i]);
                 let w = weights[i] as f32;
                 [g * w, h * w]
             })
             .collect();
-        return vec![pairs];
+        Ok(vec![pairs])
     }
-    let (g, h) = softprob_grad_hess(margin, y, outputs);
-    g.iter().zip(&h).map(|(g, h)| weighted_pairs(g, h, weights)).collect()
+
+    /// Whether each leaf is refitted to the weighted median residual of its rows (absolute error).
+    fn refits_leaves(&self) -> bool {
+        false
+    }
+
+    /// The default evaluation metric (lower is better): log loss for classifiers.
+    fn default_metric(
+        &self,
+        margin: &[f64],
+        y: ArrayView1<'_, f32>,
+        outputs: usize,
+        labels: Option<&ClassLabels>,
+    ) -> Result<f64> {
+        metric::log_loss(margin, y, outputs, labels)
+    }
+}
+
+impl Objective {
+    /// The implementation of a built-in objective (`Custom` has none of its own: its gradients come
+    /// from the user, see [`Custom`]); `max_delta_step` is the resolved parameter (Poisson's hessian).
+    pub(crate) fn loss(self, max_delta_step: f64) -> Box<dyn Loss> {
+        match self {
+            Objective::SquaredError => Box::new(squared_error::SquaredError),
+            Objective::AbsoluteError => Box::new(absolute_error::AbsoluteError),
+            Objective::PseudoHuber { slope } => Box::new(pseudo_huber::PseudoHuber { slope }),
+            Objective::Logistic => Box::new(logistic::Logistic),
+            Objective::Softprob => Box::new(softprob::Softprob),
+            Objective::Poisson => Box::new(poisson::Poisson { max_delta_step }),
+            // Raw margins, RMSE, zero base margin: what a custom objective's model predicts.
+            Objective::Custom => Box::new(squared_error::SquaredError),
+        }
+    }
 }
 
 /// `[g * w, h * w]` per row.
@@ -116,24 +172,10 @@ pub(crate) fn weighted_pairs(g: &[f32], h: &[f32], weights: &[f64]) -> Vec<[f32;
         .collect()
 }
 
-/// Gradient and hessian of a single-output objective at margin `m` for label `y`.
-fn single_grad_hess(obj: Objective, m: f64, y: f64, max_delta_step: f64) -> (f32, f32) {
-    match obj {
-        Objective::SquaredError => ((m - y) as f32, 1.0),
-        Objective::AbsoluteError => ((m - y).signum() as f32, 1.0),
-        Objective::PseudoHuber { slope } => {
-            let z = m - y;
-            let scale = (1.0 + (z / slope).powi(2)).sqrt();
-            ((z / scale) as f32, (slope * slope / ((slope * slope + z * z) * scale)) as f32)
-        }
-        Objective::Logistic => {
-            let p = sigmoid(m);
-            ((p - y) as f32, (p * (1.0 - p)).max(1e-16) as f32)
-        }
-        Objective::Poisson => ((m.exp() - y) as f32, (m + max_delta_step).exp() as f32),
-        // Custom gradients come from the caller (HistGradientBooster::fit_custom); softprob is multi-output.
-        Objective::Custom | Objective::Softprob => (0.0, 0.0),
-    }
+/// `sum w y / sum w`.
+fn weighted_mean(y: &[f64], w: &[f64]) -> f64 {
+    let sw: f64 = w.iter().sum();
+    (0..y.len()).map(|i| w[i] * y[i]).sum::<f64>() / sw
 }
 
 /// Metrics of evaluation sets (XGBoost's `eval_metric` names).
@@ -229,13 +271,13 @@ impl EvalMetric {
                 if !classify || (self == EvalMetric::Logloss) != (outputs == 1) {
                     return unsupported();
                 }
-                eval_metric(obj, margin, y, outputs, labels)
+                metric::log_loss(margin, y, outputs, labels)
             }
             EvalMetric::PoissonNloglik => {
                 if obj != Objective::Poisson {
                     return unsupported();
                 }
-                eval_metric(obj, margin, y, outputs, labels)
+                Ok(metric::poisson_nloglik(margin, y))
             }
             EvalMetric::Error => {
                 if !classify {
@@ -266,45 +308,54 @@ impl EvalMetric {
     }
 }
 
-/// The default metric of an objective (lower is better): rmse, mae, logloss, mlogloss, poisson-nloglik.
-pub(crate) fn eval_metric(
-    obj: Objective,
-    margin: &[f64],
-    y: ArrayView1<'_, f32>,
-    outputs: usize,
-    labels: Option<&ClassLabels>,
-) -> Result<f64> {
-    let n = y.len();
-    Ok(match obj {
-        Objective::SquaredError | Objective::PseudoHuber { .. } | Objective::Custom => {
-            (margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).powi(2)).sum::<f64>() / n as f64).sqrt()
+/// The default metrics, on margins.
+pub(crate) mod metric {
+    use ndarray::ArrayView1;
+
+    use crate::data::ClassLabels;
+    use crate::error::{Error, Result};
+    use crate::stats::sigmoid;
+
+    /// Root mean squared error of the margins.
+    pub(crate) fn rmse(margin: &[f64], y: ArrayView1<'_, f32>) -> f64 {
+        (margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).powi(2)).sum::<f64>() / y.len() as f64).sqrt()
+    }
+
+    /// Mean absolute error of the margins.
+    pub(crate) fn mae(margin: &[f64], y: ArrayView1<'_, f32>) -> f64 {
+        margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).abs()).sum::<f64>() / y.len() as f64
+    }
+
+    /// Poisson negative log likelihood of log margins (without the constant `log y!`).
+    pub(crate) fn poisson_nloglik(margin: &[f64], y: ArrayView1<'_, f32>) -> f64 {
+        margin.iter().zip(y).map(|(m, &t)| m.exp() - f64::from(t) * m).sum::<f64>() / y.len() as f64
+    }
+
+    /// Binary (one output, logit) or multiclass (softmax over `outputs`) log loss.
+    pub(crate) fn log_loss(
+        margin: &[f64],
+        y: ArrayView1<'_, f32>,
+        outputs: usize,
+        labels: Option<&ClassLabels>,
+    ) -> Result<f64> {
+        let labels = labels.ok_or_else(|| Error::Data("classification metric without labels".into()))?;
+        let mut total = 0.0;
+        for (i, &t) in y.iter().enumerate() {
+            let k = labels
+                .index_of(t)
+                .ok_or_else(|| Error::Data(format!("eval label {t} was not seen in training")))?
+                as usize;
+            let p = if outputs == 1 {
+                let p1 = sigmoid(margin[i]);
+                if k == 1 { p1 } else { 1.0 - p1 }
+            } else {
+                let row = &margin[i * outputs..(i + 1) * outputs];
+                let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
+                (row[k] - max).exp() / sum
+            };
+            total -= p.clamp(1e-15, 1.0).ln();
         }
-        Objective::AbsoluteError => {
-            margin.iter().zip(y).map(|(m, &t)| (m - f64::from(t)).abs()).sum::<f64>() / n as f64
-        }
-        Objective::Poisson => {
-            margin.iter().zip(y).map(|(m, &t)| m.exp() - f64::from(t) * m).sum::<f64>() / n as f64
-        }
-        Objective::Logistic | Objective::Softprob => {
-            let labels = labels.ok_or_else(|| Error::Data("classification metric without labels".into()))?;
-            let mut total = 0.0;
-            for (i, &t) in y.iter().enumerate() {
-                let k = labels
-                    .index_of(t)
-                    .ok_or_else(|| Error::Data(format!("eval label {t} was not seen in training")))?
-                    as usize;
-                let p = if outputs == 1 {
-                    let p1 = sigmoid(margin[i]);
-                    if k == 1 { p1 } else { 1.0 - p1 }
-                } else {
-                    let row = &margin[i * outputs..(i + 1) * outputs];
-                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
-                    (row[k] - max).exp() / sum
-                };
-                total -= p.clamp(1e-15, 1.0).ln();
-            }
-            total / n as f64
-        }
-    })
+        Ok(total / y.len() as f64)
+    }
 }
