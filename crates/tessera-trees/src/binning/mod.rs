@@ -22,6 +22,8 @@ pub(crate) use stride::with_stride;
 pub(crate) const MAX_BINS: usize = 255;
 /// The code of a missing value.
 pub(crate) const MISSING_BIN: u8 = 255;
+/// Codes per feature: [`MAX_BINS`] for present values and [`MISSING_BIN`].
+pub(crate) const CODES: usize = MAX_BINS + 1;
 
 /// Column-major bin codes and the edges of each feature.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
-use super::grow::grow_tree;
+use super::grow::Grower;
 use super::objective::{Custom, EvalMetric, Loss};
 use super::params::BoosterParams;
 use super::partition::RowPartition;
@@ -245,16 +245,9 @@ pub(super) fn fit(
         }
         for (k, gh) in gh_by_output.iter().enumerate() {
             let tree = rayon::scope(|_| {
-                let (mut tree, leaves) = grow_tree(
-                    p,
-                    &bins,
-                    &mut part,
-                    gh,
-                    sample.as_deref(),
-                    &features,
-                    &mut split_stats,
-                    &mut rng,
-                );
+                let mut grower =
+                    Grower { p, bins: &bins, part: &mut part, split_stats: &mut split_stats, rng: &mut rng };
+                let (mut tree, leaves) = grower.grow(gh, sample.as_deref(), &features);
                 if loss.refits_leaves() {
                     // XGBoost re-fits each leaf to the median residual of its rows.
                     for &(leaf, range, depth) in &leaves {

@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
 use super::gain::Gain;
-use super::partition::{Hist, RowPartition, SplitJob, threshold_sides};
+use super::hist::Hist;
+use super::partition::{RowPartition, SplitJob, threshold_sides};
 use super::{BoosterParams, GrowPolicy};
-use crate::binning::{Binned, MISSING_BIN};
+use crate::binning::{Binned, CODES, MISSING_BIN};
 use crate::tree::{Node, Tree};
 
 /// A node waiting to be split: its range of rows, histogram, gradient and hessian sums and best split.
@@ -66,7 +67,7 @@ struct Candidate {
 
 impl Candidate {
     /// The side of every code (the missing code included): `true` goes left.
-    fn sides(&self) -> [bool; 256] {
+    fn sides(&self) -> [bool; CODES] {
         match self.rule {
             Rule::Threshold(bin) => threshold_sides(bin, self.missing_left),
             Rule::Categories(set) => std::array::from_fn(|c| {
@@ -123,7 +124,7 @@ fn best_split(
         }
     };
     for &f in features {
-        let hf = &hist[f * 256..(f + 1) * 256];
+        let hf = hist.feature(f);
         let [gm, hm] = hf[MISSING_BIN as usize];
         // Without missing values in the node both directions give the same split: scan one.
         let directions: &[bool] = if hm == 0.0 && gm == 0.0 { &[false] } else { &[false, true] };
@@ -273,205 +274,220 @@ fn categorical_splits(
 /// A leaf of a grown tree: its node id and where its rows are in the partition (range, depth).
 pub(crate) type LeafRows = (usize, (usize, usize), usize);
 
-/// Grows one tree on the gradient pairs `gh` (one per training row) for `rows` (ascending; `None` for
-/// all), depth-wise or loss-guided. Returns the tree and its leaves' rows in `part`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn grow_tree(
-    p: &BoosterParams,
-    bins: &Binned,
-    part: &mut RowPartition,
-    gh: &[[f32; 2]],
-    rows: Option<&[u32]>,
-    features: &[usize],
-    split_stats: &mut [[f64; 3]],
-    rng: &mut SeededRng,
-) -> (Tree, Vec<LeafRows>) {
-    let gain = Gain::of(p);
-    // Column sampling by level and by node: a subset of the tree's features per depth, and of that
-    // per node. Histograms still cover the tree's features, so subtraction stays exact.
-    let mut level_features: Vec<Vec<usize>> = Vec::new();
-    let mut node_features = |depth: usize, rng: &mut SeededRng| -> Vec<usize> {
-        let sample = |set: &[usize], fraction: f64, rng: &mut SeededRng| {
-            let mut s = set.to_vec();
-            if fraction < 1.0 {
-                rng.shuffle(&mut s);
-                s.truncate(((fraction * set.len() as f64).round() as usize).max(1));
-                s.sort_unstable();
-            }
-            s
-        };
-        while level_features.len() <= depth {
-            let level = sample(features, p.colsample_bylevel, rng);
-            level_features.push(level);
-        }
-        sample(&level_features[depth], p.colsample_bynode, rng)
-    };
-    let mut tree = Tree::empty(bins.edges.len(), 1);
-    let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
-        let id = tree.nodes.len();
-        tree.values.push((gain.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
-        tree.impurity.push(0.0);
-        tree.weighted_n.push(hs);
-        tree.nodes.push(Node::leaf(id, 0.0));
-        tree.nodes[id] = tree.leaf_node(id);
-        id
-    };
-    let m = part.start(rows, gh);
-    let root_hist = part.hist((0, m), 0, features);
-    // Every row is in exactly one bin of each feature: any feature's bins sum to the node's totals.
-    let (g0, h0) = root_hist[features[0] * 256..(features[0] + 1) * 256]
-        .iter()
-        .fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
-    let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
-    let root = push_leaf(&mut tree, g0, h0, unbounded);
-    let root_split = best_split(p, bins, &root_hist, &node_features(0, rng), g0, h0, unbounded);
-    let root = Frontier {
-        id: root,
-        range: (0, m),
-        hist: root_hist,
-        g: g0,
-        h: h0,
-        depth: 0,
-        split: root_split,
-        order: 0,
-        bounds: unbounded,
-    };
-    // Depth-wise: a whole level at a time (its nodes' partitions and histograms in one parallel pass
-    // each). Loss-guided: the node with the largest gain first.
-    let lossguide = p.grow_policy == GrowPolicy::Lossguide;
-    let (mut heap, mut level) = (std::collections::BinaryHeap::new(), Vec::new());
-    if lossguide {
-        heap.push(root);
-    } else {
-        level.push(root);
-    }
-    let mut leaf_rows: Vec<LeafRows> = Vec::new();
-    let mut leaves = 1usize;
-    let mut created = 1usize;
-    loop {
-        let batch = match heap.pop() {
-            Some(node) => vec![node],
-            None if level.is_empty() => break,
-            None => std::mem::take(&mut level),
-        };
-        // The nodes that split, in order (max_leaves counts the leaves made so far).
-        let mut splitting = Vec::new();
-        for node in batch {
-            let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
-            let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
-            match node.split.filter(|_| depth_ok && leaves_ok) {
-                Some(split) => {
-                    leaves += 1;
-                    splitting.push((node, split));
+/// What growing trees needs across a fit: the checked parameters, the bins, the row partition (reused by
+/// every tree), the per-feature split statistics it adds to, and the random stream.
+pub(crate) struct Grower<'a> {
+    /// The checked parameters.
+    pub p: &'a BoosterParams,
+    /// The bin edges and category tables.
+    pub bins: &'a Binned,
+    /// The rows of each node, contiguous, with their codes.
+    pub part: &'a mut RowPartition,
+    /// Per feature: splits, total gain, total cover.
+    pub split_stats: &'a mut [[f64; 3]],
+    /// Column sampling by level and node.
+    pub rng: &'a mut SeededRng,
+}
+
+impl Grower<'_> {
+    /// Grows one tree on the gradient pairs `gh` (one per training row) for `rows` (ascending; `None`
+    /// for all) over the tree's `features`, depth-wise or loss-guided. Returns the tree and its leaves'
+    /// rows in the partition.
+    pub(crate) fn grow(
+        &mut self,
+        gh: &[[f32; 2]],
+        rows: Option<&[u32]>,
+        features: &[usize],
+    ) -> (Tree, Vec<LeafRows>) {
+        let Grower { p, bins, part, split_stats, rng } = self;
+        let (p, bins): (&BoosterParams, &Binned) = (p, bins);
+        let gain = Gain::of(p);
+        // Column sampling by level and by node: a subset of the tree's features per depth, and of that
+        // per node. Histograms still cover the tree's features, so subtraction stays exact.
+        let mut level_features: Vec<Vec<usize>> = Vec::new();
+        let mut node_features = |depth: usize, rng: &mut SeededRng| -> Vec<usize> {
+            let sample = |set: &[usize], fraction: f64, rng: &mut SeededRng| {
+                let mut s = set.to_vec();
+                if fraction < 1.0 {
+                    rng.shuffle(&mut s);
+                    s.truncate(((fraction * set.len() as f64).round() as usize).max(1));
+                    s.sort_unstable();
                 }
-                None => leaf_rows.push((node.id, node.range, node.depth)),
-            }
-        }
-        if splitting.is_empty() {
-            continue;
-        }
-        let depth = splitting[0].0.depth;
-        // Children at the depth limit stay leaves: no histograms, no split search, no codes.
-        let terminal = p.max_depth != 0 && depth + 1 >= p.max_depth;
-        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
-        // feature's codes are its categories.
-        let jobs: Vec<SplitJob> = splitting
-            .iter()
-            .map(|(node, split)| SplitJob {
-                range: node.range,
-                feature: split.feature,
-                goes_left: split.sides(),
-            })
-            .collect();
-        let n_lefts = part.split_many(&jobs, depth, !terminal);
-        // Children, in order: (id, range, g, h, bounds), left then right of each node.
-        let mut children = Vec::with_capacity(2 * splitting.len());
-        for ((node, split), (job, &n_left)) in splitting.iter().zip(jobs.iter().zip(&n_lefts)) {
-            let f = split.feature;
-            let (lo, hi) = node.range;
-            split_stats[f][0] += 1.0;
-            split_stats[f][1] += split.gain;
-            split_stats[f][2] += node.h;
-            // The left child's sums are those of the split feature's bins that go left.
-            let hf = &node.hist[f * 256..(f + 1) * 256];
-            let (gl, hl) = hf
-                .iter()
-                .zip(&job.goes_left)
-                .filter(|(_, left)| **left)
-                .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
-            let (gr, hr) = (node.g - gl, node.h - hl);
-            // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
-            // midpoint, which bounds the left side from above (increasing) or below (decreasing).
-            let (mut bl, mut br) = (node.bounds, node.bounds);
-            let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
-            if constraint != 0 {
-                let clamp = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
-                let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
-                if constraint > 0 {
-                    (bl.1, br.0) = (mid, mid);
-                } else {
-                    (bl.0, br.1) = (mid, mid);
-                }
-            }
-            let l = push_leaf(&mut tree, gl, hl, bl);
-            let r = push_leaf(&mut tree, gr, hr, br);
-            tree.nodes[node.id] = match split.rule {
-                // Past the last edge the split separates present values (left) from missing ones (right).
-                Rule::Threshold(b) => {
-                    let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
-                    Node::split(f, threshold, split.missing_left, l as u32)
-                }
-                Rule::Categories(set) => {
-                    // The set's codes stand for categories (code 254 for every rare one).
-                    let cats = (0..255usize)
-                        .filter(|&c| (set[c / 64] >> (c % 64)) & 1 == 1)
-                        .flat_map(|c| bins.code_categories[f][c].iter().copied());
-                    let index = tree.push_category_set(cats);
-                    Node::categorical(f, index, split.missing_left, l as u32)
-                }
+                s
             };
-            children.push((l, (lo, lo + n_left), gl, hl, bl));
-            children.push((r, (lo + n_left, hi), gr, hr, br));
-        }
-        if terminal {
-            for (id, range, ..) in children {
-                leaf_rows.push((id, range, depth + 1));
+            while level_features.len() <= depth {
+                let level = sample(features, p.colsample_bylevel, rng);
+                level_features.push(level);
             }
-            continue;
+            sample(&level_features[depth], p.colsample_bynode, rng)
+        };
+        let mut tree = Tree::empty(bins.edges.len(), 1);
+        let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
+            let id = tree.nodes.len();
+            tree.values.push((gain.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
+            tree.impurity.push(0.0);
+            tree.weighted_n.push(hs);
+            tree.nodes.push(Node::leaf(id, 0.0));
+            tree.nodes[id] = tree.leaf_node(id);
+            id
+        };
+        let m = part.start(rows, gh);
+        let root_hist = part.hist((0, m), 0, features);
+        // Every row is in exactly one bin of each feature: any feature's bins sum to the node's totals.
+        let (g0, h0) =
+            root_hist.feature(features[0]).iter().fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
+        let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
+        let root = push_leaf(&mut tree, g0, h0, unbounded);
+        let root_split = best_split(p, bins, &root_hist, &node_features(0, rng), g0, h0, unbounded);
+        let root = Frontier {
+            id: root,
+            range: (0, m),
+            hist: root_hist,
+            g: g0,
+            h: h0,
+            depth: 0,
+            split: root_split,
+            order: 0,
+            bounds: unbounded,
+        };
+        // Depth-wise: a whole level at a time (its nodes' partitions and histograms in one parallel pass
+        // each). Loss-guided: the node with the largest gain first.
+        let lossguide = p.grow_policy == GrowPolicy::Lossguide;
+        let (mut heap, mut level) = (std::collections::BinaryHeap::new(), Vec::new());
+        if lossguide {
+            heap.push(root);
+        } else {
+            level.push(root);
         }
-        // Histogram subtraction: build each node's smaller child, derive the larger.
-        let small_is_left: Vec<bool> =
-            children.chunks_exact(2).map(|c| c[0].1.1 - c[0].1.0 <= c[1].1.1 - c[1].1.0).collect();
-        let small_ranges: Vec<(usize, usize)> = children
-            .chunks_exact(2)
-            .zip(&small_is_left)
-            .map(|(c, &l)| if l { c[0].1 } else { c[1].1 })
-            .collect();
-        let small = part.hists(&small_ranges, depth + 1, features);
-        let mut hists = Vec::with_capacity(children.len());
-        for (((node, _), small), &left) in splitting.into_iter().zip(small).zip(&small_is_left) {
-            let large: Hist = node.hist.iter().zip(&small).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect();
-            if left {
-                hists.extend([small, large]);
-            } else {
-                hists.extend([large, small]);
+        let mut leaf_rows: Vec<LeafRows> = Vec::new();
+        let mut leaves = 1usize;
+        let mut created = 1usize;
+        loop {
+            let batch = match heap.pop() {
+                Some(node) => vec![node],
+                None if level.is_empty() => break,
+                None => std::mem::take(&mut level),
+            };
+            // The nodes that split, in order (max_leaves counts the leaves made so far).
+            let mut splitting = Vec::new();
+            for node in batch {
+                let depth_ok = p.max_depth == 0 || node.depth < p.max_depth;
+                let leaves_ok = p.max_leaves == 0 || leaves < p.max_leaves;
+                match node.split.filter(|_| depth_ok && leaves_ok) {
+                    Some(split) => {
+                        leaves += 1;
+                        splitting.push((node, split));
+                    }
+                    None => leaf_rows.push((node.id, node.range, node.depth)),
+                }
+            }
+            if splitting.is_empty() {
+                continue;
+            }
+            let depth = splitting[0].0.depth;
+            // Children at the depth limit stay leaves: no histograms, no split search, no codes.
+            let terminal = p.max_depth != 0 && depth + 1 >= p.max_depth;
+            // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
+            // feature's codes are its categories.
+            let jobs: Vec<SplitJob> = splitting
+                .iter()
+                .map(|(node, split)| SplitJob {
+                    range: node.range,
+                    feature: split.feature,
+                    goes_left: split.sides(),
+                })
+                .collect();
+            let n_lefts = part.split_many(&jobs, depth, !terminal);
+            // Children, in order: (id, range, g, h, bounds), left then right of each node.
+            let mut children = Vec::with_capacity(2 * splitting.len());
+            for ((node, split), (job, &n_left)) in splitting.iter().zip(jobs.iter().zip(&n_lefts)) {
+                let f = split.feature;
+                let (lo, hi) = node.range;
+                split_stats[f][0] += 1.0;
+                split_stats[f][1] += split.gain;
+                split_stats[f][2] += node.h;
+                // The left child's sums are those of the split feature's bins that go left.
+                let hf = node.hist.feature(f);
+                let (gl, hl) = hf
+                    .iter()
+                    .zip(&job.goes_left)
+                    .filter(|(_, left)| **left)
+                    .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
+                let (gr, hr) = (node.g - gl, node.h - hl);
+                // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
+                // midpoint, which bounds the left side from above (increasing) or below (decreasing).
+                let (mut bl, mut br) = (node.bounds, node.bounds);
+                let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
+                if constraint != 0 {
+                    let clamp = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
+                    let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
+                    if constraint > 0 {
+                        (bl.1, br.0) = (mid, mid);
+                    } else {
+                        (bl.0, br.1) = (mid, mid);
+                    }
+                }
+                let l = push_leaf(&mut tree, gl, hl, bl);
+                let r = push_leaf(&mut tree, gr, hr, br);
+                tree.nodes[node.id] = match split.rule {
+                    // Past the last edge the split separates present values (left) from missing ones (right).
+                    Rule::Threshold(b) => {
+                        let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+                        Node::split(f, threshold, split.missing_left, l as u32)
+                    }
+                    Rule::Categories(set) => {
+                        // The set's codes stand for categories (code 254 for every rare one).
+                        let cats = (0..255usize)
+                            .filter(|&c| (set[c / 64] >> (c % 64)) & 1 == 1)
+                            .flat_map(|c| bins.code_categories[f][c].iter().copied());
+                        let index = tree.push_category_set(cats);
+                        Node::categorical(f, index, split.missing_left, l as u32)
+                    }
+                };
+                children.push((l, (lo, lo + n_left), gl, hl, bl));
+                children.push((r, (lo + n_left, hi), gr, hr, br));
+            }
+            if terminal {
+                for (id, range, ..) in children {
+                    leaf_rows.push((id, range, depth + 1));
+                }
+                continue;
+            }
+            // Histogram subtraction: build each node's smaller child, derive the larger.
+            let small_is_left: Vec<bool> =
+                children.chunks_exact(2).map(|c| c[0].1.1 - c[0].1.0 <= c[1].1.1 - c[1].1.0).collect();
+            let small_ranges: Vec<(usize, usize)> = children
+                .chunks_exact(2)
+                .zip(&small_is_left)
+                .map(|(c, &l)| if l { c[0].1 } else { c[1].1 })
+                .collect();
+            let small = part.hists(&small_ranges, depth + 1, features);
+            let mut hists = Vec::with_capacity(children.len());
+            for (((node, _), small), &left) in splitting.into_iter().zip(small).zip(&small_is_left) {
+                let large = node.hist.minus(&small);
+                if left {
+                    hists.extend([small, large]);
+                } else {
+                    hists.extend([large, small]);
+                }
+            }
+            // Feature samples in child order, then the children's split searches in parallel.
+            let child_features: Vec<Vec<usize>> =
+                children.iter().map(|_| node_features(depth + 1, rng)).collect();
+            let splits: Vec<Option<Candidate>> = children
+                .par_iter()
+                .zip(&hists)
+                .zip(&child_features)
+                .map(|((&(_, _, g, h, bounds), hist), fs)| best_split(p, bins, hist, fs, g, h, bounds))
+                .collect();
+            for (((id, range, g, h, bounds), hist), split) in children.into_iter().zip(hists).zip(splits) {
+                let child =
+                    Frontier { id, range, hist, g, h, depth: depth + 1, split, order: created, bounds };
+                created += 1;
+                if lossguide { heap.push(child) } else { level.push(child) }
             }
         }
-        // Feature samples in child order, then the children's split searches in parallel.
-        let child_features: Vec<Vec<usize>> =
-            children.iter().map(|_| node_features(depth + 1, rng)).collect();
-        let splits: Vec<Option<Candidate>> = children
-            .par_iter()
-            .zip(&hists)
-            .zip(&child_features)
-            .map(|((&(_, _, g, h, bounds), hist), fs)| best_split(p, bins, hist, fs, g, h, bounds))
-            .collect();
-        for (((id, range, g, h, bounds), hist), split) in children.into_iter().zip(hists).zip(splits) {
-            let child = Frontier { id, range, hist, g, h, depth: depth + 1, split, order: created, bounds };
-            created += 1;
-            if lossguide { heap.push(child) } else { level.push(child) }
-        }
+        tree.max_depth = tree.compute_depth();
+        (tree, leaf_rows)
     }
-    tree.max_depth = tree.compute_depth();
-    (tree, leaf_rows)
 }

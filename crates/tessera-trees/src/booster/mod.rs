@@ -24,6 +24,7 @@ use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 mod fit;
 mod gain;
 mod grow;
+mod hist;
 mod objective;
 mod params;
 mod partition;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::objective::{EvalMetric, Objective};
+use crate::binning::CODES;
 use crate::check;
 use crate::error::{Result, invalid};
 
@@ -159,8 +160,8 @@ impl BoosterParams {
         }
         check::at_least("max_cat_to_onehot", self.max_cat_to_onehot, 1)?;
         check::at_least("max_cat_threshold", self.max_cat_threshold, 1)?;
-        if !(2..=256).contains(&self.max_bin) {
-            return Err(invalid("max_bin", "an integer in 2..=256", self.max_bin));
+        if !(2..=CODES).contains(&self.max_bin) {
+            return Err(invalid("max_bin", format!("an integer in 2..={CODES}"), self.max_bin));
         }
         check::fraction("subsample", self.subsample)?;
         check::fraction("colsample_bytree", self.colsample_bytree)?;

@@ -11,10 +11,8 @@
 
 use rayon::prelude::*;
 
-use crate::binning::{Binned, MISSING_BIN, with_stride};
-
-/// Gradient and hessian histogram of one node: `[G, H]` per (feature, bin), 256 bins per feature.
-pub(crate) type Hist = Vec<[f64; 2]>;
+use super::hist::Hist;
+use crate::binning::{Binned, CODES, MISSING_BIN, with_stride};
 
 /// Rows per block of parallel work (histograms and partitions).
 const BLOCK_ROWS: usize = 8192;
@@ -121,7 +119,7 @@ impl RowPartition {
             let (b, e) = ranges[node];
             let rows = self.rows((b, e), depth);
             let gh = &self.gh[depth % 2][b + lo..b + hi];
-            let mut out = vec![[0.0f64; 2]; d * 256];
+            let mut out = Hist::zeros(d);
             with_stride!(stride, S => match rows {
                 Rows::Compact(c) => hist_rows::<S>(rows_of::<S>(&c[lo * stride..hi * stride], stride), gh, d, all, features, &mut out),
                 Rows::ById { global, ids } if S != 0 => {
@@ -148,10 +146,7 @@ impl RowPartition {
             .map(|mut parts| {
                 let mut out = parts.remove(0);
                 for part in &parts {
-                    for (a, p) in out.iter_mut().zip(part) {
-                        a[0] += p[0];
-                        a[1] += p[1];
-                    }
+                    out.add(part);
                 }
                 out
             })
@@ -168,7 +163,7 @@ impl RowPartition {
         range: (usize, usize),
         depth: usize,
         f: usize,
-        goes_left: &[bool; 256],
+        goes_left: &[bool; CODES],
         codes_too: bool,
     ) -> usize {
         self.split_many(&[SplitJob { range, feature: f, goes_left: *goes_left }], depth, codes_too)[0]
@@ -267,7 +262,7 @@ impl RowPartition {
 pub(crate) struct SplitJob {
     pub range: (usize, usize),
     pub feature: usize,
-    pub goes_left: [bool; 256],
+    pub goes_left: [bool; CODES],
 }
 
 /// The blocks of rows of the nodes covering `ranges`: (node, first row, end row), rows counted from the
@@ -285,7 +280,7 @@ fn blocks_of(ranges: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
 
 /// The side of each code for a split at `bin` (codes up to it go left) with missing values going left
 /// when `missing_left`.
-pub(crate) fn threshold_sides(bin: usize, missing_left: bool) -> [bool; 256] {
+pub(crate) fn threshold_sides(bin: usize, missing_left: bool) -> [bool; CODES] {
     std::array::from_fn(|c| if c == usize::from(MISSING_BIN) { missing_left } else { c <= bin })
 }
 
@@ -323,7 +318,7 @@ fn split_block_wide<'a>(
     rows: impl Iterator<Item = &'a [u8]>,
     stride: usize,
     f: usize,
-    goes_left: &[bool; 256],
+    goes_left: &[bool; CODES],
     codes_too: bool,
     p: Piece<'_>,
 ) {
@@ -352,7 +347,7 @@ fn split_rows<'a, const S: usize>(
     gh: &[[f32; 2]],
     row: impl Fn(usize) -> &'a [u8; S],
     f: usize,
-    goes_left: &[bool; 256],
+    goes_left: &[bool; CODES],
     codes_too: bool,
     p: Piece<'_>,
 ) {
@@ -363,12 +358,12 @@ fn split_rows<'a, const S: usize>(
     }
 }
 
-fn split_rows_with<'a, const S: usize, const CODES: bool>(
+fn split_rows_with<'a, const S: usize, const MOVE_CODES: bool>(
     ids: &[u32],
     gh: &[[f32; 2]],
     row: impl Fn(usize) -> &'a [u8; S],
     f: usize,
-    goes_left: &[bool; 256],
+    goes_left: &[bool; CODES],
     p: Piece<'_>,
 ) {
     let Piece { ids: (il, ir), gh: (gl, gr), codes: (cl, cr) } = p;
@@ -379,7 +374,7 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
         // Every row goes one way: a plain copy.
         let (i, g, c) = if nl == 0 { (ir, gr, cr) } else { (il, gl, cl) };
         i.copy_from_slice(ids);
-        if CODES {
+        if MOVE_CODES {
             g.copy_from_slice(gh);
             for (k, o) in c.iter_mut().enumerate() {
                 *o = *row(k);
@@ -390,7 +385,7 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
     let gh = &gh[..m];
     let f = f.min(S - 1);
     let (gl, gr) = (&mut gl[..nl], &mut gr[..nr]);
-    let (cl, cr) = if CODES { (&mut cl[..nl], &mut cr[..nr]) } else { (cl, cr) };
+    let (cl, cr) = if MOVE_CODES { (&mut cl[..nl], &mut cr[..nr]) } else { (cl, cr) };
     let (mut l, mut r, mut i) = (0usize, 0usize, 0usize);
     // In runs as long as the room left on the fuller side, both cursors stay in bounds whatever the rows
     // do, so no write needs clamping; once a side is full, the remaining rows all go to the other.
@@ -399,7 +394,7 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
         if run == 0 {
             let (side_ids, side_gh, side_codes, at) = if l < nl { (il, gl, cl, l) } else { (ir, gr, cr, r) };
             side_ids[at..].copy_from_slice(&ids[i..]);
-            if CODES {
+            if MOVE_CODES {
                 side_gh[at..].copy_from_slice(&gh[i..]);
                 for (k, o) in side_codes[at..].iter_mut().enumerate() {
                     *o = *row(i + k);
@@ -412,7 +407,7 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
             let left = goes_left[usize::from(code_row[f])];
             il[l] = ids[k];
             ir[r] = ids[k];
-            if CODES {
+            if MOVE_CODES {
                 gl[l] = gh[k];
                 gr[r] = gh[k];
                 cl[l] = *code_row;
@@ -430,16 +425,16 @@ fn split_rows_with<'a, const S: usize, const CODES: bool>(
 /// every bin still adds its rows in row order.
 const HIST_GROUP: usize = 10;
 
-/// Adds each row's gradient pair to its bin of every feature: `out` is `d` blocks of 256 bins.
+/// Adds each row's gradient pair to its bin of every feature: `out` is `d` blocks of [`CODES`] bins.
 fn hist_rows<'a, const S: usize>(
     rows: impl Iterator<Item = &'a [u8]> + Clone,
     gh: &[[f32; 2]],
     d: usize,
     all: bool,
     features: &[usize],
-    out: &mut [[f64; 2]],
+    out: &mut Hist,
 ) {
-    let (bins, _) = out.as_chunks_mut::<256>();
+    let (bins, _) = out.cells_mut().as_chunks_mut::<CODES>();
     if all {
         for (group, first) in bins[..d].chunks_mut(HIST_GROUP).zip((0..d).step_by(HIST_GROUP)) {
             for (row, &[g, h]) in rows.clone().zip(gh) {
@@ -479,10 +474,10 @@ mod tests {
     }
 
     fn direct(bins: &Binned, gh: &[[f32; 2]], rows: &[u32], features: &[usize]) -> Hist {
-        let mut out = vec![[0.0; 2]; bins.edges.len() * 256];
+        let mut out = Hist::zeros(bins.edges.len());
         for &f in features {
             for &r in rows {
-                let b = &mut out[f * 256 + usize::from(bins.column(f)[r as usize])];
+                let b = &mut out.cells_mut()[f * CODES + usize::from(bins.column(f)[r as usize])];
                 b[0] += f64::from(gh[r as usize][0]);
                 b[1] += f64::from(gh[r as usize][1]);
             }
@@ -491,7 +486,7 @@ mod tests {
     }
 
     fn close(a: &Hist, b: &Hist) -> bool {
-        a.iter().zip(b).all(|(x, y)| (x[0] - y[0]).abs() < 1e-9 && (x[1] - y[1]).abs() < 1e-9)
+        a.cells().iter().zip(b.cells()).all(|(x, y)| (x[0] - y[0]).abs() < 1e-9 && (x[1] - y[1]).abs() < 1e-9)
     }
 
     /// Histogram subtraction: parent minus the smaller child equals the larger child built directly,
@@ -518,7 +513,7 @@ mod tests {
             let hl = part.hist((0, n_left), 1, &features);
             let hr = part.hist((n_left, m), 1, &features);
             assert!(close(&hl, &direct(&bins, &gh, &left, &features)));
-            let derived: Hist = parent.iter().zip(&hl).map(|(p, s)| [p[0] - s[0], p[1] - s[1]]).collect();
+            let derived = parent.minus(&hl);
             assert!(close(&derived, &hr));
             // A grandchild, back in the first buffer, on a feature subset.
             let n_ll = part.split((0, n_left), 1, 0, &threshold_sides(90, false), true);
