@@ -1,6 +1,7 @@
 //! Small numeric helpers: the logistic function, weighted quantiles, argmax.
 
 /// The logistic function `1 / (1 + e^-z)`.
+#[inline]
 pub(crate) fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -25,6 +26,7 @@ pub(crate) fn weighted_quantile(values: &mut [(f64, f64)], q: f64) -> f64 {
 }
 
 /// The index of the largest value (first on ties, as numpy's argmax).
+#[inline]
 pub(crate) fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {

@@ -9,7 +9,7 @@
 //! | `tensor` (default) | [`tensor`] | `tessera-tensor`: candle tensors, devices, safetensors IO, ndarray interop, seeded RNG |
 //! | `cuda` | [`tensor`] | the same, with CUDA devices (needs the CUDA toolkit) |
 //! | `datasets` (default) | [`datasets`] | `tessera-datasets`: embedded datasets, CSV/LibSVM loaders, generators, splits |
-//! | `trees` (default) | [`trees`] | `tessera-trees`: CART, Random Forest, Extra Trees, Bagging, AdaBoost, Stacking, Voting |
+//! | `trees` (default) | [`trees`] | `tessera-trees`: CART, Random Forest, Extra Trees, Bagging, AdaBoost, gradient boosting, the histogram booster (XGBoost interop, TreeSHAP), Stacking, Voting |
 //! | `autograd` (default) | [`autograd`] | `tessera-autograd`: reverse-mode autodiff with PyTorch semantics |
 //! | `nn` (default) | [`nn`] | `tessera-nn`: layers, initialisers, optimizers, LR schedules |
 //! | `attention` (default) | [`attention`] | `tessera-attention`: FlashAttention forward and backward on the CPU |

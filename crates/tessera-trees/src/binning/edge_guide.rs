@@ -31,6 +31,7 @@ impl EdgeGuide {
     }
 
     /// The number of `edges` below `t` (`edges` the ones the guide was made for).
+    #[inline]
     pub(crate) fn edges_below(&self, edges: &[f32], t: f32) -> usize {
         let cell = ((t - self.first) * self.cells_per_unit) as usize;
         let cell = cell.min(Self::CELLS - 1);

@@ -12,11 +12,13 @@ pub(crate) struct Gain {
 
 impl Gain {
     /// The gain of `params` (with its `max_delta_step` already resolved for the objective).
+    #[inline]
     pub(crate) fn of(params: &BoosterParams) -> Self {
         Gain { lambda: params.lambda, alpha: params.alpha, max_delta_step: params.max_delta_step }
     }
 
     /// The optimal weight of a leaf with gradient sum `g` and hessian sum `h`, capped by `max_delta_step`.
+    #[inline]
     pub(crate) fn leaf_weight(&self, g: f64, h: f64) -> f64 {
         let mut w = -threshold_l1(g, self.alpha) / (h + self.lambda);
         if self.max_delta_step > 0.0 {
@@ -27,6 +29,7 @@ impl Gain {
 
     /// The score of a node whose weight is `w` (not necessarily the optimum): XGBoost's
     /// `CalcGainGivenWeight`, used when monotone constraints clamp weights.
+    #[inline]
     pub(crate) fn score_given_weight(&self, g: f64, h: f64, w: f64) -> f64 {
         if h <= 0.0 {
             return 0.0;
@@ -35,6 +38,7 @@ impl Gain {
     }
 
     /// The score `T(G)^2 / (H + lambda)` a node contributes (XGBoost's gain terms, no 1/2).
+    #[inline]
     pub(crate) fn score(&self, g: f64, h: f64) -> f64 {
         let t = threshold_l1(g, self.alpha);
         if self.max_delta_step > 0.0 {
@@ -46,6 +50,7 @@ impl Gain {
 }
 
 /// XGBoost's soft-threshold of a gradient sum for L1 regularisation.
+#[inline]
 fn threshold_l1(g: f64, alpha: f64) -> f64 {
     if g > alpha {
         g - alpha

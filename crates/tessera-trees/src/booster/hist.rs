@@ -31,6 +31,7 @@ impl Hist {
     }
 
     /// Adds `other` bin by bin.
+    #[inline]
     pub(crate) fn add(&mut self, other: &Hist) {
         for (a, p) in self.0.iter_mut().zip(&other.0) {
             a[0] += p[0];
@@ -39,6 +40,7 @@ impl Hist {
     }
 
     /// This histogram minus `child`'s: the sibling's histogram (histogram subtraction).
+    #[inline]
     pub(crate) fn minus(&self, child: &Hist) -> Hist {
         Hist(self.0.iter().zip(&child.0).map(|(a, s)| [a[0] - s[0], a[1] - s[1]]).collect())
     }

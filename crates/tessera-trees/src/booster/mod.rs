@@ -6,8 +6,15 @@
 //! objectives `reg:squarederror`, `reg:absoluteerror`, `reg:pseudohubererror`, `binary:logistic`,
 //! `multi:softprob` and `count:poisson`, with evaluation sets and early stopping.
 //!
-//! Not yet here (see the issue note): loss-guided growth, the hessian-weighted quantile sketch (bins are
-//! plain quantiles), XGBoost JSON interoperability, TreeSHAP, monotone and categorical splits.
+//! Also: loss-guided growth (`max_leaves`), quantile bins of the sample weights (`max_bin`), monotone
+//! constraints, categorical splits (XGBoost's `enable_categorical`), TreeSHAP, XGBoost `model.json` both
+//! ways, and custom objectives.
+//!
+//! Read top-down: [`HistGradientBooster`] and [`FittedBooster`] here; `params.rs` the parameters and their
+//! check; `fit.rs` the boosting loop ([`FitOptions`]); `objective/` one `Loss` implementation per objective;
+//! `grow.rs` one tree (a `Grower`), `gain.rs` XGBoost's leaf weight and gain, `hist.rs` a node's
+//! histogram, `partition.rs` the rows of each node kept contiguous with their bin codes; `xgboost_json.rs`
+//! XGBoost's model format.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;

@@ -7,6 +7,7 @@ use ndarray::{ArrayView1, ArrayView2, Axis};
 pub(crate) const PREDICT_CHUNK: usize = 1024;
 
 /// Iterates rows as contiguous slices (copying only when the view is not row-major).
+#[inline]
 pub(crate) fn rows_of<'a>(x: ArrayView2<'a, f32>) -> impl Iterator<Item = std::borrow::Cow<'a, [f32]>> + 'a {
     (0..x.nrows()).map(move |i| {
         let r: ArrayView1<'a, f32> = x.index_axis_move(Axis(0), i);
