@@ -136,15 +136,15 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
         (ModelKind::Adaboost, true) => {
             let mut e = AdaBoostClassifier::new().seed(a.seed);
             e.estimator.params = tree_params(a, e.estimator.params)?;
-            e.n_estimators = a.n_estimators.unwrap_or(e.n_estimators);
-            e.learning_rate = a.learning_rate.unwrap_or(e.learning_rate);
+            e.params.n_estimators = a.n_estimators.unwrap_or(e.params.n_estimators);
+            e.params.learning_rate = a.learning_rate.unwrap_or(e.params.learning_rate);
             AnyEstimator::AdaBoostClassifier(e)
         }
         (ModelKind::Adaboost, false) => {
             let mut e = AdaBoostRegressor::new().seed(a.seed);
             e.estimator.params = tree_params(a, e.estimator.params)?;
-            e.n_estimators = a.n_estimators.unwrap_or(e.n_estimators);
-            e.learning_rate = a.learning_rate.unwrap_or(e.learning_rate);
+            e.params.n_estimators = a.n_estimators.unwrap_or(e.params.n_estimators);
+            e.params.learning_rate = a.learning_rate.unwrap_or(e.params.learning_rate);
             AnyEstimator::AdaBoostRegressor(e)
         }
         (ModelKind::Gbdt, _) => {
@@ -185,7 +185,7 @@ fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliErr
         ModelKind::Hist => AnyModel::Booster(fit_hist(a, data, classify)?),
         ModelKind::Bagging => {
             fn configure<E>(mut b: Bagging<E>, a: &TrainArgs) -> Bagging<E> {
-                b.n_estimators = a.n_estimators.unwrap_or(b.n_estimators);
+                b.params.n_estimators = a.n_estimators.unwrap_or(b.params.n_estimators);
                 b.oob_score(a.oob_score).seed(a.seed)
             }
             let fitted = if classify {

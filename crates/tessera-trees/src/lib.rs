@@ -49,9 +49,8 @@
 //! ])
 //! .fit_dataset(&train)
 //! .unwrap();
-//! for model in [&forest as &dyn Model, &stack as &dyn Model] {
-//!     let acc = metrics::accuracy(test.targets(), model.predict(test.features()).unwrap().view()).unwrap();
-//!     assert!(acc > 0.9);
+//! for predicted in [forest.predict(test.features()).unwrap(), stack.predict(test.features()).unwrap()] {
+//!     assert!(metrics::accuracy(test.targets(), predicted.view()).unwrap() > 0.9);
 //! }
 //! ```
 //!
@@ -116,12 +115,12 @@ pub use cart::{
 };
 pub use data::ClassLabels;
 pub use ensemble::{
-    AdaBoostClassifier, AdaBoostRegressor, Bagging, BaggingClassifier, BaggingRegressor,
-    ExtraTreesClassifier, ExtraTreesRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor,
-    FittedBagging, FittedForest, FittedGradientBoosting, FittedLogistic, FittedRidge, FittedStacking,
-    FittedVoting, ForestParams, GbLoss, GbParams, GradientBoostingClassifier, GradientBoostingRegressor,
-    LogisticRegression, R2Loss, RandomForestClassifier, RandomForestRegressor, Ridge, StackingClassifier,
-    StackingParams, StackingRegressor, Voting, VotingEnsemble,
+    AdaBoostClassifier, AdaBoostParams, AdaBoostRegressor, Bagging, BaggingClassifier, BaggingParams,
+    BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor, FittedAdaBoostClassifier,
+    FittedAdaBoostRegressor, FittedBagging, FittedForest, FittedGradientBoosting, FittedLogistic,
+    FittedRidge, FittedStacking, FittedVoting, ForestParams, GbLoss, GbParams, GradientBoostingClassifier,
+    GradientBoostingRegressor, LogisticRegression, R2Loss, RandomForestClassifier, RandomForestRegressor,
+    Ridge, StackingClassifier, StackingParams, StackingRegressor, Voting, VotingEnsemble,
 };
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Model, Prepared};

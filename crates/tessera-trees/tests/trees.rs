@@ -158,8 +158,8 @@ fn adaboost_stages_end_at_the_final_prediction() {
 fn bagging_reports_oob_and_uses_feature_subsets() {
     let data = load_breast_cancer();
     let mut bag = tessera_trees::Bagging::new(DecisionTreeClassifier::new()).n_estimators(25).oob_score(true);
-    bag.max_features = 0.5;
-    bag.bootstrap_features = false;
+    bag.params.max_features = 0.5;
+    bag.params.bootstrap_features = false;
     let m = bag.fit_dataset(&data).unwrap();
     assert!(m.oob_score.unwrap() > 0.9, "{:?}", m.oob_score);
     assert!(m.features.iter().all(|f| f.len() == 15));
@@ -253,4 +253,23 @@ fn prepared_fits_equal_direct_fits() {
             reg.fit_weighted(x, y, Some(w.view())).unwrap()
         );
     }
+}
+
+/// AdaBoost and Bagging keep their parameters in params structs, serialized flat as before.
+#[test]
+fn boosting_and_bagging_params_serialize_flat() {
+    let ada = tessera_trees::AdaBoostClassifier::new().n_estimators(7);
+    let json = serde_json::to_value(&ada).unwrap();
+    assert_eq!(json["n_estimators"], 7);
+    assert_eq!(json["learning_rate"], 1.0);
+    let back: tessera_trees::AdaBoostClassifier = serde_json::from_value(json).unwrap();
+    assert_eq!(back, ada);
+    let bag = tessera_trees::Bagging::new(DecisionTreeRegressor::new()).n_estimators(3);
+    let json = serde_json::to_value(&bag).unwrap();
+    assert_eq!((json["n_estimators"].as_u64(), json["bootstrap"].as_bool()), (Some(3), Some(true)));
+    let mut bad = bag.clone();
+    bad.params.max_samples = 0.0;
+    let x = ndarray::array![[1.0f32], [2.0], [3.0]];
+    let e = bad.fit(x.view(), ndarray::array![1.0f32, 2.0, 3.0].view()).unwrap_err();
+    assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "max_samples"), "{e}");
 }

@@ -7,10 +7,12 @@ use std::sync::OnceLock;
 use ndarray::{ArrayView1, ArrayView2};
 
 use super::criterion::Criterion;
-use super::split::BIN_MIN_ROWS;
 use crate::binning::{Binned, EdgeGuide, MISSING_BIN};
 use crate::data::ClassLabels;
 use crate::error::Result;
+
+/// Training sets with at least this many rows are binned for histogram split search.
+pub(crate) const BIN_MIN_ROWS: usize = 2048;
 
 /// Encoded training targets.
 #[derive(Debug, Clone)]

@@ -108,8 +108,6 @@ enum Outcome {
     Searched(Option<Split>),
 }
 
-/// Training sets with at least this many rows are binned for histogram split search.
-pub(crate) const BIN_MIN_ROWS: usize = 2048;
 /// Nodes with at least this many rows use histograms when bin codes are available: below it, sorting
 /// the node's values costs less than filling and scanning 255 bins.
 pub(crate) const HIST_MIN_ROWS: usize = 256;

@@ -25,21 +25,42 @@ use crate::stats::argmax;
 pub struct AdaBoostClassifier<E = DecisionTreeClassifier> {
     /// The base estimator (must accept sample weights).
     pub estimator: E,
+    /// Rounds, learning rate and seed (flattened into the same JSON object as before).
+    #[serde(flatten)]
+    pub params: AdaBoostParams,
+}
+
+/// Hyperparameters shared by both AdaBoost estimators, named and defaulted as scikit-learn's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaBoostParams {
     /// Maximum number of boosting rounds.
     pub n_estimators: usize,
     /// Shrinks each round's weight.
     pub learning_rate: f64,
-    /// Random seed (each round's estimator is reseeded from it).
+    /// Random seed (each round's estimator is reseeded from it; R2 also draws its weighted samples).
     pub seed: u64,
+}
+
+impl Default for AdaBoostParams {
+    fn default() -> Self {
+        AdaBoostParams { n_estimators: 50, learning_rate: 1.0, seed: 0 }
+    }
+}
+
+impl AdaBoostParams {
+    /// Checks every parameter once, before fitting.
+    fn check(&self) -> Result<()> {
+        check::n_estimators(self.n_estimators)?;
+        check::learning_rate(self.learning_rate)?;
+        Ok(())
+    }
 }
 
 impl Default for AdaBoostClassifier {
     fn default() -> Self {
         AdaBoostClassifier {
             estimator: DecisionTreeClassifier::new().max_depth(1),
-            n_estimators: 50,
-            learning_rate: 1.0,
-            seed: 0,
+            params: AdaBoostParams::default(),
         }
     }
 }
@@ -54,37 +75,26 @@ impl AdaBoostClassifier {
 impl<E> AdaBoostClassifier<E> {
     /// Boosts `estimator` instead of stumps.
     pub fn with_estimator<F>(self, estimator: F) -> AdaBoostClassifier<F> {
-        AdaBoostClassifier {
-            estimator,
-            n_estimators: self.n_estimators,
-            learning_rate: self.learning_rate,
-            seed: self.seed,
-        }
+        AdaBoostClassifier { estimator, params: self.params }
     }
 
     /// Sets the number of rounds.
     pub fn n_estimators(mut self, n: usize) -> Self {
-        self.n_estimators = n;
+        self.params.n_estimators = n;
         self
     }
 
     /// Sets the learning rate.
     pub fn learning_rate(mut self, lr: f64) -> Self {
-        self.learning_rate = lr;
+        self.params.learning_rate = lr;
         self
     }
 
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.params.seed = seed;
         self
     }
-}
-
-fn check_boost_params(n: usize, lr: f64) -> Result<()> {
-    check::n_estimators(n)?;
-    check::learning_rate(lr)?;
-    Ok(())
 }
 
 impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
@@ -96,15 +106,15 @@ impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<Self::Model> {
-        check_boost_params(self.n_estimators, self.learning_rate)?;
+        self.params.check()?;
         let mut weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
         let (labels, _) = ClassLabels::fit(y)?;
         let k = labels.len() as f64;
-        let mut rng = SeededRng::new(self.seed);
+        let mut rng = SeededRng::new(self.params.seed);
         let (mut estimators, mut alphas) = (Vec::new(), Vec::new());
         // Every round refits the same rows with new weights: the base estimator prepares them once.
         let prepared = self.estimator.prepare(x, y);
-        for round in 0..self.n_estimators {
+        for round in 0..self.params.n_estimators {
             let total: f64 = weights.iter().sum();
             weights.iter_mut().for_each(|v| *v /= total);
             let w32: Array1<f32> = weights.iter().map(|&v| v as f32).collect();
@@ -126,7 +136,7 @@ impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
                 }
                 break;
             }
-            let alpha = self.learning_rate * (((1.0 - err) / err).ln() + (k - 1.0).ln());
+            let alpha = self.params.learning_rate * (((1.0 - err) / err).ln() + (k - 1.0).ln());
             estimators.push(model);
             alphas.push(alpha);
             for (v, &bad) in weights.iter_mut().zip(&wrong) {
@@ -140,7 +150,7 @@ impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
 
     fn with_seed(&self, seed: u64) -> Self {
         let mut c = self.clone();
-        c.seed = seed;
+        c.params.seed = seed;
         c
     }
 }
@@ -282,24 +292,19 @@ pub enum R2Loss {
 pub struct AdaBoostRegressor<E = DecisionTreeRegressor> {
     /// The base estimator.
     pub estimator: E,
-    /// Maximum number of boosting rounds.
-    pub n_estimators: usize,
-    /// Shrinks each round's weight.
-    pub learning_rate: f64,
+    /// Rounds, learning rate and seed (flattened into the same JSON object as before).
+    #[serde(flatten)]
+    pub params: AdaBoostParams,
     /// How errors become losses.
     pub loss: R2Loss,
-    /// Random seed (weighted bootstrap samples, estimator seeds).
-    pub seed: u64,
 }
 
 impl Default for AdaBoostRegressor {
     fn default() -> Self {
         AdaBoostRegressor {
             estimator: DecisionTreeRegressor::new().max_depth(3),
-            n_estimators: 50,
-            learning_rate: 1.0,
+            params: AdaBoostParams::default(),
             loss: R2Loss::Linear,
-            seed: 0,
         }
     }
 }
@@ -314,13 +319,13 @@ impl AdaBoostRegressor {
 impl<E> AdaBoostRegressor<E> {
     /// Sets the number of rounds.
     pub fn n_estimators(mut self, n: usize) -> Self {
-        self.n_estimators = n;
+        self.params.n_estimators = n;
         self
     }
 
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.params.seed = seed;
         self
     }
 }
@@ -334,12 +339,12 @@ impl<E: Estimator> Estimator for AdaBoostRegressor<E> {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<Self::Model> {
-        check_boost_params(self.n_estimators, self.learning_rate)?;
+        self.params.check()?;
         let mut weights: Vec<f64> = check_fit_input(x, y, w)?.into_iter().map(f64::from).collect();
         let n = x.nrows();
-        let mut rng = SeededRng::new(self.seed);
+        let mut rng = SeededRng::new(self.params.seed);
         let (mut estimators, mut alphas) = (Vec::new(), Vec::new());
-        for round in 0..self.n_estimators {
+        for round in 0..self.params.n_estimators {
             let total: f64 = weights.iter().sum();
             weights.iter_mut().for_each(|v| *v /= total);
             // A bootstrap sample drawn with the current weights (scikit-learn's R2 implementation).
@@ -385,9 +390,9 @@ impl<E: Estimator> Estimator for AdaBoostRegressor<E> {
             }
             let beta = avg / (1.0 - avg);
             estimators.push(model);
-            alphas.push(self.learning_rate * (1.0 / beta).ln());
+            alphas.push(self.params.learning_rate * (1.0 / beta).ln());
             for (v, e) in weights.iter_mut().zip(&err) {
-                *v *= beta.powf((1.0 - e) * self.learning_rate);
+                *v *= beta.powf((1.0 - e) * self.params.learning_rate);
             }
         }
         Ok(FittedAdaBoostRegressor { estimators, alphas, n_features: x.ncols() })
@@ -395,7 +400,7 @@ impl<E: Estimator> Estimator for AdaBoostRegressor<E> {
 
     fn with_seed(&self, seed: u64) -> Self {
         let mut c = self.clone();
-        c.seed = seed;
+        c.params.seed = seed;
         c
     }
 }

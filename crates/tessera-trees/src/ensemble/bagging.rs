@@ -19,6 +19,14 @@ use crate::stats::argmax;
 pub struct Bagging<E> {
     /// The base estimator.
     pub estimator: E,
+    /// Members, samples and seed (flattened into the same JSON object as before).
+    #[serde(flatten)]
+    pub params: BaggingParams,
+}
+
+/// Hyperparameters of bagging, named and defaulted as scikit-learn's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaggingParams {
     /// Number of members.
     pub n_estimators: usize,
     /// Rows drawn per member, as a fraction of the rows.
@@ -35,16 +43,9 @@ pub struct Bagging<E> {
     pub seed: u64,
 }
 
-/// Bagged classification trees (scikit-learn's `BaggingClassifier()` defaults).
-pub type BaggingClassifier = Bagging<DecisionTreeClassifier>;
-/// Bagged regression trees (scikit-learn's `BaggingRegressor()` defaults).
-pub type BaggingRegressor = Bagging<DecisionTreeRegressor>;
-
-impl<E> Bagging<E> {
-    /// Bagging of `estimator` with scikit-learn's defaults (10 members, bootstrap rows, all features).
-    pub fn new(estimator: E) -> Self {
-        Bagging {
-            estimator,
+impl Default for BaggingParams {
+    fn default() -> Self {
+        BaggingParams {
             n_estimators: 10,
             max_samples: 1.0,
             max_features: 1.0,
@@ -54,22 +55,44 @@ impl<E> Bagging<E> {
             seed: 0,
         }
     }
+}
+
+impl BaggingParams {
+    /// Checks every parameter once, before fitting.
+    fn check(&self) -> Result<()> {
+        check::n_estimators(self.n_estimators)?;
+        check::fraction("max_samples", self.max_samples)?;
+        check::fraction("max_features", self.max_features)?;
+        check::oob_needs_bootstrap(self.oob_score, self.bootstrap)
+    }
+}
+
+/// Bagged classification trees (scikit-learn's `BaggingClassifier()` defaults).
+pub type BaggingClassifier = Bagging<DecisionTreeClassifier>;
+/// Bagged regression trees (scikit-learn's `BaggingRegressor()` defaults).
+pub type BaggingRegressor = Bagging<DecisionTreeRegressor>;
+
+impl<E> Bagging<E> {
+    /// Bagging of `estimator` with scikit-learn's defaults (10 members, bootstrap rows, all features).
+    pub fn new(estimator: E) -> Self {
+        Bagging { estimator, params: BaggingParams::default() }
+    }
 
     /// Sets the number of members.
     pub fn n_estimators(mut self, n: usize) -> Self {
-        self.n_estimators = n;
+        self.params.n_estimators = n;
         self
     }
 
     /// Computes the out-of-bag score while fitting.
     pub fn oob_score(mut self, on: bool) -> Self {
-        self.oob_score = on;
+        self.params.oob_score = on;
         self
     }
 
     /// Sets the seed.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.params.seed = seed;
         self
     }
 }
@@ -83,21 +106,18 @@ impl<E: Estimator> Estimator for Bagging<E> {
         y: ArrayView1<'_, f32>,
         w: Option<ArrayView1<'_, f32>>,
     ) -> Result<Self::Model> {
-        check::n_estimators(self.n_estimators)?;
-        check::fraction("max_samples", self.max_samples)?;
-        check::fraction("max_features", self.max_features)?;
-        check::oob_needs_bootstrap(self.oob_score, self.bootstrap)?;
+        self.params.check()?;
         let weights = check_fit_input(x, y, w)?;
         let (n, d) = x.dim();
-        let n_rows = ((self.max_samples * n as f64).round() as usize).max(1);
-        let n_feats = ((self.max_features * d as f64).round() as usize).max(1);
-        let base = SeededRng::new(self.seed);
-        let fitted: Vec<(E::Model, Vec<usize>, Vec<bool>)> = (0..self.n_estimators)
+        let n_rows = ((self.params.max_samples * n as f64).round() as usize).max(1);
+        let n_feats = ((self.params.max_features * d as f64).round() as usize).max(1);
+        let base = SeededRng::new(self.params.seed);
+        let fitted: Vec<(E::Model, Vec<usize>, Vec<bool>)> = (0..self.params.n_estimators)
             .into_par_iter()
             .map(|i| {
                 let mut rng = base.fork(i as u64);
-                let feats = draw(&mut rng, d, n_feats, self.bootstrap_features);
-                let rows = draw(&mut rng, n, n_rows, self.bootstrap);
+                let feats = draw(&mut rng, d, n_feats, self.params.bootstrap_features);
+                let rows = draw(&mut rng, n, n_rows, self.params.bootstrap);
                 let mut in_bag = vec![false; n];
                 rows.iter().for_each(|&r| in_bag[r] = true);
                 let xs = x.select(Axis(0), &rows).select(Axis(1), &feats);
@@ -122,7 +142,7 @@ impl<E: Estimator> Estimator for Bagging<E> {
             in_bags.push(b);
         }
         let mut model = FittedBagging { members, features, classes, n_features: d, oob_score: None };
-        if self.oob_score {
+        if self.params.oob_score {
             model.oob_score = Some(model.oob(x, y, &in_bags)?);
         }
         Ok(model)
@@ -130,7 +150,7 @@ impl<E: Estimator> Estimator for Bagging<E> {
 
     fn with_seed(&self, seed: u64) -> Self {
         let mut c = self.clone();
-        c.seed = seed;
+        c.params.seed = seed;
         c
     }
 }

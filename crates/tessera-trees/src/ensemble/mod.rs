@@ -10,9 +10,10 @@ mod linear;
 mod stacking;
 
 pub use adaboost::{
-    AdaBoostClassifier, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor, R2Loss,
+    AdaBoostClassifier, AdaBoostParams, AdaBoostRegressor, FittedAdaBoostClassifier, FittedAdaBoostRegressor,
+    R2Loss,
 };
-pub use bagging::{Bagging, BaggingClassifier, BaggingRegressor, FittedBagging};
+pub use bagging::{Bagging, BaggingClassifier, BaggingParams, BaggingRegressor, FittedBagging};
 pub use forest::{
     ExtraTreesClassifier, ExtraTreesRegressor, FittedForest, ForestParams, RandomForestClassifier,
     RandomForestRegressor,
