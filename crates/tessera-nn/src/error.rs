@@ -17,7 +17,7 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     /// A layer or optimizer hyper-parameter is out of range.
     #[error("{what}: {reason}")]
-    InvalidConfig {
+    InvalidParameter {
         /// The layer, optimizer or schedule.
         what: &'static str,
         /// What was wrong.
@@ -45,7 +45,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn config(what: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidConfig { what, reason: reason.into() }
+        Error::InvalidParameter { what, reason: reason.into() }
     }
 }
 
