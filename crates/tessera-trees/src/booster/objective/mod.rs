@@ -1,5 +1,6 @@
-//! The histogram booster's objectives (XGBoost's definitions): gradients and hessians, quantile and
-//! sigmoid helpers, and each objective's default evaluation metric.
+//! The histogram booster's objectives (XGBoost's definitions): [`Objective`], the names models store; the
+//! `Loss` trait with one implementation per file (labels, base margin, gradients, leaf refit, default
+//! metric); and the evaluation metrics ([`EvalMetric`]).
 
 use ndarray::ArrayView1;
 use rayon::prelude::*;
