@@ -24,7 +24,7 @@ use crate::data::ClassLabels;
 use crate::error::{Error, Result, invalid, shape};
 use crate::estimator::{Estimator, Model, check_predict_input};
 use crate::metrics;
-use crate::stats::{argmax, sigmoid};
+use crate::stats::argmax;
 use crate::tree::Tree;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 
@@ -269,29 +269,7 @@ impl FittedBooster {
     }
 
     fn transform(&self, margin: &Array2<f32>) -> Array2<f32> {
-        match self.objective {
-            Objective::Logistic => {
-                let mut out = Array2::<f32>::zeros((margin.nrows(), 2));
-                for (i, m) in margin.column(0).iter().enumerate() {
-                    let p1 = sigmoid(f64::from(*m)) as f32;
-                    out[[i, 0]] = 1.0 - p1;
-                    out[[i, 1]] = p1;
-                }
-                out
-            }
-            Objective::Softprob => {
-                let mut out = margin.clone();
-                for mut row in out.outer_iter_mut() {
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    row.mapv_inplace(|v| (v - max).exp());
-                    let s = row.sum();
-                    row.mapv_inplace(|v| v / s);
-                }
-                out
-            }
-            Objective::Poisson => margin.mapv(f32::exp),
-            _ => margin.clone(),
-        }
+        self.objective.loss(0.0).transform(margin)
     }
 }
 

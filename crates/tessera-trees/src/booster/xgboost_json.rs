@@ -57,11 +57,8 @@ pub fn booster_from_xgboost_json(text: &str, source: &Path) -> Result<FittedBoos
     let outputs = if objective == Objective::Softprob { num_class.max(1) } else { 1 };
     let base: Vec<f64> =
         parse_base_score(&params["base_score"]).ok_or_else(|| err("unreadable base_score".into()))?;
-    let base_margin: Vec<f32> = match objective {
-        Objective::Logistic => base.iter().map(|&p| (p / (1.0 - p)).ln() as f32).collect(),
-        Objective::Poisson => base.iter().map(|&m| m.ln() as f32).collect(),
-        _ => base.iter().map(|&b| b as f32).collect(),
-    };
+    let loss = objective.loss(0.0);
+    let base_margin: Vec<f32> = base.iter().map(|&b| loss.margin_of_score(b, 1)[0] as f32).collect();
     let base_margin = if base_margin.len() == outputs {
         base_margin
     } else if base_margin.len() == 1 {
@@ -223,36 +220,11 @@ fn convert_tree(tj: &Value, num_feature: usize) -> std::result::Result<Tree, Str
 /// names are given or the model has categorical splits.
 pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[String]>) -> String {
     let k = model.n_outputs;
-    let base: Vec<f64> = model
-        .base_margin
-        .iter()
-        .map(|&m| match model.objective {
-            Objective::Logistic => 1.0 / (1.0 + (-f64::from(m)).exp()),
-            Objective::Poisson => f64::from(m).exp(),
-            _ => f64::from(m),
-        })
-        .collect();
+    let loss = model.objective.loss(0.0);
+    let base: Vec<f64> = model.base_margin.iter().map(|&m| loss.score_of_margin(f64::from(m))).collect();
     let base_score =
         format!("[{}]", base.iter().map(|v| format!("{:e}", *v as f32)).collect::<Vec<_>>().join(","));
-    let objective = match model.objective {
-        // A custom objective's margins are written as reg:squarederror, whose prediction is the margin.
-        Objective::SquaredError | Objective::Custom => {
-            serde_json::json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}})
-        }
-        Objective::AbsoluteError => serde_json::json!({"name": "reg:absoluteerror"}),
-        Objective::PseudoHuber { slope } => {
-            serde_json::json!({"name": "reg:pseudohubererror", "pseudo_huber_param": {"huber_slope": slope.to_string()}})
-        }
-        Objective::Logistic => {
-            serde_json::json!({"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}})
-        }
-        Objective::Softprob => {
-            serde_json::json!({"name": "multi:softprob", "softmax_multiclass_param": {"num_class": k.to_string()}})
-        }
-        Objective::Poisson => {
-            serde_json::json!({"name": "count:poisson", "poisson_regression_param": {"max_delta_step": "0.699999988"}})
-        }
-    };
+    let objective = loss.xgboost_objective(k);
     let trees: Vec<Value> =
         model.trees.iter().enumerate().map(|(id, t)| tree_json(t, id, model.n_features)).collect();
     let n = model.trees.len();

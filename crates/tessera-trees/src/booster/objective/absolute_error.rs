@@ -14,6 +14,10 @@ impl Loss for AbsoluteError {
         vec![weighted_quantile(&mut y.iter().copied().zip(w.iter().copied()).collect::<Vec<_>>(), 0.5)]
     }
 
+    fn xgboost_objective(&self, _outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "reg:absoluteerror"})
+    }
+
     fn grad_hess(&self, m: f64, y: f64) -> (f32, f32) {
         ((m - y).signum() as f32, 1.0)
     }

@@ -17,6 +17,11 @@ impl Loss for Custom<'_> {
         vec![0.0]
     }
 
+    /// A custom objective's margins are written as `reg:squarederror`, whose prediction is the margin.
+    fn xgboost_objective(&self, _outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}})
+    }
+
     /// Not used: the user's function gives every row's pair at once ([`Loss::pairs`]).
     fn grad_hess(&self, _m: f64, _y: f64) -> (f32, f32) {
         (0.0, 0.0)

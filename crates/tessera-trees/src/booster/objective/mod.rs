@@ -2,7 +2,7 @@
 //! `Loss` trait with one implementation per file (labels, base margin, gradients, leaf refit, default
 //! metric); and the evaluation metrics ([`EvalMetric`]).
 
-use ndarray::ArrayView1;
+use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -128,6 +128,21 @@ pub(crate) trait Loss: Sync {
             })
             .collect();
         Ok(vec![pairs])
+    }
+
+    /// XGBoost's `learner.objective` block for a model with `outputs` outputs (its name and parameters).
+    fn xgboost_objective(&self, outputs: usize) -> serde_json::Value;
+
+    /// The base score XGBoost stores for base margin `m` (a probability for logistic, a mean for Poisson):
+    /// the inverse of [`Loss::margin_of_score`].
+    fn score_of_margin(&self, m: f64) -> f64 {
+        m
+    }
+
+    /// Predictions from margins (`n x outputs`): the margins themselves, or class probabilities
+    /// (`n x classes`), or means (Poisson).
+    fn transform(&self, margin: &Array2<f32>) -> Array2<f32> {
+        margin.clone()
     }
 
     /// Whether each leaf is refitted to the weighted median residual of its rows (absolute error).

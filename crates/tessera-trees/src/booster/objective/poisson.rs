@@ -28,6 +28,19 @@ impl Loss for Poisson {
         vec![weighted_mean(y, w).max(1e-6).ln()]
     }
 
+    fn xgboost_objective(&self, _outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "count:poisson", "poisson_regression_param": {"max_delta_step": "0.699999988"}})
+    }
+
+    fn score_of_margin(&self, m: f64) -> f64 {
+        m.exp()
+    }
+
+    /// The mean count, `exp(margin)`.
+    fn transform(&self, margin: &ndarray::Array2<f32>) -> ndarray::Array2<f32> {
+        margin.mapv(f32::exp)
+    }
+
     fn grad_hess(&self, m: f64, y: f64) -> (f32, f32) {
         ((m.exp() - y) as f32, (m + self.max_delta_step).exp() as f32)
     }

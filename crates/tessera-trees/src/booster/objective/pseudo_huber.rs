@@ -15,6 +15,10 @@ impl Loss for PseudoHuber {
         vec![weighted_mean(y, w)]
     }
 
+    fn xgboost_objective(&self, _outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "reg:pseudohubererror", "pseudo_huber_param": {"huber_slope": self.slope.to_string()}})
+    }
+
     fn grad_hess(&self, m: f64, y: f64) -> (f32, f32) {
         let slope = self.slope;
         let z = m - y;

@@ -19,6 +19,22 @@ impl Loss for Softprob {
         vec![0.0; outputs]
     }
 
+    fn xgboost_objective(&self, outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "multi:softprob", "softmax_multiclass_param": {"num_class": outputs.to_string()}})
+    }
+
+    /// The softmax of each row.
+    fn transform(&self, margin: &ndarray::Array2<f32>) -> ndarray::Array2<f32> {
+        let mut out = margin.clone();
+        for mut row in out.outer_iter_mut() {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            row.mapv_inplace(|v| (v - max).exp());
+            let s = row.sum();
+            row.mapv_inplace(|v| v / s);
+        }
+        out
+    }
+
     /// Not used: the gradients of all outputs come together from [`Loss::pairs`].
     fn grad_hess(&self, _m: f64, _y: f64) -> (f32, f32) {
         (0.0, 0.0)

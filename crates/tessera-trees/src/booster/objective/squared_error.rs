@@ -12,6 +12,10 @@ impl Loss for SquaredError {
         vec![weighted_mean(y, w)]
     }
 
+    fn xgboost_objective(&self, _outputs: usize) -> serde_json::Value {
+        serde_json::json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}})
+    }
+
     fn grad_hess(&self, m: f64, y: f64) -> (f32, f32) {
         ((m - y) as f32, 1.0)
     }
