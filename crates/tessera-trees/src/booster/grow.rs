@@ -299,46 +299,18 @@ impl Grower<'_> {
         rows: Option<&[u32]>,
         features: &[usize],
     ) -> (Tree, Vec<LeafRows>) {
-        let Grower { p, bins, part, split_stats, rng } = self;
-        let (p, bins): (&BoosterParams, &Binned) = (p, bins);
-        let gain = Gain::of(p);
-        // Column sampling by level and by node: a subset of the tree's features per depth, and of that
-        // per node. Histograms still cover the tree's features, so subtraction stays exact.
-        let mut level_features: Vec<Vec<usize>> = Vec::new();
-        let mut node_features = |depth: usize, rng: &mut SeededRng| -> Vec<usize> {
-            let sample = |set: &[usize], fraction: f64, rng: &mut SeededRng| {
-                let mut s = set.to_vec();
-                if fraction < 1.0 {
-                    rng.shuffle(&mut s);
-                    s.truncate(((fraction * set.len() as f64).round() as usize).max(1));
-                    s.sort_unstable();
-                }
-                s
-            };
-            while level_features.len() <= depth {
-                let level = sample(features, p.colsample_bylevel, rng);
-                level_features.push(level);
-            }
-            sample(&level_features[depth], p.colsample_bynode, rng)
-        };
-        let mut tree = Tree::empty(bins.edges.len(), 1);
-        let push_leaf = |tree: &mut Tree, gs: f64, hs: f64, bounds: (f64, f64)| {
-            let id = tree.nodes.len();
-            tree.values.push((gain.leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
-            tree.impurity.push(0.0);
-            tree.weighted_n.push(hs);
-            tree.nodes.push(Node::leaf(id, 0.0));
-            tree.nodes[id] = tree.leaf_node(id);
-            id
-        };
-        let m = part.start(rows, gh);
-        let root_hist = part.hist((0, m), 0, features);
+        let p = self.p;
+        let mut columns = ColumnSampler::new(p, features);
+        let mut tree = Tree::empty(self.bins.edges.len(), 1);
+        let m = self.part.start(rows, gh);
+        let root_hist = self.part.hist((0, m), 0, features);
         // Every row is in exactly one bin of each feature: any feature's bins sum to the node's totals.
         let (g0, h0) =
             root_hist.feature(features[0]).iter().fold((0.0, 0.0), |(a, b), v| (a + v[0], b + v[1]));
         let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
-        let root = push_leaf(&mut tree, g0, h0, unbounded);
-        let root_split = best_split(p, bins, &root_hist, &node_features(0, rng), g0, h0, unbounded);
+        let root = push_leaf(&mut tree, p, g0, h0, unbounded);
+        let root_split =
+            best_split(p, self.bins, &root_hist, &columns.for_node(0, self.rng), g0, h0, unbounded);
         let root = Frontier {
             id: root,
             range: (0, m),
@@ -387,93 +359,18 @@ impl Grower<'_> {
             let depth = splitting[0].0.depth;
             // Children at the depth limit stay leaves: no histograms, no split search, no codes.
             let terminal = p.max_depth != 0 && depth + 1 >= p.max_depth;
-            // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
-            // feature's codes are its categories.
-            let jobs: Vec<SplitJob> = splitting
-                .iter()
-                .map(|(node, split)| SplitJob {
-                    range: node.range,
-                    feature: split.feature,
-                    goes_left: split.sides(),
-                })
-                .collect();
-            let n_lefts = part.split_many(&jobs, depth, !terminal);
-            // Children, in order: (id, range, g, h, bounds), left then right of each node.
-            let mut children = Vec::with_capacity(2 * splitting.len());
-            for ((node, split), (job, &n_left)) in splitting.iter().zip(jobs.iter().zip(&n_lefts)) {
-                let f = split.feature;
-                let (lo, hi) = node.range;
-                split_stats[f][0] += 1.0;
-                split_stats[f][1] += split.gain;
-                split_stats[f][2] += node.h;
-                // The left child's sums are those of the split feature's bins that go left.
-                let hf = node.hist.feature(f);
-                let (gl, hl) = hf
-                    .iter()
-                    .zip(&job.goes_left)
-                    .filter(|(_, left)| **left)
-                    .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
-                let (gr, hr) = (node.g - gl, node.h - hl);
-                // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
-                // midpoint, which bounds the left side from above (increasing) or below (decreasing).
-                let (mut bl, mut br) = (node.bounds, node.bounds);
-                let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
-                if constraint != 0 {
-                    let clamp = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
-                    let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
-                    if constraint > 0 {
-                        (bl.1, br.0) = (mid, mid);
-                    } else {
-                        (bl.0, br.1) = (mid, mid);
-                    }
-                }
-                let l = push_leaf(&mut tree, gl, hl, bl);
-                let r = push_leaf(&mut tree, gr, hr, br);
-                tree.nodes[node.id] = match split.rule {
-                    // Past the last edge the split separates present values (left) from missing ones (right).
-                    Rule::Threshold(b) => {
-                        let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
-                        Node::split(f, threshold, split.missing_left, l as u32)
-                    }
-                    Rule::Categories(set) => {
-                        // The set's codes stand for categories (code 254 for every rare one).
-                        let cats = (0..255usize)
-                            .filter(|&c| (set[c / 64] >> (c % 64)) & 1 == 1)
-                            .flat_map(|c| bins.code_categories[f][c].iter().copied());
-                        let index = tree.push_category_set(cats);
-                        Node::categorical(f, index, split.missing_left, l as u32)
-                    }
-                };
-                children.push((l, (lo, lo + n_left), gl, hl, bl));
-                children.push((r, (lo + n_left, hi), gr, hr, br));
-            }
+            let children = self.split(&mut tree, &splitting, depth, terminal);
             if terminal {
                 for (id, range, ..) in children {
                     leaf_rows.push((id, range, depth + 1));
                 }
                 continue;
             }
-            // Histogram subtraction: build each node's smaller child, derive the larger.
-            let small_is_left: Vec<bool> =
-                children.chunks_exact(2).map(|c| c[0].1.1 - c[0].1.0 <= c[1].1.1 - c[1].1.0).collect();
-            let small_ranges: Vec<(usize, usize)> = children
-                .chunks_exact(2)
-                .zip(&small_is_left)
-                .map(|(c, &l)| if l { c[0].1 } else { c[1].1 })
-                .collect();
-            let small = part.hists(&small_ranges, depth + 1, features);
-            let mut hists = Vec::with_capacity(children.len());
-            for (((node, _), small), &left) in splitting.into_iter().zip(small).zip(&small_is_left) {
-                let large = node.hist.minus(&small);
-                if left {
-                    hists.extend([small, large]);
-                } else {
-                    hists.extend([large, small]);
-                }
-            }
+            let hists = self.child_hists(splitting, &children, depth, features);
             // Feature samples in child order, then the children's split searches in parallel.
             let child_features: Vec<Vec<usize>> =
-                children.iter().map(|_| node_features(depth + 1, rng)).collect();
+                children.iter().map(|_| columns.for_node(depth + 1, self.rng)).collect();
+            let bins = self.bins;
             let splits: Vec<Option<Candidate>> = children
                 .par_iter()
                 .zip(&hists)
@@ -490,4 +387,162 @@ impl Grower<'_> {
         tree.max_depth = tree.compute_depth();
         (tree, leaf_rows)
     }
+
+    /// Partitions the rows of the `splitting` nodes (all at `depth`; the children's codes are moved too
+    /// unless they are `terminal`), records the splits in `tree` and the split statistics, and returns the
+    /// children in order, left then right of each node.
+    fn split(
+        &mut self,
+        tree: &mut Tree,
+        splitting: &[(Frontier, Candidate)],
+        depth: usize,
+        terminal: bool,
+    ) -> Vec<Child> {
+        let (p, bins) = (self.p, self.bins);
+        let gain = Gain::of(p);
+        // Bin codes agree with the raw comparison: code <= b exactly when x <= edges[b]; a categorical
+        // feature's codes are its categories.
+        let jobs: Vec<SplitJob> = splitting
+            .iter()
+            .map(|(node, split)| SplitJob {
+                range: node.range,
+                feature: split.feature,
+                goes_left: split.sides(),
+            })
+            .collect();
+        let n_lefts = self.part.split_many(&jobs, depth, !terminal);
+        let mut children = Vec::with_capacity(2 * splitting.len());
+        for ((node, split), (job, &n_left)) in splitting.iter().zip(jobs.iter().zip(&n_lefts)) {
+            let f = split.feature;
+            let (lo, hi) = node.range;
+            self.split_stats[f][0] += 1.0;
+            self.split_stats[f][1] += split.gain;
+            self.split_stats[f][2] += node.h;
+            // The left child's sums are those of the split feature's bins that go left.
+            let hf = node.hist.feature(f);
+            let (gl, hl) = hf
+                .iter()
+                .zip(&job.goes_left)
+                .filter(|(_, left)| **left)
+                .fold((0.0, 0.0), |(a, c), (v, _)| (a + v[0], c + v[1]));
+            let (gr, hr) = (node.g - gl, node.h - hl);
+            // Monotone constraints: the children's weights (clamped to this node's bounds) meet at their
+            // midpoint, which bounds the left side from above (increasing) or below (decreasing).
+            let (mut bl, mut br) = (node.bounds, node.bounds);
+            let constraint = p.monotone_constraints.get(f).copied().unwrap_or(0);
+            if constraint != 0 {
+                let clamp = |g: f64, h: f64| gain.leaf_weight(g, h).clamp(node.bounds.0, node.bounds.1);
+                let mid = (clamp(gl, hl) + clamp(gr, hr)) / 2.0;
+                if constraint > 0 {
+                    (bl.1, br.0) = (mid, mid);
+                } else {
+                    (bl.0, br.1) = (mid, mid);
+                }
+            }
+            let l = push_leaf(tree, p, gl, hl, bl);
+            let r = push_leaf(tree, p, gr, hr, br);
+            tree.nodes[node.id] = match split.rule {
+                // Past the last edge the split separates present values (left) from missing ones (right).
+                Rule::Threshold(b) => {
+                    let threshold = bins.edges[f].get(b).copied().unwrap_or(f32::INFINITY);
+                    Node::split(f, threshold, split.missing_left, l as u32)
+                }
+                Rule::Categories(set) => {
+                    // The set's codes stand for categories (code 254 for every rare one).
+                    let cats = (0..255usize)
+                        .filter(|&c| (set[c / 64] >> (c % 64)) & 1 == 1)
+                        .flat_map(|c| bins.code_categories[f][c].iter().copied());
+                    let index = tree.push_category_set(cats);
+                    Node::categorical(f, index, split.missing_left, l as u32)
+                }
+            };
+            children.push((l, (lo, lo + n_left), gl, hl, bl));
+            children.push((r, (lo + n_left, hi), gr, hr, br));
+        }
+        children
+    }
+
+    /// The children's histograms, in child order, by subtraction: each node's smaller child is built at
+    /// `depth + 1`, the larger one is the parent minus it.
+    fn child_hists(
+        &self,
+        splitting: Vec<(Frontier, Candidate)>,
+        children: &[Child],
+        depth: usize,
+        features: &[usize],
+    ) -> Vec<Hist> {
+        let small_is_left: Vec<bool> =
+            children.chunks_exact(2).map(|c| c[0].1.1 - c[0].1.0 <= c[1].1.1 - c[1].1.0).collect();
+        let small_ranges: Vec<(usize, usize)> = children
+            .chunks_exact(2)
+            .zip(&small_is_left)
+            .map(|(c, &l)| if l { c[0].1 } else { c[1].1 })
+            .collect();
+        let small = self.part.hists(&small_ranges, depth + 1, features);
+        let mut hists = Vec::with_capacity(children.len());
+        for (((node, _), small), &left) in splitting.into_iter().zip(small).zip(&small_is_left) {
+            let large = node.hist.minus(&small);
+            if left {
+                hists.extend([small, large]);
+            } else {
+                hists.extend([large, small]);
+            }
+        }
+        hists
+    }
+}
+
+/// A child made by a split: (node id, rows in the partition, gradient sum, hessian sum, weight bounds).
+type Child = (usize, (usize, usize), f64, f64, (f64, f64));
+
+/// Appends a leaf with gradient sum `gs` and hessian sum `hs` (its weight clamped to `bounds`, shrunk by
+/// the learning rate) and returns its id.
+fn push_leaf(tree: &mut Tree, p: &BoosterParams, gs: f64, hs: f64, bounds: (f64, f64)) -> usize {
+    let id = tree.nodes.len();
+    tree.values.push((Gain::of(p).leaf_weight(gs, hs).clamp(bounds.0, bounds.1) * p.learning_rate) as f32);
+    tree.impurity.push(0.0);
+    tree.weighted_n.push(hs);
+    tree.nodes.push(Node::leaf(id, 0.0));
+    tree.nodes[id] = tree.leaf_node(id);
+    id
+}
+
+/// Column sampling by level and by node: a subset of the tree's features per depth, and of that per node.
+/// Histograms still cover the tree's features, so subtraction stays exact.
+struct ColumnSampler<'a> {
+    features: &'a [usize],
+    by_level: f64,
+    by_node: f64,
+    levels: Vec<Vec<usize>>,
+}
+
+impl<'a> ColumnSampler<'a> {
+    fn new(p: &BoosterParams, features: &'a [usize]) -> Self {
+        ColumnSampler {
+            features,
+            by_level: p.colsample_bylevel,
+            by_node: p.colsample_bynode,
+            levels: Vec::new(),
+        }
+    }
+
+    /// The features a node at `depth` may split on (levels are drawn the first time they are reached).
+    fn for_node(&mut self, depth: usize, rng: &mut SeededRng) -> Vec<usize> {
+        while self.levels.len() <= depth {
+            let level = sample(self.features, self.by_level, rng);
+            self.levels.push(level);
+        }
+        sample(&self.levels[depth], self.by_node, rng)
+    }
+}
+
+/// A `fraction` of `set`, drawn without replacement and kept in ascending order (all of it at 1).
+fn sample(set: &[usize], fraction: f64, rng: &mut SeededRng) -> Vec<usize> {
+    let mut s = set.to_vec();
+    if fraction < 1.0 {
+        rng.shuffle(&mut s);
+        s.truncate(((fraction * set.len() as f64).round() as usize).max(1));
+        s.sort_unstable();
+    }
+    s
 }
