@@ -97,13 +97,6 @@ impl HistGradientBooster {
         early_stopping_rounds: Option<usize>,
         progress: impl FnMut(usize, &[(String, f64)]),
     ) -> Result<FittedBooster> {
-        if self.params.objective == Objective::Custom {
-            return Err(invalid(
-                "objective",
-                "a built-in objective (custom ones train through fit_custom)",
-                "custom",
-            ));
-        }
         let mut progress = progress;
         self.fit_with(
             x,
@@ -166,7 +159,7 @@ impl Estimator for HistGradientBooster {
 impl HistGradientBooster {
     /// Whether the objective makes this a classifier (`binary:logistic`, `multi:softprob`).
     pub fn is_classifier(&self) -> bool {
-        matches!(self.params.objective, Objective::Logistic | Objective::Softprob)
+        self.params.objective.loss(0.0).classifies()
     }
 }
 

@@ -1,9 +1,7 @@
 //! `reg:absoluteerror`: the absolute error; the base margin is the weighted median label, and each leaf
 //! is refitted to the weighted median residual of its rows (XGBoost's adaptive tree).
 
-use super::{Loss, metric};
-use crate::data::ClassLabels;
-use crate::error::Result;
+use super::{Loss, MarginMetric, metric};
 use crate::stats::weighted_quantile;
 
 /// `reg:absoluteerror`.
@@ -26,13 +24,7 @@ impl Loss for AbsoluteError {
         true
     }
 
-    fn default_metric(
-        &self,
-        margin: &[f64],
-        y: ndarray::ArrayView1<'_, f32>,
-        _: usize,
-        _: Option<&ClassLabels>,
-    ) -> Result<f64> {
-        Ok(metric::mae(margin, y))
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        Some(metric::mae)
     }
 }

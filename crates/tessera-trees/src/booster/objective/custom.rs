@@ -1,9 +1,8 @@
 //! A user's objective: gradients and hessians from a function of the margins and labels
 //! (`HistGradientBooster::fit_custom`); the model predicts raw margins, starting from `base_score` or 0.
 
-use super::{Loss, metric, weighted_pairs};
+use super::{Loss, MarginMetric, metric, weighted_pairs};
 use crate::booster::GradHess;
-use crate::data::ClassLabels;
 use crate::error::{Result, shape};
 
 /// A custom objective around the user's gradient function.
@@ -46,13 +45,7 @@ impl Loss for Custom<'_> {
         Ok(vec![weighted_pairs(&g, &h, weights)])
     }
 
-    fn default_metric(
-        &self,
-        margin: &[f64],
-        y: ndarray::ArrayView1<'_, f32>,
-        _: usize,
-        _: Option<&ClassLabels>,
-    ) -> Result<f64> {
-        Ok(metric::rmse(margin, y))
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        Some(metric::rmse)
     }
 }

@@ -71,6 +71,9 @@ mod squared_error;
 
 pub(crate) use custom::Custom;
 
+/// A metric of margins against labels.
+pub(crate) type MarginMetric = fn(&[f64], ArrayView1<'_, f32>) -> f64;
+
 /// One objective's definitions, one implementation per file: what the labels must be, the base margin,
 /// the gradients, whether leaves are refitted, and the default evaluation metric. [`Objective`] names them
 /// (and is what models store); [`Objective::loss`] gives the implementation.
@@ -150,7 +153,13 @@ pub(crate) trait Loss: Sync {
         false
     }
 
-    /// The default evaluation metric (lower is better): log loss for classifiers.
+    /// A regression objective's default evaluation metric on margins (lower is better); `None` for
+    /// classifiers, whose default is the log loss.
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        None
+    }
+
+    /// The default evaluation metric (lower is better).
     fn default_metric(
         &self,
         margin: &[f64],
@@ -158,7 +167,10 @@ pub(crate) trait Loss: Sync {
         outputs: usize,
         labels: Option<&ClassLabels>,
     ) -> Result<f64> {
-        metric::log_loss(margin, y, outputs, labels)
+        match self.margin_metric() {
+            Some(metric) => Ok(metric(margin, y)),
+            None => metric::log_loss(margin, y, outputs, labels),
+        }
     }
 }
 

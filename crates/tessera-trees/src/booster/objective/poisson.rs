@@ -2,8 +2,7 @@
 //! hessian carries `max_delta_step` (XGBoost's default 0.7 for this objective), and a `base_score` is a
 //! mean count.
 
-use super::{Loss, metric, weighted_mean};
-use crate::data::ClassLabels;
+use super::{Loss, MarginMetric, metric, weighted_mean};
 use crate::error::{Error, Result};
 
 /// `count:poisson`.
@@ -45,13 +44,7 @@ impl Loss for Poisson {
         ((m.exp() - y) as f32, (m + self.max_delta_step).exp() as f32)
     }
 
-    fn default_metric(
-        &self,
-        margin: &[f64],
-        y: ndarray::ArrayView1<'_, f32>,
-        _: usize,
-        _: Option<&ClassLabels>,
-    ) -> Result<f64> {
-        Ok(metric::poisson_nloglik(margin, y))
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        Some(metric::poisson_nloglik)
     }
 }

@@ -1,8 +1,6 @@
 //! `reg:pseudohubererror`: the pseudo-Huber loss with slope `delta`, `delta^2 (sqrt(1 + (z/delta)^2) - 1)`.
 
-use super::{Loss, metric, weighted_mean};
-use crate::data::ClassLabels;
-use crate::error::Result;
+use super::{Loss, MarginMetric, metric, weighted_mean};
 
 /// `reg:pseudohubererror` with `huber_slope`.
 pub(crate) struct PseudoHuber {
@@ -26,13 +24,7 @@ impl Loss for PseudoHuber {
         ((z / scale) as f32, (slope * slope / ((slope * slope + z * z) * scale)) as f32)
     }
 
-    fn default_metric(
-        &self,
-        margin: &[f64],
-        y: ndarray::ArrayView1<'_, f32>,
-        _: usize,
-        _: Option<&ClassLabels>,
-    ) -> Result<f64> {
-        Ok(metric::rmse(margin, y))
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        Some(metric::rmse)
     }
 }

@@ -1,8 +1,6 @@
 //! `reg:squarederror`: half the squared error; the base margin is the weighted mean label.
 
-use super::{Loss, metric, weighted_mean};
-use crate::data::ClassLabels;
-use crate::error::Result;
+use super::{Loss, MarginMetric, metric, weighted_mean};
 
 /// `reg:squarederror`.
 pub(crate) struct SquaredError;
@@ -20,13 +18,7 @@ impl Loss for SquaredError {
         ((m - y) as f32, 1.0)
     }
 
-    fn default_metric(
-        &self,
-        margin: &[f64],
-        y: ndarray::ArrayView1<'_, f32>,
-        _: usize,
-        _: Option<&ClassLabels>,
-    ) -> Result<f64> {
-        Ok(metric::rmse(margin, y))
+    fn margin_metric(&self) -> Option<MarginMetric> {
+        Some(metric::rmse)
     }
 }
