@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// `key_padding_mask (B, Lk)`.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the results (safetensors, written atomically).
+    /// Where to write the results (safetensors, written atomically; `-` for stdout).
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
@@ -128,6 +128,7 @@ pub fn run(cmd: AttentionCommand) -> Result<(), CliError> {
 }
 
 fn run_file(args: &RunArgs) -> Result<(), CliError> {
+    tessera_tensor::check_output(&args.out, &[args.input.as_path()])?;
     let file = SafetensorsFile::open(&args.input)?;
     let dev = Device::Cpu;
     let (q, k, v) = (file.load("q", &dev)?, file.load("k", &dev)?, file.load("v", &dev)?);

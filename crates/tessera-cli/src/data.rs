@@ -77,7 +77,7 @@ impl From<TaskArg> for TaskKind {
 pub struct ExportArgs {
     /// The embedded dataset: iris, wine, breast_cancer, digits or diabetes.
     pub name: String,
-    /// The CSV file to write (atomically).
+    /// The CSV file to write (atomically; `-` for stdout).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -118,7 +118,7 @@ pub struct SynthArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The CSV file to write (atomically).
+    /// The CSV file to write (atomically; `-` for stdout).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -139,6 +139,7 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
     match cmd {
         DataCommand::Info(args) => info(&args),
         DataCommand::Export(args) => {
+            tessera_tensor::check_output(&args.out, &[])?;
             let ds = load_embedded(&args.name)?;
             write_csv(&ds, &args.out)?;
             eprintln!(
@@ -256,6 +257,7 @@ fn info(args: &InfoArgs) -> Result<(), CliError> {
 }
 
 fn synth(args: &SynthArgs) -> Result<(), CliError> {
+    tessera_tensor::check_output(&args.out, &[])?;
     let bar = spinner(&format!("generating {} rows x {} features", args.rows, args.features));
     let start = Instant::now();
     let ds = match args.kind {

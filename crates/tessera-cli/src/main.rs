@@ -54,7 +54,33 @@ pub enum CliError {
     Usage(String),
 }
 
+/// Restores the default action of SIGPIPE, which Rust's runtime ignores: a reader that goes away
+/// (`tessera data info digits | head -c1`) then ends this process quietly, as it does `cat` or `grep`,
+/// instead of every later print failing with a broken pipe.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: `signal` with SIG_DFL installs no handler code; it runs before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
+/// On SIGINT or SIGTERM, removes the temporary files of writes in progress (the files they would have
+/// replaced are untouched) and exits with the shell's status for the signal.
+fn remove_temp_files_on_signal() {
+    let _ = ctrlc::set_handler(|| {
+        tessera_tensor::remove_temp_files();
+        std::process::exit(130);
+    });
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
+    remove_temp_files_on_signal();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),

@@ -263,6 +263,9 @@ fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
 }
 
 fn train(a: &TrainArgs) -> Result<(), CliError> {
+    let mut inputs = vec![a.data.as_path()];
+    inputs.extend(a.eval_data.as_deref());
+    tessera_tensor::check_output(&a.out, &inputs)?;
     let bar = spinner(&format!("reading {}", a.data.display()));
     let features = if a.ignore.is_empty() {
         None
@@ -547,6 +550,7 @@ fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Arr
 }
 
 fn predict(a: &PredictArgs) -> Result<(), CliError> {
+    tessera_tensor::check_output(&a.out, &[a.model.as_path(), a.data.as_path()])?;
     let model = load(&a.model, a.format)?;
     let data =
         read_csv(&a.data, &feature_options(&model, None)).map_err(|e| missing_column_hint(e, &a.data))?;
@@ -586,7 +590,6 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
     }
     let n = x.nrows();
     tessera_tensor::write_atomic(&a.out, |w| {
-        use std::io::Write;
         writeln!(w, "{}", header.join(","))?;
         for i in 0..n {
             let row: Vec<&str> = columns.iter().map(|c| c[i].as_str()).collect();

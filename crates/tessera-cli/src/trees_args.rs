@@ -55,7 +55,7 @@ pub struct TrainArgs {
     /// The task (default: inferred from the target column).
     #[arg(long, value_enum)]
     pub task: Option<TaskArg>,
-    /// Where to save the model (JSON, written atomically).
+    /// Where to save the model (JSON, written atomically; `-` for stdout).
     #[arg(long)]
     pub out: PathBuf,
     /// Number of trees / boosting rounds / bagged members.
@@ -195,7 +195,7 @@ pub struct PredictArgs {
     /// The rows to predict: a CSV file with (at least) the training feature columns.
     #[arg(long)]
     pub data: PathBuf,
-    /// Where to write the predictions (CSV, written atomically).
+    /// Where to write the predictions (CSV, written atomically; `-` for stdout).
     #[arg(long)]
     pub out: PathBuf,
     /// Write class probabilities (`proba_<class>` columns) instead of labels.

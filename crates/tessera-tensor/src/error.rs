@@ -78,6 +78,23 @@ pub enum Error {
         /// Why it is unavailable.
         reason: String,
     },
+    /// An output path cannot be written safely (a directory, a read-only file, a socket, a block device).
+    #[error("{}: cannot write here: {problem}", path.display())]
+    Output {
+        /// The output path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: OutputProblem,
+    },
+    /// An output path names the same file as one of the command's inputs (compared by device and inode,
+    /// so another spelling or a link is caught too); writing it would destroy the input.
+    #[error("{}: the output is the same file as the input {}; choose another output", output.display(), input.display())]
+    SameFile {
+        /// The output path as given.
+        output: PathBuf,
+        /// The input path as given.
+        input: PathBuf,
+    },
     /// An array or tensor has a shape or layout the operation cannot take.
     #[error("shape error: {0}")]
     Shape(String),
@@ -88,6 +105,38 @@ pub enum Error {
     #[cfg(feature = "candle")]
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+}
+
+/// Why an output path cannot be written (see [`Error::Output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutputProblem {
+    /// The path is a directory.
+    Directory,
+    /// The file exists and may not be written: it has no write permission bits (refused even for root), or
+    /// this user may not write it (a shell redirect would be refused too).
+    ReadOnly,
+    /// The path is a Unix socket, which cannot be opened as a file.
+    Socket,
+    /// The path is a block device (a disk); writing through it is refused.
+    BlockDevice,
+    /// The directory the file would be created in does not exist.
+    NoSuchDirectory,
+    /// The path is a chain of symbolic links too long (or circular) to follow.
+    SymlinkLoop,
+}
+
+impl std::fmt::Display for OutputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OutputProblem::Directory => "it is a directory; give a file name",
+            OutputProblem::ReadOnly => "the file is read-only (permission denied)",
+            OutputProblem::Socket => "it is a socket",
+            OutputProblem::BlockDevice => "it is a block device",
+            OutputProblem::NoSuchDirectory => "its directory does not exist",
+            OutputProblem::SymlinkLoop => "too many levels of symbolic links",
+        })
+    }
 }
 
 impl Error {

@@ -8,7 +8,9 @@
 //!   dtypes and checking shapes with errors that name the tensor; [`save`] writes atomically;
 //! - [`from_ndarray`], [`to_ndarray`] and [`with_ndarray_view`] move data between candle and `ndarray`;
 //! - [`SeededRng`] gives the same random arrays and tensors on every platform for a seed;
-//! - [`write_atomic`] writes any file through a temporary file renamed into place;
+//! - [`write_atomic`] writes any file through a temporary file renamed into place (`-` is stdout; devices
+//!   and FIFOs are written in place; directories and read-only files are refused), and [`check_output`]
+//!   refuses an output that is one of the inputs;
 //! - one [`Error`] type.
 //!
 //! The candle side sits behind the default `candle` feature. Crates that need only the ndarray side
@@ -36,9 +38,9 @@
 //! # }
 //! ```
 
-mod atomic;
 mod error;
 mod rng;
+mod write;
 
 #[cfg(feature = "candle")]
 mod device;
@@ -47,9 +49,9 @@ mod ndarray_interop;
 #[cfg(feature = "candle")]
 mod safetensors_io;
 
-pub use atomic::{write_atomic, write_atomic_with};
-pub use error::{Error, Result};
+pub use error::{Error, OutputProblem, Result};
 pub use rng::SeededRng;
+pub use write::{check_output, remove_temp_files, write_atomic, write_atomic_with};
 
 #[cfg(feature = "candle")]
 pub use candle_core::{DType, Device, Tensor, WithDType};

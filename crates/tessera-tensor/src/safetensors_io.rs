@@ -9,8 +9,8 @@ use candle_core::{DType, Device, Tensor, safetensors::Load};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype as StDtype, Metadata, SafeTensors, TensorView};
 
-use crate::atomic::write_atomic_with;
 use crate::error::{Error, Result};
+use crate::write::write_atomic_with;
 
 /// The name, dtype and shape of one tensor in a safetensors file, read from the header without touching
 /// the data.
