@@ -94,6 +94,10 @@ macro_rules! dispatch_model {
 }
 
 impl Model for AnyModel {
+    fn validate(&self) -> Result<()> {
+        dispatch_model!(self, m => m.validate())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         dispatch_model!(self, m => m.predict(x))
     }

@@ -33,6 +33,27 @@ impl ClassLabels {
         Ok((labels, encoded))
     }
 
+    /// Checks labels read from a file or built by hand (`field` names them): at least two, finite, strictly
+    /// ascending (lookups search them), and `n` of them when the model's outputs fix the count.
+    pub(crate) fn validate(&self, field: &str, n: Option<usize>) -> Result<()> {
+        let c = &self.classes;
+        if let Some(n) = n {
+            crate::error::model_agrees(format!("{field}.classes"), c.len(), n, "one per model output")?;
+        }
+        if c.len() < 2 {
+            return Err(crate::error::bad_model(format!("{field}.classes"), "at least two classes", c.len()));
+        }
+        crate::error::model_finite(&format!("{field}.classes"), c.iter().map(|&v| f64::from(v)))?;
+        if let Some(i) = c.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(crate::error::bad_model(
+                format!("{field}.classes[{}]", i + 1),
+                format!("a label above {} (labels ascend)", c[i]),
+                c[i + 1],
+            ));
+        }
+        Ok(())
+    }
+
     /// The index of a label value, if it is one of the classes.
     pub fn index_of(&self, v: f32) -> Option<u32> {
         self.classes.binary_search_by(|c| c.total_cmp(&v)).ok().map(|i| i as u32)
@@ -50,6 +71,10 @@ impl ClassLabels {
 }
 
 /// Checks the shapes and values of training inputs and returns the weights (all ones if none given).
+/// The largest target magnitude training accepts: far beyond any real quantity, and far enough below
+/// `f32::MAX` (3.4e38) that averaging millions of trees or boosting on residuals cannot overflow.
+pub const TARGET_LIMIT: f32 = 1e30;
+
 pub(crate) fn check_fit_input(
     x: ArrayView2<'_, f32>,
     y: ArrayView1<'_, f32>,
@@ -65,11 +90,20 @@ pub(crate) fn check_fit_input(
         return Err(shape("labels y", format!("{} (one per row of X)", x.nrows()), y.len()));
     }
     if let Some(i) = y.iter().position(|v| v.is_nan()) {
-        return Err(Error::Data(format!("the label of row {i} is NaN")));
+        return Err(Error::Data(format!("the label of row {i} (0-based) is NaN")));
+    }
+    if let Some(i) = y.iter().position(|v| !(v.abs() <= TARGET_LIMIT)) {
+        return Err(Error::Data(format!(
+            "the target of row {i} (0-based) is {}: targets must lie within +-{TARGET_LIMIT:e}, so that sums of \
+             tree outputs and gradients cannot overflow (rescale the target)",
+            y[i]
+        )));
     }
     if let Some(i) = x.iter().position(|v| v.is_infinite()) {
         let (r, c) = (i / x.ncols(), i % x.ncols());
-        return Err(Error::Data(format!("X[{r}, {c}] is infinite (use NaN for missing values)")));
+        return Err(Error::Data(format!(
+            "X[{r}, {c}] (0-based row and column) is infinite (use NaN for missing values)"
+        )));
     }
     match w {
         None => Ok(vec![1.0; x.nrows()]),

@@ -45,6 +45,18 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A fitted model's fields disagree with each other or hold values no training produces (a corrupted
+    /// file, or a model assembled by hand): found by [`crate::Model::validate`], which loading and every
+    /// prediction run first.
+    #[error("invalid model: `{field}`: expected {expected}, found {found}")]
+    InvalidModel {
+        /// The field at fault, as in the model's JSON (`trees[3].n_features`, `base_margin`).
+        field: String,
+        /// What a consistent value is.
+        expected: String,
+        /// What the model holds.
+        found: String,
+    },
     /// An error from `tessera-tensor` (atomic writes).
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
@@ -56,6 +68,31 @@ pub(crate) fn invalid(name: &str, expected: impl std::fmt::Display, found: impl 
         name: name.to_string(),
         expected: expected.to_string(),
         found: found.to_string(),
+    }
+}
+
+/// An [`Error::InvalidModel`].
+pub(crate) fn bad_model(
+    field: impl Into<String>,
+    expected: impl std::fmt::Display,
+    found: impl std::fmt::Display,
+) -> Error {
+    Error::InvalidModel { field: field.into(), expected: expected.to_string(), found: found.to_string() }
+}
+
+/// Fails with [`Error::InvalidModel`] unless `value == expected` (a length or count that must agree).
+pub(crate) fn model_agrees(field: impl Into<String>, value: usize, expected: usize, why: &str) -> Result<()> {
+    if value != expected {
+        return Err(bad_model(field, format!("{expected} ({why})"), value));
+    }
+    Ok(())
+}
+
+/// Fails with [`Error::InvalidModel`] at the first value of `values` that is not finite.
+pub(crate) fn model_finite(field: &str, values: impl IntoIterator<Item = f64>) -> Result<()> {
+    match values.into_iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        Some((i, v)) => Err(bad_model(format!("{field}[{i}]"), "a finite number", v)),
+        None => Ok(()),
     }
 }
 

@@ -107,11 +107,25 @@ pub trait Model: Send + Sync + Serialize + DeserializeOwned {
     /// The class labels in column order of [`Model::predict_proba`]; `None` for regressors.
     fn classes(&self) -> Option<&[f32]>;
 
+    /// Checks the model's fields against each other: counts and lengths (outputs, base margins, labels,
+    /// trees per round), every tree's feature count against the model's, finite values. Loading runs it,
+    /// and so does every prediction before touching the trees, so a model read from a corrupted file or
+    /// assembled by hand is an [`Error::InvalidModel`], never a panic or a NaN. It costs one pass over the
+    /// model's trees, not their nodes (a tree's nodes are checked once, when it is built or loaded).
+    fn validate(&self) -> Result<()>;
+
     /// Class probabilities, one column per class in [`Model::classes`] order. Regressors return an error.
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let _ = x;
         Err(Error::Unsupported("this model predicts values, not class probabilities".into()))
     }
+}
+
+/// What every prediction runs first: the model's own check ([`Model::validate`]), then the rows' column
+/// count against the model's.
+pub(crate) fn check_predict<M: Model + ?Sized>(model: &M, x: ArrayView2<'_, f32>) -> Result<()> {
+    model.validate()?;
+    check_predict_input(x, model.n_features())
 }
 
 /// Checks a predict-time matrix against the model's feature count.

@@ -113,7 +113,7 @@ pub use booster::{
 pub use cart::{
     Criterion, DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, MaxFeatures, Splitter, TreeParams,
 };
-pub use data::ClassLabels;
+pub use data::{ClassLabels, TARGET_LIMIT};
 pub use ensemble::{
     AdaBoostClassifier, AdaBoostParams, AdaBoostRegressor, Bagging, BaggingClassifier, BaggingParams,
     BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor, FittedAdaBoostClassifier,

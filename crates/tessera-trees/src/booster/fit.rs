@@ -283,8 +283,17 @@ pub(super) fn fit(
                     margin[i * outputs + k] += f64::from(tree.node_values(tree.leaf_index(&row))[0]);
                 }
             }
+            tree.check_finite(&format!("round {round}, output {k}"))?;
             eval.add_tree(&tree, k, outputs);
             trees.push(tree);
+        }
+        if let Some(i) = margin.iter().position(|m| !m.is_finite()) {
+            return Err(Error::Data(format!(
+                "round {round}: the margin of row {} became {} (the gradients overflowed; lower learning_rate \
+                 or rescale the target)",
+                i / outputs,
+                margin[i]
+            )));
         }
         if eval.end_round(p, loss, &problem, round, &mut options)? {
             break;

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
 use crate::error::{Error, Result, invalid, shape};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::error::{bad_model, model_agrees, model_finite};
+use crate::estimator::{Estimator, Model, check_predict};
 use crate::metrics;
 use crate::stats::argmax;
 use crate::tree::Tree;
@@ -167,7 +168,7 @@ impl FittedBooster {
     /// Raw margins (`n x n_outputs`) using the first `rounds` rounds (all with `None`); leaf values are
     /// added in f32, one tree at a time in order, onto the base margin, as XGBoost does.
     pub fn predict_margin(&self, x: ArrayView2<'_, f32>, rounds: Option<usize>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let k = self.n_outputs;
         let rounds = rounds.unwrap_or(self.trees.len() / k).min(self.trees.len() / k);
         let trees = &self.trees[..rounds * k];
@@ -207,7 +208,7 @@ impl FittedBooster {
     /// `k * (d + 1) + d` the bias (base margin plus the trees' expected values); each group sums to the
     /// row's margin for that output.
     pub fn predict_contributions(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let (k, d) = (self.n_outputs, self.n_features);
         let rows: Vec<Vec<f32>> = x
             .axis_chunks_iter(Axis(0), 256)
@@ -238,7 +239,7 @@ impl FittedBooster {
 
     /// Leaf index of every row in every tree (`n x trees`), as XGBoost's `pred_leaf`.
     pub fn predict_leaf(&self, x: ArrayView2<'_, f32>) -> Result<Array2<u32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let mut out = Array2::<u32>::zeros((x.nrows(), self.trees.len()));
         for (i, row) in rows_of(x).enumerate() {
             for (t, tree) in self.trees.iter().enumerate() {
@@ -267,6 +268,53 @@ impl FittedBooster {
 }
 
 impl Model for FittedBooster {
+    fn validate(&self) -> Result<()> {
+        let k = self.n_outputs;
+        if k == 0 {
+            return Err(bad_model("n_outputs", "at least 1", 0));
+        }
+        match (&self.labels, self.objective) {
+            (Some(l), Objective::Logistic) => {
+                l.validate("labels", Some(2))?;
+                model_agrees("n_outputs", k, 1, "binary:logistic has one margin")?;
+            }
+            (Some(l), Objective::Softprob) => l.validate("labels", Some(k))?,
+            (None, Objective::Logistic | Objective::Softprob) => {
+                return Err(bad_model("labels", "class labels for a classification objective", "none"));
+            }
+            (Some(_), _) => {
+                return Err(bad_model("labels", "none for a regression objective", "class labels"));
+            }
+            (None, _) => model_agrees("n_outputs", k, 1, "a regression objective has one margin")?,
+        }
+        if let Objective::PseudoHuber { slope } = self.objective
+            && !(slope.is_finite() && slope > 0.0)
+        {
+            return Err(bad_model("objective.slope", "a finite number > 0", slope));
+        }
+        model_agrees("base_margin", self.base_margin.len(), k, "one per output")?;
+        model_finite("base_margin", self.base_margin.iter().map(|&m| f64::from(m)))?;
+        if self.trees.len() % k != 0 {
+            return Err(bad_model(
+                "trees",
+                format!("a multiple of n_outputs = {k} (one per output per round)"),
+                self.trees.len(),
+            ));
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            t.check_in_model(&format!("trees[{i}]"), self.n_features, 1)?;
+        }
+        if !self.split_stats.is_empty() {
+            model_agrees("split_stats", self.split_stats.len(), self.n_features, "one per feature, or none")?;
+        }
+        if let Some(best) = self.best_iteration
+            && best >= self.trees.len() / k
+        {
+            return Err(bad_model("best_iteration", format!("a round below {}", self.trees.len() / k), best));
+        }
+        Ok(())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         let out = self.transform(&self.predict_margin(x, None)?);
         Ok(match &self.labels {

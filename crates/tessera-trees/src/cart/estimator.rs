@@ -14,7 +14,7 @@ use super::params::{GrowParams, MaxFeatures, TreeParams};
 use super::prune::prune;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Result, invalid};
-use crate::estimator::{Estimator, Model, Prepared, check_predict_input};
+use crate::estimator::{Estimator, Model, Prepared, check_predict};
 use crate::stats::argmax;
 use crate::tree::Tree;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -157,6 +157,7 @@ fn fit_on(
         None => Arc::new(TrainData::new(x, target, true)),
     };
     let tree = fit_tree(&data, params, &g, &weights, params.seed);
+    tree.check_finite("the tree")?;
     Ok(FittedTree { tree, labels, n_features: x.ncols() })
 }
 
@@ -192,14 +193,25 @@ impl FittedTree {
 
     /// The leaf index each row falls into.
     pub fn apply(&self, x: ArrayView2<'_, f32>) -> Result<Vec<usize>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         Ok(rows_of(x).map(|row| self.tree.leaf_index(&row)).collect())
     }
 }
 
 impl Model for FittedTree {
+    fn validate(&self) -> Result<()> {
+        let outputs = match &self.labels {
+            Some(l) => {
+                l.validate("labels", None)?;
+                l.len()
+            }
+            None => 1,
+        };
+        self.tree.check_in_model("tree", self.n_features, outputs)
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let one = |row: &[f32]| {
             let v = self.tree.node_values(self.tree.leaf_index(row));
             match &self.labels {
@@ -228,7 +240,7 @@ impl Model for FittedTree {
     }
 
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         if self.labels.is_none() {
             return Err(crate::error::Error::Unsupported(
                 "a regression tree has no class probabilities".into(),

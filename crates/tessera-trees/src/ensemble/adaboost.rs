@@ -17,7 +17,8 @@ use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, shape};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::error::{bad_model, model_agrees, model_finite};
+use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::argmax;
 
 /// SAMME AdaBoost classifier over base estimator `E` (default: depth-1 trees, i.e. stumps).
@@ -178,7 +179,7 @@ impl<M: Model> FittedAdaBoostClassifier<M> {
 
     /// Final normalized votes (`n x K`), row blocks in parallel (each block runs every round).
     fn final_votes(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let blocks: Vec<Array2<f64>> = x
             .axis_chunks_iter(Axis(0), 4096)
             .into_par_iter()
@@ -197,7 +198,7 @@ impl<M: Model> FittedAdaBoostClassifier<M> {
         x: ArrayView2<'_, f32>,
         mut each: impl FnMut(&Array2<f64>, f64),
     ) -> Result<(Array2<f64>, f64)> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let k = self.labels.len();
         let mut votes = Array2::<f64>::zeros((x.nrows(), k));
         let mut total = 0.0;
@@ -257,7 +258,27 @@ impl<M: Model> FittedAdaBoostClassifier<M> {
     }
 }
 
+/// The rounds of a fitted AdaBoost model: at least one, one finite weight per estimator, each estimator
+/// consistent and over the model's features.
+fn check_rounds<M: Model>(estimators: &[M], alphas: &[f64], n_features: usize) -> Result<()> {
+    if estimators.is_empty() {
+        return Err(bad_model("estimators", "at least one estimator", 0));
+    }
+    model_agrees("alphas", alphas.len(), estimators.len(), "one weight per estimator")?;
+    model_finite("alphas", alphas.iter().copied())?;
+    for (i, m) in estimators.iter().enumerate() {
+        m.validate()?;
+        model_agrees(format!("estimators[{i}].n_features"), m.n_features(), n_features, "the model's")?;
+    }
+    Ok(())
+}
+
 impl<M: Model> Model for FittedAdaBoostClassifier<M> {
+    fn validate(&self) -> Result<()> {
+        self.labels.validate("labels", None)?;
+        check_rounds(&self.estimators, &self.alphas, self.n_features)
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         Ok(self.labels_of(&self.final_votes(x)?))
     }
@@ -438,15 +459,19 @@ impl<M: Model> FittedAdaBoostRegressor<M> {
 
     /// Predictions after each round.
     pub fn staged_predict(&self, x: ArrayView2<'_, f32>) -> Result<Vec<Array1<f32>>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let preds: Vec<Array1<f32>> = self.estimators.iter().map(|m| m.predict(x)).collect::<Result<_>>()?;
         Ok((1..=preds.len()).map(|r| self.median_of(&preds, r, x.nrows())).collect())
     }
 }
 
 impl<M: Model> Model for FittedAdaBoostRegressor<M> {
+    fn validate(&self) -> Result<()> {
+        check_rounds(&self.estimators, &self.alphas, self.n_features)
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let preds: Vec<Array1<f32>> = self.estimators.iter().map(|m| m.predict(x)).collect::<Result<_>>()?;
         Ok(self.median_of(&preds, preds.len(), x.nrows()))
     }

@@ -11,7 +11,8 @@ use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result};
-use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
+use crate::error::{bad_model, model_agrees};
+use crate::estimator::{Estimator, Model, aligned_output, check_predict};
 use crate::stats::argmax;
 
 /// Bagging over base estimator `E`.
@@ -195,7 +196,7 @@ impl<M: Model> FittedBagging<M> {
     }
 
     fn average(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let outs: Vec<Array2<f32>> = (0..self.members.len())
             .into_par_iter()
             .map(|i| self.member_output(i, x))
@@ -243,6 +244,28 @@ impl<M: Model> FittedBagging<M> {
 }
 
 impl<M: Model> Model for FittedBagging<M> {
+    fn validate(&self) -> Result<()> {
+        if self.members.is_empty() {
+            return Err(bad_model("members", "at least one member", 0));
+        }
+        model_agrees("features", self.features.len(), self.members.len(), "one feature list per member")?;
+        if let Some(c) = &self.classes {
+            ClassLabels { classes: c.clone() }.validate("classes", None)?;
+        }
+        for (i, (m, f)) in self.members.iter().zip(&self.features).enumerate() {
+            m.validate()?;
+            if let Some(j) = f.iter().find(|&&j| j >= self.n_features) {
+                return Err(bad_model(
+                    format!("features[{i}]"),
+                    format!("columns below {}", self.n_features),
+                    j,
+                ));
+            }
+            model_agrees(format!("members[{i}].n_features"), m.n_features(), f.len(), "its feature list")?;
+        }
+        Ok(())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         let avg = self.average(x)?;
         Ok(match &self.classes {

@@ -11,8 +11,9 @@ use tessera_tensor::SeededRng;
 use crate::cart::{Criterion, MaxFeatures, Splitter, TrainData, TreeParams, encode_target, fit_tree};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
+use crate::error::bad_model;
 use crate::error::{Error, Result, invalid};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::argmax;
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 use crate::tree::{Tree, normalize};
@@ -301,7 +302,7 @@ impl FittedForest {
 
     /// Predictions of the first `n` trees only (for staged evaluation).
     pub fn predict_with(&self, x: ArrayView2<'_, f32>, n: usize) -> Result<Array1<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let avg = self.average(x, &self.trees[..n.min(self.trees.len())]);
         Ok(self.finish(&avg))
     }
@@ -360,8 +361,25 @@ impl FittedForest {
 }
 
 impl Model for FittedForest {
+    fn validate(&self) -> Result<()> {
+        if self.trees.is_empty() {
+            return Err(bad_model("trees", "at least one tree", 0));
+        }
+        let outputs = match &self.labels {
+            Some(l) => {
+                l.validate("labels", None)?;
+                l.len()
+            }
+            None => 1,
+        };
+        for (i, t) in self.trees.iter().enumerate() {
+            t.check_in_model(&format!("trees[{i}]"), self.n_features, outputs)?;
+        }
+        Ok(())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         Ok(self.finish(&self.average(x, &self.trees)))
     }
 
@@ -374,7 +392,7 @@ impl Model for FittedForest {
     }
 
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         if self.labels.is_none() {
             return Err(Error::Unsupported("a regression forest has no class probabilities".into()));
         }

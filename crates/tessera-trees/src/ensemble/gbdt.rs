@@ -13,7 +13,8 @@ use crate::cart::{Criterion, HIST_MIN_ROWS, Target, TrainData, TreeParams, fit_t
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, invalid, shape};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::error::{bad_model, model_agrees, model_finite};
+use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::{argmax, sigmoid, weighted_quantile};
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
 use crate::tree::{Tree, normalize};
@@ -378,6 +379,13 @@ fn fit_gb(
             for (ri, &leaf) in r.iter_mut().zip(&leaves) {
                 *ri += p.learning_rate * f64::from(tree.node_values(leaf)[0]);
             }
+            tree.check_finite(&format!("stage {}, output {o}", trees.len() / n_outputs))?;
+            if let Some(i) = r.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Data(format!(
+                    "the prediction of row {i} became {} (lower learning_rate or rescale the target)",
+                    r[i]
+                )));
+            }
             trees.push(tree);
         }
     }
@@ -395,7 +403,7 @@ fn fit_gb(
 impl FittedGradientBoosting {
     /// Raw predictions (`n x n_outputs`) after the first `rounds` rounds.
     pub fn raw_predict(&self, x: ArrayView2<'_, f32>, rounds: usize) -> Result<Array2<f64>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let k = self.n_outputs;
         let rounds = rounds.min(self.n_rounds());
         let blocks: Vec<Vec<f64>> = x
@@ -470,6 +478,39 @@ impl FittedGradientBoosting {
 }
 
 impl Model for FittedGradientBoosting {
+    fn validate(&self) -> Result<()> {
+        let k = self.n_outputs;
+        if k == 0 {
+            return Err(bad_model("n_outputs", "at least 1", 0));
+        }
+        match (&self.labels, self.loss) {
+            (Some(l), GbLoss::LogLoss) => {
+                l.validate("labels", None)?;
+                let expected = if l.len() == 2 { 1 } else { l.len() };
+                model_agrees("n_outputs", k, expected, "1 for two classes, else one per class")?;
+            }
+            (None, GbLoss::LogLoss) => return Err(bad_model("labels", "class labels for log_loss", "none")),
+            (Some(_), _) => return Err(bad_model("labels", "none for a regression loss", "class labels")),
+            (None, _) => model_agrees("n_outputs", k, 1, "a regression loss has one output")?,
+        }
+        model_agrees("init", self.init.len(), k, "one initial value per output")?;
+        model_finite("init", self.init.iter().copied())?;
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(bad_model("learning_rate", "a finite number > 0", self.learning_rate));
+        }
+        if self.trees.len() % k != 0 {
+            return Err(bad_model(
+                "trees",
+                format!("a multiple of n_outputs = {k} (one per output per round)"),
+                self.trees.len(),
+            ));
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            t.check_in_model(&format!("trees[{i}]"), self.n_features, 1)?;
+        }
+        Ok(())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         Ok(self.finish(&self.raw_predict(x, self.n_rounds())?))
     }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result};
-use crate::estimator::{Estimator, Model, check_predict_input};
+use crate::error::{model_agrees, model_finite};
+use crate::estimator::{Estimator, Model, check_predict};
 
 fn reject_missing(x: ArrayView2<'_, f32>) -> Result<()> {
     if let Some(i) = x.iter().position(|v| v.is_nan()) {
@@ -223,6 +224,15 @@ impl Estimator for LogisticRegression {
 }
 
 impl Model for FittedLogistic {
+    fn validate(&self) -> Result<()> {
+        self.labels.validate("labels", None)?;
+        let outputs = if self.labels.len() == 2 { 1 } else { self.labels.len() };
+        model_agrees("coef", self.coef.nrows(), outputs, "rows: 1 for two classes, else one per class")?;
+        model_agrees("intercept", self.intercept.len(), outputs, "one per output")?;
+        model_finite("coef", self.coef.iter().copied())?;
+        model_finite("intercept", self.intercept.iter().copied())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         let p = self.predict_proba(x)?;
         Ok(p.outer_iter()
@@ -239,7 +249,7 @@ impl Model for FittedLogistic {
     }
 
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.coef.ncols())?;
+        check_predict(self, x)?;
         reject_missing(x)?;
         let z = x.mapv(f64::from).dot(&self.coef.t()) + &self.intercept;
         let k = self.labels.len();
@@ -371,8 +381,13 @@ fn cholesky_solve(mut a: Array2<f64>, mut b: Array1<f64>) -> Option<Array1<f64>>
 }
 
 impl Model for FittedRidge {
+    fn validate(&self) -> Result<()> {
+        model_finite("coef", self.coef.iter().copied())?;
+        model_finite("intercept", [self.intercept])
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        check_predict_input(x, self.coef.len())?;
+        check_predict(self, x)?;
         reject_missing(x)?;
         Ok((x.mapv(f64::from).dot(&self.coef) + self.intercept).mapv(|v| v as f32))
     }

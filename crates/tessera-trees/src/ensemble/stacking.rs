@@ -17,7 +17,8 @@ use crate::any::{AnyEstimator, AnyModel};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, invalid, shape};
-use crate::estimator::{Estimator, Model, aligned_output, check_predict_input};
+use crate::error::{bad_model, model_agrees, model_finite};
+use crate::estimator::{Estimator, Model, aligned_output, check_predict};
 use crate::stats::argmax;
 
 /// Stacking hyperparameters shared by the classifier and the regressor.
@@ -165,7 +166,7 @@ impl StackingParams {
 impl FittedStacking {
     /// The meta learner's input for `x`.
     pub fn meta_features(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let cols: Vec<Array2<f32>> = self
             .base
             .iter()
@@ -180,7 +181,35 @@ impl FittedStacking {
     }
 }
 
+/// Class labels of an ensemble, when it has them.
+fn check_classes(classes: Option<&[f32]>) -> Result<()> {
+    match classes {
+        Some(c) => ClassLabels { classes: c.to_vec() }.validate("classes", None),
+        None => Ok(()),
+    }
+}
+
 impl Model for FittedStacking {
+    fn validate(&self) -> Result<()> {
+        if self.base.is_empty() {
+            return Err(bad_model("base", "at least one base model", 0));
+        }
+        check_classes(self.classes.as_deref())?;
+        for (i, (_, m)) in self.base.iter().enumerate() {
+            m.validate()?;
+            model_agrees(format!("base[{i}].n_features"), m.n_features(), self.n_features, "the model's")?;
+        }
+        self.meta.validate()?;
+        // Each base model gives one column per class (one for two classes, as in `meta_columns`) or one
+        // prediction; passthrough adds the original features.
+        let per_base = match self.classes.as_deref() {
+            Some(c) if c.len() > 2 => c.len(),
+            _ => 1,
+        };
+        let expected = self.base.len() * per_base + if self.passthrough { self.n_features } else { 0 };
+        model_agrees("meta.n_features", self.meta.n_features(), expected, "the base models' columns")
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         self.meta.predict(self.meta_features(x)?.view())
     }
@@ -326,8 +355,25 @@ impl FittedVoting {
 }
 
 impl Model for FittedVoting {
+    fn validate(&self) -> Result<()> {
+        if self.members.is_empty() {
+            return Err(bad_model("members", "at least one member", 0));
+        }
+        check_classes(self.classes.as_deref())?;
+        model_agrees("weights", self.weights.len(), self.members.len(), "one weight per member")?;
+        model_finite("weights", self.weights.iter().copied())?;
+        if !(self.weights.iter().sum::<f64>() > 0.0) {
+            return Err(bad_model("weights", "a positive total", self.weights.iter().sum::<f64>()));
+        }
+        for (i, (_, m)) in self.members.iter().enumerate() {
+            m.validate()?;
+            model_agrees(format!("members[{i}].n_features"), m.n_features(), self.n_features, "the model's")?;
+        }
+        Ok(())
+    }
+
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         let total: f64 = self.weights.iter().sum();
         match (&self.classes, self.voting) {
             (None, _) => {
@@ -363,7 +409,7 @@ impl Model for FittedVoting {
     }
 
     fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        check_predict_input(x, self.n_features)?;
+        check_predict(self, x)?;
         match (&self.classes, self.voting) {
             (Some(all), Voting::Soft) => self.soft(x, all),
             (Some(_), Voting::Hard) => {

@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod batch;
+mod category;
+mod repr;
 pub(crate) mod shap;
+
+pub(crate) use category::CatSet;
 
 /// Whether a value `x` goes left of threshold `t` (branch-free: `|` and `&`, as a short-circuit would be a
 /// branch taken at random).
@@ -118,7 +122,7 @@ impl Node {
 /// A fitted tree. Each node stores `n_outputs` values (class probabilities, or one regression value),
 /// its training impurity and the weighted number of training samples that reached it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "TreeRepr", into = "TreeRepr")]
+#[serde(try_from = "repr::TreeRepr", into = "repr::TreeRepr")]
 pub struct Tree {
     pub(crate) nodes: Vec<Node>,
     /// The deepest leaf's depth: batch prediction takes exactly this many steps.
@@ -128,8 +132,8 @@ pub struct Tree {
     pub(crate) weighted_n: Vec<f64>,
     pub(crate) n_outputs: usize,
     pub(crate) n_features: usize,
-    /// The category sets of categorical splits, as bitsets (bit `c` of word `c / 32` for category `c`).
-    pub(crate) cat_sets: Vec<Vec<u32>>,
+    /// The category sets of categorical splits.
+    pub(crate) cat_sets: Vec<CatSet>,
 }
 
 impl Tree {
@@ -162,11 +166,7 @@ impl Tree {
     /// Whether value `x` is in category set `set`: its integer part is a set category.
     #[inline]
     fn in_category_set(&self, set: usize, x: f32) -> bool {
-        if !(0.0..CATEGORY_LIMIT).contains(&x) {
-            return false;
-        }
-        let c = x as u32;
-        self.cat_sets[set].get((c / 32) as usize).is_some_and(|w| (w >> (c % 32)) & 1 == 1)
+        (0.0..CATEGORY_LIMIT).contains(&x) && self.cat_sets[set].contains(x as u32)
     }
 
     /// The child of internal node `n` that `row` goes to.
@@ -187,22 +187,45 @@ impl Tree {
 
     /// The categories of set `set`, ascending.
     pub(crate) fn categories(&self, set: usize) -> Vec<u32> {
-        let words = &self.cat_sets[set];
-        (0..words.len() as u32 * 32).filter(|&c| (words[(c / 32) as usize] >> (c % 32)) & 1 == 1).collect()
+        self.cat_sets[set].categories()
     }
 
-    /// Adds a category set (a bitset over `categories`) and returns its index.
+    /// Adds a category set and returns its index. Categories must be below [`CATEGORY_LIMIT`] (training
+    /// and loading check this first).
     pub(crate) fn push_category_set(&mut self, categories: impl IntoIterator<Item = u32>) -> usize {
-        let mut words: Vec<u32> = Vec::new();
-        for c in categories {
-            let w = (c / 32) as usize;
-            if words.len() <= w {
-                words.resize(w + 1, 0);
-            }
-            words[w] |= 1 << (c % 32);
-        }
-        self.cat_sets.push(words);
+        self.cat_sets.push(CatSet::new(categories));
         self.cat_sets.len() - 1
+    }
+
+    /// Checks what training produced before it is kept: every value finite (a leaf of NaN or infinity comes
+    /// from overflowing targets or gradients and would make a model that predicts garbage). `what` names the
+    /// tree in the error.
+    pub(crate) fn check_finite(&self, what: &str) -> crate::error::Result<()> {
+        match self.values.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(crate::error::Error::Data(format!(
+                "{what}: node {} got the value {} (the targets or gradients overflowed; rescale the target)",
+                i / self.n_outputs.max(1),
+                self.values[i]
+            ))),
+        }
+    }
+
+    /// Checks this tree against the model that holds it (`field` names it, as `trees[3]`): its feature
+    /// count and its values per node.
+    pub(crate) fn check_in_model(
+        &self,
+        field: &str,
+        n_features: usize,
+        n_outputs: usize,
+    ) -> crate::error::Result<()> {
+        crate::error::model_agrees(
+            format!("{field}.n_features"),
+            self.n_features,
+            n_features,
+            "the model's",
+        )?;
+        crate::error::model_agrees(format!("{field}.n_outputs"), self.n_outputs, n_outputs, "the model's")
     }
 
     /// Index of the leaf that `row` falls into.
@@ -451,125 +474,4 @@ pub(crate) fn normalize(mut v: Vec<f64>) -> Vec<f64> {
         }
     }
     v
-}
-
-/// The serialized form: one array per node field (compact JSON, easy to read with other tools).
-#[derive(Serialize, Deserialize)]
-struct TreeRepr {
-    n_features: usize,
-    n_outputs: usize,
-    feature: Vec<i64>,
-    threshold: Vec<f32>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-    missing_left: Vec<u8>,
-    values: Vec<f32>,
-    impurity: Vec<f64>,
-    weighted_n: Vec<f64>,
-    /// 1 for categorical splits (whose `threshold` is the index of their set in `category_sets`);
-    /// absent in files without categorical splits.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    categorical: Vec<u8>,
-    /// The categories of each categorical split's set.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    category_sets: Vec<Vec<u32>>,
-}
-
-impl From<Tree> for TreeRepr {
-    fn from(t: Tree) -> Self {
-        TreeRepr {
-            n_features: t.n_features,
-            n_outputs: t.n_outputs,
-            feature: t.nodes.iter().map(|n| if n.is_leaf() { -1 } else { n.feature() as i64 }).collect(),
-            threshold: t
-                .nodes
-                .iter()
-                .map(|n| match (n.is_leaf(), n.is_categorical()) {
-                    (true, _) => 0.0,
-                    (false, true) => n.cat_set() as f32,
-                    (false, false) => n.threshold,
-                })
-                .collect(),
-            left: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.left }).collect(),
-            right: t.nodes.iter().map(|n| if n.is_leaf() { 0 } else { n.right() }).collect(),
-            missing_left: t.nodes.iter().map(|n| u8::from(!n.is_leaf() && n.missing_left())).collect(),
-            categorical: if t.cat_sets.is_empty() {
-                Vec::new()
-            } else {
-                t.nodes.iter().map(|n| u8::from(!n.is_leaf() && n.is_categorical())).collect()
-            },
-            category_sets: (0..t.cat_sets.len()).map(|s| t.categories(s)).collect(),
-            values: t.values,
-            impurity: t.impurity,
-            weighted_n: t.weighted_n,
-        }
-    }
-}
-
-impl TryFrom<TreeRepr> for Tree {
-    type Error = String;
-
-    fn try_from(r: TreeRepr) -> Result<Self, String> {
-        let n = r.feature.len();
-        if n == 0 {
-            return Err("a tree needs at least one node".into());
-        }
-        let lens = [
-            r.threshold.len(),
-            r.left.len(),
-            r.right.len(),
-            r.missing_left.len(),
-            r.impurity.len(),
-            r.weighted_n.len(),
-        ];
-        if lens.iter().any(|&l| l != n) || r.values.len() != n * r.n_outputs || r.n_outputs == 0 {
-            return Err(format!("tree arrays disagree in length ({n} nodes)"));
-        }
-        if !r.categorical.is_empty() && r.categorical.len() != n {
-            return Err(format!("tree arrays disagree in length ({n} nodes)"));
-        }
-        let mut tree = Tree::empty(r.n_features, r.n_outputs);
-        for set in &r.category_sets {
-            tree.push_category_set(set.iter().copied());
-        }
-        let mut nodes = Vec::with_capacity(n);
-        for i in 0..n {
-            let node = if r.feature[i] < 0 {
-                Node::leaf(i, 0.0)
-            } else {
-                let f = r.feature[i] as u64;
-                let (l, rt) = (r.left[i] as usize, r.right[i] as usize);
-                // Children come after their parent (which rules out cycles) and siblings are adjacent.
-                if f >= r.n_features as u64
-                    || f >= u64::from(FEATURE_MASK)
-                    || l <= i
-                    || rt != l + 1
-                    || rt >= n
-                {
-                    return Err(format!("node {i} has an invalid feature or child index"));
-                }
-                if r.categorical.get(i).is_some_and(|&c| c != 0) {
-                    let set = r.threshold[i];
-                    if !(set >= 0.0 && (set as usize) < tree.cat_sets.len() && set.fract() == 0.0) {
-                        return Err(format!("node {i} refers to a missing category set"));
-                    }
-                    Node::categorical(f as usize, set as usize, r.missing_left[i] != 0, r.left[i])
-                } else {
-                    Node::split(f as usize, r.threshold[i], r.missing_left[i] != 0, r.left[i])
-                }
-            };
-            nodes.push(node);
-        }
-        tree.nodes = nodes;
-        tree.values = r.values;
-        tree.impurity = r.impurity;
-        tree.weighted_n = r.weighted_n;
-        for i in 0..tree.nodes.len() {
-            if tree.nodes[i].is_leaf() {
-                tree.nodes[i] = tree.leaf_node(i);
-            }
-        }
-        tree.max_depth = tree.compute_depth();
-        Ok(tree)
-    }
 }
