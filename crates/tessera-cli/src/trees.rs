@@ -15,7 +15,7 @@ use tessera_trees::{
     DecisionTreeClassifier, DecisionTreeRegressor, Estimator, ExtraTreesClassifier, ExtraTreesRegressor,
     FittedBooster, GbLoss, GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBooster, Model,
     Objective, RandomForestClassifier, RandomForestRegressor, StackingClassifier, StackingRegressor,
-    TreeParams, load_model, metrics, save_model,
+    TreeParams, metrics, save_model,
 };
 
 use crate::CliError;
@@ -479,36 +479,68 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
     Ok(model)
 }
 
-/// Loads a tessera model file, or an XGBoost `model.json`. XGBoost models without feature names take the
-/// file's feature columns in order.
+/// Loads a tessera model file, or an XGBoost `model.json` (read once, parsed once), and checks it whole:
+/// the model's fields ([`Model::validate`]) and the CLI's own (feature names and text classes against the
+/// model). XGBoost models without feature names take the file's feature columns in order.
 fn load(path: &Path, format: ModelFormat) -> Result<SavedModel, CliError> {
+    let text = tessera_trees::read_model_text(path)?;
     let xgboost = match format {
         ModelFormat::Tessera => false,
         ModelFormat::Xgboost => true,
-        ModelFormat::Auto => {
-            let text = std::fs::read_to_string(path).map_err(|e| tessera_trees::Error::ModelFile {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
-            text.trim_start().starts_with('{') && text.contains("\"learner\"")
-        }
+        ModelFormat::Auto => text.trim_start().starts_with('{') && text.contains("\"learner\""),
     };
-    if !xgboost {
-        return Ok(load_model::<SavedModel>(path, MODEL_KIND)?);
+    let saved = if xgboost {
+        let m = tessera_trees::read_xgboost_json(&text, path)?;
+        SavedModel {
+            feature_names: m.feature_names,
+            target: String::new(),
+            text_classes: None,
+            model: AnyModel::Booster(m.booster),
+        }
+    } else {
+        tessera_trees::model_from_json::<SavedModel>(&text, MODEL_KIND, path)?
+    };
+    saved
+        .validate()
+        .map_err(|message| tessera_trees::Error::ModelFile { path: path.to_path_buf(), message })?;
+    Ok(saved)
+}
+
+impl SavedModel {
+    /// The model's own check, then the CLI's fields against it.
+    fn validate(&self) -> Result<(), String> {
+        self.model.validate().map_err(|e| e.to_string())?;
+        let d = self.model.n_features();
+        if !self.feature_names.is_empty() && self.feature_names.len() != d {
+            return Err(format!(
+                "`feature_names`: {} names for a model of {d} features",
+                self.feature_names.len()
+            ));
+        }
+        if let Some(dup) = first_duplicate(&self.feature_names) {
+            return Err(format!("`feature_names`: `{dup}` appears twice"));
+        }
+        if let Some(names) = &self.text_classes {
+            let classes = self.model.classes().map_or(0, <[f32]>::len);
+            if names.len() != classes {
+                return Err(format!("`text_classes`: {} names for {classes} classes", names.len()));
+            }
+            // A text-label model predicts class indices 0..K.
+            let indices = self.model.classes().unwrap_or(&[]).iter().enumerate().all(|(i, &c)| c == i as f32);
+            if !indices {
+                return Err(
+                    "`text_classes`: the model's classes are not the indices 0, 1, ... of the names".into()
+                );
+            }
+        }
+        Ok(())
     }
-    let booster = tessera_trees::load_xgboost_json(path)?;
-    let names: Vec<String> = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["learner"]["feature_names"].as_array().cloned())
-        .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
-    Ok(SavedModel {
-        feature_names: names,
-        target: String::new(),
-        text_classes: None,
-        model: AnyModel::Booster(booster),
-    })
+}
+
+/// The first name that occurs twice, if any.
+fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).map(String::as_str)
 }
 
 /// CSV options reading a model's features: by name, or (a model without names) every column but `target`.

@@ -123,7 +123,7 @@ pub trait Model: Send + Sync + Serialize + DeserializeOwned {
 
 /// What every prediction runs first: the model's own check ([`Model::validate`]), then the rows' column
 /// count against the model's.
-pub(crate) fn check_predict<M: Model + ?Sized>(model: &M, x: ArrayView2<'_, f32>) -> Result<()> {
+pub(crate) fn check_predict<M: Model>(model: &M, x: ArrayView2<'_, f32>) -> Result<()> {
     model.validate()?;
     check_predict_input(x, model.n_features())
 }

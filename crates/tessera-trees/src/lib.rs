@@ -108,7 +108,8 @@ mod tree;
 pub use any::{AnyEstimator, AnyModel};
 pub use booster::{
     BoosterParams, EvalMetric, EvalSet, FitOptions, FittedBooster, GrowPolicy, HistGradientBooster,
-    Objective, booster_from_xgboost_json, booster_metric, booster_to_xgboost_json, load_xgboost_json,
+    Objective, XgboostModel, booster_from_xgboost_json, booster_metric, booster_to_xgboost_json,
+    load_xgboost_json, read_xgboost_json,
 };
 pub use cart::{
     Criterion, DecisionTreeClassifier, DecisionTreeRegressor, FittedTree, MaxFeatures, Splitter, TreeParams,
@@ -125,5 +126,8 @@ pub use ensemble::{
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Model, Prepared};
 pub use inspection::{PermutationImportance, permutation_importance};
-pub use persist::{FORMAT_VERSION, load_model, model_from_json, model_kind, model_to_json, save_model};
+pub use persist::{
+    FORMAT_VERSION, MAX_MODEL_BYTES, load_model, model_from_json, model_kind, model_to_json, read_model_text,
+    save_model,
+};
 pub use tree::{Tree, is_category};

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -27,40 +27,82 @@ pub fn model_to_json<M: Serialize>(model: &M, kind: &str) -> Result<String> {
         .map_err(|e| Error::Unsupported(format!("cannot serialize the model: {e}")))
 }
 
+/// The envelope's fields read without the model: `model` is skipped, not built, so a file of another
+/// format or kind costs no more memory than its text.
+#[derive(Deserialize)]
+struct Probe {
+    format: Option<serde_json::Value>,
+    version: Option<serde_json::Value>,
+    kind: Option<serde_json::Value>,
+    model: Option<IgnoredAny>,
+}
+
+/// The envelope with the model, read in one typed pass (no intermediate JSON tree).
+#[derive(Deserialize)]
+struct Loaded<M> {
+    model: M,
+}
+
 /// Parses a model from JSON written by [`model_to_json`], checking format, version and kind; `source`
-/// names the input in errors.
+/// names the input in errors. The text is scanned twice (the envelope, then the model into its own type), so
+/// memory stays close to the model's own size.
 pub fn model_from_json<M: DeserializeOwned>(text: &str, kind: &str, source: &Path) -> Result<M> {
     let err = |message: String| Error::ModelFile { path: source.to_path_buf(), message };
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
-    if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
+    let probe: Probe = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT) {
         return Err(err("not a tessera-trees model file (no `format: tessera-trees`)".into()));
     }
-    let version = value.get("version").and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(FORMAT_VERSION)) {
-        return Err(err(format!(
-            "model file format version {} is not supported by this build (it reads version {FORMAT_VERSION})",
-            version.map_or("missing".to_string(), |v| v.to_string())
-        )));
+    match probe.version.as_ref().map(|v| (v, v.as_u64())) {
+        Some((_, Some(v))) if v == u64::from(FORMAT_VERSION) => {}
+        Some((_, Some(v))) => {
+            return Err(err(format!(
+                "model file format version {v} is not supported by this build (it reads version {FORMAT_VERSION})"
+            )));
+        }
+        Some((v, None)) => {
+            return Err(err(format!("`version`: expected a whole number ({FORMAT_VERSION}), found {v}")));
+        }
+        None => return Err(err(format!("`version`: missing (this build reads version {FORMAT_VERSION})"))),
     }
-    let found = value.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+    let found = probe.kind.as_ref().and_then(|v| v.as_str()).unwrap_or("");
     if found != kind {
         return Err(err(format!("the file holds a `{found}` model, not a `{kind}`")));
     }
-    let model = value.get("model").ok_or_else(|| err("the file has no `model`".into()))?;
-    M::deserialize(model).map_err(|e| err(format!("invalid model: {e}")))
+    if probe.model.is_none() {
+        return Err(err("the file has no `model`".into()));
+    }
+    let loaded: Loaded<M> = serde_json::from_str(text).map_err(|e| err(format!("invalid model: {e}")))?;
+    Ok(loaded.model)
 }
 
 /// Reads only the `kind` of a model file.
 pub fn model_kind(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::ModelFile { path: path.to_path_buf(), message: e.to_string() })?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::ModelFile {
+    let text = read_model_text(path)?;
+    let probe: Probe = serde_json::from_str(&text).map_err(|e| Error::ModelFile {
         path: path.to_path_buf(),
         message: format!("not valid JSON: {e}"),
     })?;
-    Ok(value.get("kind").and_then(|v| v.as_str()).unwrap_or("").to_string())
+    Ok(probe.kind.as_ref().and_then(|v| v.as_str()).unwrap_or("").to_string())
+}
+
+/// The largest model file read (4 GiB): a bigger file is refused before it is read.
+pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Reads a model file's text, refusing files over [`MAX_MODEL_BYTES`] and non-UTF-8 content with the path.
+pub fn read_model_text(path: &Path) -> Result<String> {
+    let err = |message: String| Error::ModelFile { path: path.to_path_buf(), message };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(err("is a directory, not a model file".into()));
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(err(format!(
+            "{} bytes is larger than the {MAX_MODEL_BYTES} bytes a model file may hold",
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| err(e.to_string()))
 }
 
 /// Saves a model to `path` atomically.
@@ -73,7 +115,6 @@ pub fn save_model<M: Serialize>(model: &M, kind: &str, path: impl AsRef<Path>) -
 /// Loads a model of type `M` saved under `kind`.
 pub fn load_model<M: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<M> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::ModelFile { path: path.to_path_buf(), message: e.to_string() })?;
+    let text = read_model_text(path)?;
     model_from_json(&text, kind, path)
 }

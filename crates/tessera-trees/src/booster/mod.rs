@@ -13,7 +13,7 @@
 //! Read top-down: [`HistGradientBooster`] and [`FittedBooster`] here; `params.rs` the parameters and their
 //! check; `fit.rs` the boosting loop ([`FitOptions`]); `objective/` one `Loss` implementation per objective;
 //! `grow.rs` one tree (a `Grower`), `gain.rs` XGBoost's leaf weight and gain, `hist.rs` a node's
-//! histogram, `partition.rs` the rows of each node kept contiguous with their bin codes; `xgboost_json.rs`
+//! histogram, `partition.rs` the rows of each node kept contiguous with their bin codes; `xgboost/`
 //! XGBoost's model format.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -36,12 +36,14 @@ mod hist;
 mod objective;
 mod params;
 mod partition;
-mod xgboost_json;
+mod xgboost;
 
 pub use fit::FitOptions;
 pub use objective::{EvalMetric, Objective};
 pub use params::{BoosterParams, GrowPolicy};
-pub use xgboost_json::{booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json};
+pub use xgboost::{
+    XgboostModel, booster_from_xgboost_json, booster_to_xgboost_json, load_xgboost_json, read_xgboost_json,
+};
 
 /// A custom objective: gradients and hessians per row from the current margins and the labels.
 pub type GradHess<'a> = dyn Fn(&[f64], &[f64]) -> (Vec<f32>, Vec<f32>) + Sync + 'a;
@@ -250,7 +252,14 @@ impl FittedBooster {
     }
 
     /// Feature importance: `weight` (splits), `gain` (mean gain per split) or `cover` (mean hessian).
+    /// A model loaded from XGBoost's file has no split statistics: every importance is then 0.
     pub fn feature_importance(&self, kind: &str) -> Result<Vec<f64>> {
+        if !["weight", "gain", "cover"].contains(&kind) {
+            return Err(invalid("importance_type", "one of weight, gain, cover", format!("`{kind}`")));
+        }
+        if self.split_stats.is_empty() {
+            return Ok(vec![0.0; self.n_features]);
+        }
         self.split_stats
             .iter()
             .map(|s| match kind {
@@ -294,7 +303,7 @@ impl Model for FittedBooster {
         }
         model_agrees("base_margin", self.base_margin.len(), k, "one per output")?;
         model_finite("base_margin", self.base_margin.iter().map(|&m| f64::from(m)))?;
-        if self.trees.len() % k != 0 {
+        if !self.trees.len().is_multiple_of(k) {
             return Err(bad_model(
                 "trees",
                 format!("a multiple of n_outputs = {k} (one per output per round)"),

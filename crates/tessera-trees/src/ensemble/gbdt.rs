@@ -414,7 +414,7 @@ impl FittedGradientBoosting {
                 for row in rows_of(chunk) {
                     for o in 0..k {
                         let mut v = self.init[o];
-                        for t in self.trees[o..rounds * k].iter().step_by(k) {
+                        for t in self.trees[..rounds * k].iter().skip(o).step_by(k) {
                             v += self.learning_rate * f64::from(t.node_values(t.leaf_index(&row))[0]);
                         }
                         out.push(v);
@@ -498,10 +498,10 @@ impl Model for FittedGradientBoosting {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(bad_model("learning_rate", "a finite number > 0", self.learning_rate));
         }
-        if self.trees.len() % k != 0 {
+        if self.trees.is_empty() || !self.trees.len().is_multiple_of(k) {
             return Err(bad_model(
                 "trees",
-                format!("a multiple of n_outputs = {k} (one per output per round)"),
+                format!("a positive multiple of n_outputs = {k} (one per output per round)"),
                 self.trees.len(),
             ));
         }

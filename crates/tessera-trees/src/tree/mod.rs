@@ -28,6 +28,8 @@ const MISSING_LEFT: u32 = 1 << 30;
 const CATEGORICAL: u32 = 1 << 29;
 /// The bits of [`Node::meta`] that hold the feature index.
 const FEATURE_MASK: u32 = CATEGORICAL - 1;
+/// The most features a tree can index (the feature field of a node's metadata).
+pub(crate) const MAX_FEATURES: usize = FEATURE_MASK as usize;
 
 /// Category values at or above this are not categories (XGBoost's limit: floats represent integers
 /// exactly below 2^24); such values, and negative ones, are in no category set.
