@@ -92,10 +92,10 @@ proptest! {
         ];
         for (objective, y) in objectives {
             let y = Array1::from(y);
-            if objective.clone() == Objective::Softprob && (0..3).any(|c| !y.iter().any(|&v| v == c as f32)) {
+            if objective == Objective::Softprob && (0..3).any(|c| !y.iter().any(|&v| v == c as f32)) {
                 continue;
             }
-            if objective.clone() == Objective::Logistic && !(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)) {
+            if objective == Objective::Logistic && !(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)) {
                 continue;
             }
             let params = BoosterParams { objective, n_estimators: 4, max_depth: 3, max_bin, seed, ..Default::default() };
