@@ -7,7 +7,7 @@
 //! crate's streaming reader instead, as do readers that are not files.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::dataset::{Dataset, Task, sorted_distinct};
 use crate::error::{Error, Result};
+use crate::limits::{MAX_HEADER_BYTES, MAX_LINE_BYTES};
 
 /// Which task to read a target column as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub enum TaskKind {
 /// Numeric targets with at most this many distinct integer values are read as class labels when the
 /// task is not given; anything else numeric is a regression target.
 pub const MAX_INFERRED_CLASSES: usize = 100;
+
+/// The byte order mark some editors put at the start of a UTF-8 file; not part of the first column's name.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Bytes read per block by the parallel reader.
 pub const BLOCK_BYTES: usize = 16 << 20;
@@ -66,12 +70,21 @@ pub fn is_missing(cell: &str) -> bool {
     c.is_empty() || c.eq_ignore_ascii_case("na") || c.eq_ignore_ascii_case("nan")
 }
 
-/// A feature cell: NaN when missing, `None` when not a number.
+/// A feature cell: NaN when missing, `None` when not a finite number (`inf`, and numbers beyond f32's
+/// range such as `1e400`, are refused: a model cannot split on them, and an empty cell says "missing").
 fn parse_cell(cell: &str) -> Option<f32> {
     if let Some(v) = fast_f32(cell.as_bytes()) {
         return Some(v);
     }
-    if is_missing(cell) { Some(f32::NAN) } else { cell.trim().parse::<f32>().ok() }
+    if is_missing(cell) { Some(f32::NAN) } else { cell.trim().parse::<f32>().ok().filter(|v| v.is_finite()) }
+}
+
+/// The message for a feature cell [`parse_cell`] refuses.
+fn bad_cell(cell: &str) -> String {
+    match cell.trim().parse::<f32>() {
+        Ok(_) => format!("`{cell}` is not a finite number (use an empty cell for a missing value)"),
+        Err(_) => format!("cannot read `{cell}` as a number"),
+    }
 }
 
 /// Powers of ten exactly representable in f64.
@@ -150,7 +163,10 @@ pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset>
 pub fn read_csv_header(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let mut line = Vec::new();
+    crate::limits::read_line_bounded(&mut BufReader::new(file), &mut line, MAX_HEADER_BYTES, path, 1)?;
+    // The csv crate reads the (possibly quoted) row and strips a byte order mark.
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(line.as_slice());
     let headers = rdr.headers().map_err(|e| csv_error(path, &e, &[]))?;
     Ok(headers.iter().map(|h| h.trim().to_string()).collect())
 }
@@ -172,6 +188,19 @@ impl Layout {
     fn new(headers: Vec<String>, source: &Path, options: &CsvOptions) -> Result<Self> {
         if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(file_error(source, "the file is empty or has no header row"));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(headers.len());
+        for (i, h) in headers.iter().enumerate() {
+            if let Some(first) = seen.insert(h.as_str(), i) {
+                return Err(file_error(
+                    source,
+                    &format!(
+                        "columns #{} and #{} are both named `{h}`: names must be unique (rename one)",
+                        first + 1,
+                        i + 1
+                    ),
+                ));
+            }
         }
         let target_col = match &options.target {
             Some(name) => {
@@ -257,6 +286,8 @@ struct Targets {
     texts: Vec<String>,
     index: HashMap<String, u32>,
     first_text_line: Option<u64>,
+    /// The first cell that reads as a number but not a finite f32 (`inf`, `1e400`): (line, text).
+    first_non_finite: Option<(u64, String)>,
 }
 
 impl Targets {
@@ -264,7 +295,11 @@ impl Targets {
         let raw = raw.trim();
         match raw.parse::<f32>() {
             Ok(v) if v.is_finite() => self.cells.push(Cell::Num(v)),
-            _ => {
+            Ok(_) => {
+                self.first_non_finite.get_or_insert((line, raw.to_string()));
+                self.cells.push(Cell::Num(f32::NAN));
+            }
+            Err(_) => {
                 let id = match self.index.get(raw) {
                     Some(&id) => id,
                     None => {
@@ -302,12 +337,18 @@ impl Targets {
         if self.first_text_line.is_none() {
             self.first_text_line = other.first_text_line;
         }
+        if self.first_non_finite.is_none() {
+            self.first_non_finite = other.first_non_finite;
+        }
     }
 
     /// f32 targets and the task. Text labels make a classification task with classes in sorted order
     /// (numbers among them named by their value) and targets that index the classes. On failure returns
     /// (line, message).
     fn encode(self, task: Option<TaskKind>) -> std::result::Result<(Array1<f32>, Task), (u64, String)> {
+        if let Some((line, text)) = self.first_non_finite {
+            return Err((line, format!("target `{text}` is not a finite number (f32 holds up to 3.4e38)")));
+        }
         if let Some(line) = self.first_text_line {
             if task == Some(TaskKind::Regression) {
                 let text = self.cells.iter().find_map(|c| match c {
@@ -388,9 +429,9 @@ pub fn read_csv_from<R: Read>(reader: R, source: &Path, options: &CsvOptions) ->
                 }
                 targets.push(cell, line);
             } else if layout.is_feature.get(i).copied().unwrap_or(false) {
-                features.push(parse_cell(cell).ok_or_else(|| {
-                    layout.parse_error(source, line, i, &format!("cannot read `{cell}` as a number"))
-                })?);
+                features.push(
+                    parse_cell(cell).ok_or_else(|| layout.parse_error(source, line, i, &bad_cell(cell)))?,
+                );
             }
         }
         rows += 1;
@@ -421,11 +462,12 @@ fn read_parallel(
     let file_len = file.metadata().map_or(0, |m| m.len());
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut header = Vec::new();
-    reader.read_until(b'\n', &mut header).map_err(io)?;
+    crate::limits::read_line_bounded(&mut reader, &mut header, MAX_HEADER_BYTES, source, 1)?;
     if header.contains(&b'"') {
         return Ok(None);
     }
-    let header_text = std::str::from_utf8(&header).map_err(|_| Error::Parse {
+    let header = header.strip_prefix(UTF8_BOM).unwrap_or(&header);
+    let header_text = std::str::from_utf8(header).map_err(|_| Error::Parse {
         path: source.to_path_buf(),
         line: 1,
         column: "-".into(),
@@ -457,6 +499,14 @@ fn read_parallel(
         let cut =
             if eof { block.len() } else { block.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) };
         if cut == 0 && !eof {
+            if block.len() > MAX_LINE_BYTES {
+                return Err(layout.parse_error(
+                    source,
+                    lines_before + 1,
+                    0,
+                    &format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+                ));
+            }
             continue; // one line longer than the block: read more
         }
         let pieces = split_at_lines(&block[..cut], rayon::current_num_threads().max(1) * 2);
@@ -471,7 +521,9 @@ fn read_parallel(
                     rows += p.rows;
                     // Text targets record piece-local lines; shift them to file lines.
                     let mut t = p.targets;
-                    t.first_text_line = t.first_text_line.map(|l| l + piece_line - p.lines + 1);
+                    let shift = |l: u64| l + piece_line - p.lines + 1;
+                    t.first_text_line = t.first_text_line.map(shift);
+                    t.first_non_finite = t.first_non_finite.map(|(l, text)| (shift(l), text));
                     targets.append(t);
                 }
                 Err((local_line, col, message)) => {
@@ -552,8 +604,7 @@ fn parse_piece(piece: &[u8], layout: &Layout, delimiter: u8) -> std::result::Res
                     Some(v) => v,
                     None => {
                         let cell = cell_text(&rest[..len], local, col)?;
-                        parse_cell(cell)
-                            .ok_or_else(|| (local, col, format!("cannot read `{cell}` as a number")))?
+                        parse_cell(cell).ok_or_else(|| (local, col, bad_cell(cell)))?
                     }
                 };
                 out.features.push(value);

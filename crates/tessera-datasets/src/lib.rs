@@ -31,6 +31,7 @@ mod dataset;
 mod embedded;
 mod error;
 mod libsvm;
+mod limits;
 mod split;
 mod synth;
 
@@ -45,6 +46,7 @@ pub use embedded::{
 };
 pub use error::{Error, Result};
 pub use libsvm::{LibSvmOptions, read_libsvm, read_libsvm_from};
+pub use limits::{DENSE_CELLS_ALWAYS, DENSE_CELLS_PER_ENTRY, MAX_HEADER_BYTES, MAX_LINE_BYTES};
 pub use split::{KFold, SplitIndices, StratifiedKFold, train_test_indices, train_test_split};
 pub use synth::{
     ClassificationParams, Friedman1Params, RegressionParams, make_classification, make_friedman1,

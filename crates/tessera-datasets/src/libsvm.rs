@@ -5,7 +5,7 @@
 //! uses index 0 somewhere (auto-detected, as scikit-learn's `zero_based="auto"`), or the caller says.
 //! `qid:N` tokens (ranking groups) are skipped.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
@@ -13,6 +13,7 @@ use ndarray::{Array1, Array2};
 use crate::csv_read::{TaskKind, class_task, infer_task};
 use crate::dataset::{Dataset, Task};
 use crate::error::{Error, Result};
+use crate::limits::{MAX_LINE_BYTES, check_dense, read_line_bounded};
 
 /// How to read a LibSVM file.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,7 @@ pub fn read_libsvm(path: impl AsRef<Path>, options: &LibSvmOptions) -> Result<Da
 
 /// Reads LibSVM text from any reader; `source` names it in errors.
 pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptions) -> Result<Dataset> {
-    let reader = BufReader::with_capacity(1 << 20, reader);
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
     let mut labels: Vec<f32> = Vec::new();
     // (row, raw index, value) triplets, densified once the feature count is known.
     let mut entries: Vec<(u32, u64, f32)> = Vec::new();
@@ -48,9 +49,13 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
         column: col.to_string(),
         message,
     };
-    for (i, line) in reader.lines().enumerate() {
-        let lineno = i + 1;
-        let line = line.map_err(|e| Error::Io { path: source.to_path_buf(), source: e })?;
+    let mut bytes = Vec::new();
+    for lineno in 1usize.. {
+        if read_line_bounded(&mut reader, &mut bytes, MAX_LINE_BYTES, source, lineno as u64)? == 0 {
+            break;
+        }
+        let line = std::str::from_utf8(&bytes)
+            .map_err(|e| err(lineno, e.valid_up_to() + 1, "the line is not valid UTF-8".to_string()))?;
         let content = line.split('#').next().unwrap_or("");
         let mut tokens = tokens_with_columns(content);
         let Some((col, label)) = tokens.next() else { continue };
@@ -71,9 +76,9 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
             }
             let index: u64 =
                 index.parse().map_err(|_| err(lineno, col, format!("cannot read index `{index}`")))?;
-            let value: f32 = value
-                .parse()
-                .map_err(|_| err(lineno, col, format!("cannot read value `{value}` as a number")))?;
+            let value: f32 = value.parse().ok().filter(|v: &f32| !v.is_infinite()).ok_or_else(|| {
+                err(lineno, col, format!("cannot read value `{value}` as a finite number (`nan` is missing)"))
+            })?;
             if previous.is_some_and(|p| index <= p) {
                 return Err(err(lineno, col, format!("index {index} is not greater than the one before it")));
             }
@@ -97,7 +102,14 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
         });
     }
     let offset = u64::from(!zero_based);
-    let seen = if entries.is_empty() { 0 } else { (max_index - offset + 1) as usize };
+    // One more than the largest (0-based) index (at u64::MAX it does not fit: the dense check refuses it).
+    let seen = if entries.is_empty() { 0 } else { (max_index - offset).saturating_add(1) };
+    let dense = |features: u64| check_dense(source, labels.len(), features, entries.len());
+    dense(options.n_features.map_or(seen, |n| n as u64).max(seen))?;
+    let seen = usize::try_from(seen).map_err(|_| Error::File {
+        path: source.to_path_buf(),
+        message: format!("feature index {max_index} does not fit this platform's sizes"),
+    })?;
     let n_features = match options.n_features {
         Some(n) if n < seen => {
             return Err(Error::File {
