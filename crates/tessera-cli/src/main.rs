@@ -8,6 +8,7 @@ mod data;
 mod progress;
 mod trees;
 mod trees_args;
+mod trees_flags;
 
 use std::process::ExitCode;
 

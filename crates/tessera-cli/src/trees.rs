@@ -48,24 +48,44 @@ fn text_classes(data: &Dataset) -> Option<Vec<String>> {
     }
 }
 
-/// The targets of `data` in the model's label space: text labels are matched to the training classes by
-/// name (a label the model never saw is an error).
+/// The targets of `data` in the model's label space. A classifier's labels are matched by name: text
+/// labels to the training classes' names, numbers to its numeric classes; a label the model never saw, or
+/// text for a model of numbers (and the reverse), is an error naming it.
 fn targets_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<ndarray::Array1<f32>, CliError> {
-    let (Some(known), Some(file_names)) = (&model.text_classes, text_classes(data)) else {
+    let (Some(classes), Task::Classification { class_names }) = (model.model.classes(), data.task()) else {
         return Ok(data.targets().to_owned());
     };
-    data.targets()
-        .iter()
-        .map(|&t| {
-            let name = &file_names[t as usize];
-            known.iter().position(|k| k == name).map(|i| i as f32).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "{}: label `{name}` did not occur in the training data",
-                    source.display()
-                ))
+    let is_text = |n: &str| n.parse::<f32>().is_err();
+    let file_is_text = class_names.iter().any(|n| is_text(n));
+    let shown: Vec<String> = classes.iter().map(|&c| label_text(model, c)).collect();
+    let unseen = |name: &str| {
+        CliError::Usage(format!(
+            "{}: label `{name}` did not occur in the training data (the model's classes: {})",
+            source.display(),
+            shown.join(", ")
+        ))
+    };
+    match (&model.text_classes, file_is_text) {
+        (None, true) => Err(CliError::Usage(format!(
+            "{}: the labels are text (`{}`), but the model was trained on numeric classes ({})",
+            source.display(),
+            class_names.iter().find(|n| is_text(n)).map_or("", String::as_str),
+            shown.join(", ")
+        ))),
+        (Some(known), _) => data
+            .targets()
+            .iter()
+            .map(|&t| {
+                let name = &class_names[t as usize];
+                known.iter().position(|k| k == name).map(|i| i as f32).ok_or_else(|| unseen(name))
             })
-        })
-        .collect()
+            .collect(),
+        (None, false) => data
+            .targets()
+            .iter()
+            .map(|&t| if classes.contains(&t) { Ok(t) } else { Err(unseen(&t.to_string())) })
+            .collect(),
+    }
 }
 
 /// A prediction as written to a file: the class name for text labels, else the number.
@@ -152,8 +172,8 @@ fn estimator(a: &TrainArgs, classify: bool) -> Result<AnyEstimator, CliError> {
             let loss = match a.loss {
                 None if classify => GbLoss::LogLoss,
                 None => GbLoss::SquaredError,
-                Some(GbLoss::Huber { .. }) => GbLoss::Huber { alpha: a.alpha },
-                Some(GbLoss::Quantile { .. }) => GbLoss::Quantile { alpha: a.alpha },
+                Some(GbLoss::Huber { .. }) => GbLoss::Huber { alpha: a.alpha.unwrap_or(0.9) },
+                Some(GbLoss::Quantile { .. }) => GbLoss::Quantile { alpha: a.alpha.unwrap_or(0.9) },
                 Some(loss) => loss,
             };
             let mut p = if classify {
@@ -229,11 +249,13 @@ fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliErr
             };
             let fitted = if classify {
                 let mut s = StackingClassifier::new(members);
-                (s.params.cv, s.params.passthrough, s.params.seed) = (a.cv, a.passthrough, a.seed);
+                (s.params.cv, s.params.passthrough, s.params.seed) =
+                    (a.cv.unwrap_or(5), a.passthrough, a.seed);
                 s.fit(x, y)?
             } else {
                 let mut s = StackingRegressor::new(members);
-                (s.params.cv, s.params.passthrough, s.params.seed) = (a.cv, a.passthrough, a.seed);
+                (s.params.cv, s.params.passthrough, s.params.seed) =
+                    (a.cv.unwrap_or(5), a.passthrough, a.seed);
                 s.fit(x, y)?
             };
             AnyModel::Stacking(fitted)
@@ -251,6 +273,26 @@ fn fit(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<AnyModel, CliErr
     Ok(model)
 }
 
+/// The task the target is read as: `--task`, or the one a histogram booster's `--objective` implies (a
+/// regression objective on integer labels is a regression; a classification objective needs classes).
+fn train_task(a: &TrainArgs) -> Result<Option<TaskKind>, CliError> {
+    let from_objective = a.objective.map(|objective| {
+        let booster = HistGradientBooster { params: BoosterParams { objective, ..Default::default() } };
+        if booster.is_classifier() { TaskKind::Classification } else { TaskKind::Regression }
+    });
+    let given = a.task.map(TaskKind::from);
+    match (given, from_objective) {
+        (Some(t), Some(o)) if t != o => Err(CliError::Usage(format!(
+            "--task {} contradicts --objective {} (a {} objective)",
+            if t == TaskKind::Regression { "regression" } else { "classification" },
+            a.objective.map(|o| format!("{o:?}")).unwrap_or_default(),
+            if o == TaskKind::Regression { "regression" } else { "classification" },
+        ))),
+        (Some(t), _) => Ok(Some(t)),
+        (None, o) => Ok(o),
+    }
+}
+
 /// Rewords a missing column of a prediction file as what the model needs.
 fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
     match &e {
@@ -263,6 +305,8 @@ fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
 }
 
 fn train(a: &TrainArgs) -> Result<(), CliError> {
+    crate::trees_flags::check_train_flags(a)?;
+    let threads = crate::trees_flags::threads(a.threads)?;
     let mut inputs = vec![a.data.as_path()];
     inputs.extend(a.eval_data.as_deref());
     tessera_tensor::check_output(&a.out, &inputs)?;
@@ -281,7 +325,7 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     };
     let options = CsvOptions {
         target: Some(a.target.clone()),
-        task: a.task.map(TaskKind::from),
+        task: train_task(a)?,
         features,
         ..CsvOptions::default()
     };
@@ -300,7 +344,7 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     ));
     let start = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
+        .num_threads(threads)
         .build()
         .map_err(|e| CliError::Usage(format!("--threads: {e}")))?;
     let model = pool.install(|| fit(a, &data, classify))?;
@@ -552,6 +596,28 @@ fn feature_options(model: &SavedModel, target: Option<&str>) -> CsvOptions {
     }
 }
 
+/// Checks `--target NAME` against the file's header and the model: the column must exist and must not be
+/// one of the model's features. Returns the header.
+fn check_target_column(data: &Path, target: &str, model: &SavedModel) -> Result<Vec<String>, CliError> {
+    let header = tessera_datasets::read_csv_header(data)?;
+    if !header.iter().any(|c| c == target) {
+        return Err(CliError::Usage(format!(
+            "--target `{target}`: {} has no such column (columns: {})",
+            data.display(),
+            header.join(", ")
+        )));
+    }
+    if model.feature_names.iter().any(|f| f == target) {
+        let trained = if model.target.is_empty() {
+            String::new()
+        } else {
+            format!("; it was trained to predict `{}`", model.target)
+        };
+        return Err(CliError::Usage(format!("--target `{target}` is one of the model's features{trained}")));
+    }
+    Ok(header)
+}
+
 /// The model's feature columns from `data`, matched by name (or, for a model without names, all of them in
 /// order, which must be as many as the model has).
 fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Array2<f32>, CliError> {
@@ -559,9 +625,14 @@ fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Arr
         let want = model.model.n_features();
         if data.n_features() != want {
             return Err(CliError::Usage(format!(
-                "{}: the model has {want} features and no feature names; the file has {} feature columns",
+                "{}: the model has {want} features and no feature names; the file has {} feature columns{}",
                 source.display(),
-                data.n_features()
+                data.n_features(),
+                if data.n_features() == want + 1 {
+                    " (pass --target NAME to leave the label column out)"
+                } else {
+                    ""
+                }
             )));
         }
         return Ok(data.features().to_owned());
@@ -584,8 +655,14 @@ fn features_for(model: &SavedModel, data: &Dataset, source: &Path) -> Result<Arr
 fn predict(a: &PredictArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&a.out, &[a.model.as_path(), a.data.as_path()])?;
     let model = load(&a.model, a.format)?;
-    let data =
-        read_csv(&a.data, &feature_options(&model, None)).map_err(|e| missing_column_hint(e, &a.data))?;
+    let mut options = feature_options(&model, None);
+    if let Some(target) = &a.target {
+        let header = check_target_column(&a.data, target, &model)?;
+        if options.features.is_none() {
+            options.features = Some(header.into_iter().filter(|c| c != target).collect());
+        }
+    }
+    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
     let x = features_for(&model, &data, &a.data)?;
     let mut header = Vec::new();
     let columns: Vec<Vec<String>> = if a.proba {
@@ -635,6 +712,7 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
     let model = load(&a.model, a.format)?;
+    check_target_column(&a.data, &a.target, &model)?;
     let task = if model.model.classes().is_some() { TaskKind::Classification } else { TaskKind::Regression };
     let options = CsvOptions { task: Some(task), ..feature_options(&model, Some(&a.target)) };
     let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;

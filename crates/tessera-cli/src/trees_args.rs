@@ -88,9 +88,9 @@ pub struct TrainArgs {
     /// Gradient boosting loss: squared_error, absolute_error, huber, quantile (regression), log_loss.
     #[arg(long)]
     pub loss: Option<GbLoss>,
-    /// Huber and quantile losses: the alpha quantile.
-    #[arg(long, default_value_t = 0.9)]
-    pub alpha: f64,
+    /// Huber and quantile losses: the alpha quantile (default 0.9).
+    #[arg(long)]
+    pub alpha: Option<f64>,
     /// Gradient boosting: fraction of rows per round.
     #[arg(long)]
     pub subsample: Option<f64>,
@@ -163,9 +163,9 @@ pub struct TrainArgs {
     /// Forests and bagging: compute the out-of-bag score.
     #[arg(long)]
     pub oob_score: bool,
-    /// Stacking: folds for the out-of-fold predictions.
-    #[arg(long, default_value_t = 5)]
-    pub cv: usize,
+    /// Stacking: folds for the out-of-fold predictions (default 5).
+    #[arg(long)]
+    pub cv: Option<usize>,
     /// Stacking: also feed the original features to the meta learner.
     #[arg(long)]
     pub passthrough: bool,
@@ -204,6 +204,11 @@ pub struct PredictArgs {
     /// The model file's format (default: detected).
     #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
     pub format: ModelFormat,
+    /// A column of the file that is not a feature (the label, as `train` and `eval` name it): left out, so
+    /// that a model without feature names (an XGBoost model trained from arrays) takes the remaining columns
+    /// in order.
+    #[arg(long)]
+    pub target: Option<String>,
     /// Also write each feature's contribution to the margin (TreeSHAP; histogram booster and XGBoost models)
     /// as `contrib_<feature>` columns plus `bias` (per class `contrib_<class>_<feature>` for several classes).
     #[arg(long)]

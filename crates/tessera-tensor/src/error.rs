@@ -95,6 +95,17 @@ pub enum Error {
         /// The input path as given.
         input: PathBuf,
     },
+    /// An allocation would not fit: `bytes` (`None` when the size overflows 64 bits) is more than the
+    /// `available` memory (see [`crate::check_fits`]).
+    #[error("{what} would need {} bytes, more than the {} bytes of memory available", bytes.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string()), available.map_or_else(|| "unknown".to_string(), |a| a.to_string()))]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// Its size in bytes, if that fits in 64 bits.
+        bytes: Option<u64>,
+        /// The memory available, where known.
+        available: Option<u64>,
+    },
     /// An array or tensor has a shape or layout the operation cannot take.
     #[error("shape error: {0}")]
     Shape(String),

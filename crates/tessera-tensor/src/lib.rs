@@ -39,6 +39,7 @@
 //! ```
 
 mod error;
+mod memory;
 mod rng;
 mod write;
 
@@ -50,6 +51,7 @@ mod ndarray_interop;
 mod safetensors_io;
 
 pub use error::{Error, OutputProblem, Result};
+pub use memory::{available_memory, bytes_for, check_fits};
 pub use rng::SeededRng;
 pub use write::{check_output, remove_temp_files, write_atomic, write_atomic_with};
 

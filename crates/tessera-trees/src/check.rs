@@ -13,8 +13,15 @@ pub(crate) fn at_least(name: &str, value: usize, min: usize) -> Result<usize> {
     Ok(value)
 }
 
-/// The number of ensemble members or boosting rounds: at least 1.
+/// The most ensemble members or boosting rounds a model may have (a million trees: far past any use, and
+/// small enough that the model's vectors can be sized for it).
+pub const MAX_ESTIMATORS: usize = 1_000_000;
+
+/// The number of ensemble members or boosting rounds: from 1 to [`MAX_ESTIMATORS`].
 pub(crate) fn n_estimators(value: usize) -> Result<usize> {
+    if value > MAX_ESTIMATORS {
+        return Err(invalid("n_estimators", format!("at most {MAX_ESTIMATORS}"), value));
+    }
     at_least("n_estimators", value, 1)
 }
 

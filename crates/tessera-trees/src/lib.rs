@@ -95,6 +95,7 @@ mod binning;
 mod booster;
 mod cart;
 mod check;
+pub use check::MAX_ESTIMATORS;
 mod data;
 mod ensemble;
 mod error;

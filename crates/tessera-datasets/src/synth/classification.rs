@@ -92,6 +92,15 @@ impl ClassificationParams {
                 1u128 << self.n_informative
             ));
         }
+        if !self.class_sep.is_finite() {
+            return bad(format!("class_sep must be a finite number, got {}", self.class_sep));
+        }
+        for (name, v) in [("shift", self.shift), ("scale", self.scale)] {
+            if v.is_some_and(|v| !v.is_finite()) {
+                return bad(format!("{name} must be a finite number, got {v:?}"));
+            }
+        }
+        super::check_size(self.n_samples, self.n_features)?;
         if !(0.0..=1.0).contains(&self.flip_y) {
             return bad(format!("flip_y must be in [0, 1], got {}", self.flip_y));
         }

@@ -11,6 +11,13 @@ use ndarray::{Array2, ArrayViewMut1, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 use tessera_tensor::SeededRng;
 
+/// Checks that `n` rows of `d` features (f32, with a target, and the generator's f64 working copy) fit in
+/// memory, with checked arithmetic.
+pub(crate) fn check_size(n: usize, d: usize) -> crate::error::Result<()> {
+    let bytes = tessera_tensor::bytes_for([n, d.saturating_add(1)], 4 + 8);
+    Ok(tessera_tensor::check_fits(&format!("{n} rows x {d} features"), bytes)?)
+}
+
 /// Rows per generation chunk (and per forked random stream). Fixed, so results never depend on threads.
 pub(crate) const CHUNK_ROWS: usize = 4096;
 

@@ -51,6 +51,10 @@ pub fn make_regression(p: &RegressionParams) -> Result<(Dataset, Array1<f32>)> {
     if p.noise < 0.0 || !p.noise.is_finite() {
         return Err(Error::InvalidParameter(format!("noise must be a non-negative number, got {}", p.noise)));
     }
+    if !p.bias.is_finite() {
+        return Err(Error::InvalidParameter(format!("bias must be a finite number, got {}", p.bias)));
+    }
+    super::check_size(p.n_samples, p.n_features)?;
     let (n, d) = (p.n_samples, p.n_features);
     let informative = p.n_informative.min(d);
     let mut rng = SeededRng::new(p.seed);
@@ -115,6 +119,7 @@ pub fn make_friedman1(p: &Friedman1Params) -> Result<Dataset> {
     if p.noise < 0.0 || !p.noise.is_finite() {
         return Err(Error::InvalidParameter(format!("noise must be a non-negative number, got {}", p.noise)));
     }
+    super::check_size(p.n_samples, p.n_features)?;
     let rng = SeededRng::new(p.seed);
     let mut x = Array2::<f32>::zeros((p.n_samples, p.n_features));
     let mut y = Array1::<f32>::zeros(p.n_samples);
