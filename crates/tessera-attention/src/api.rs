@@ -5,6 +5,7 @@ use candle_core::{CpuStorage, DType, Device, Storage, Tensor, WithDType};
 use half::{bf16, f16};
 
 use crate::error::{Error, Result, shape, unsupported};
+use crate::finite::{Side, check_finite};
 use crate::kernel::backward::{Saved, backward};
 use crate::kernel::decode::{forward_split, worth_splitting};
 use crate::kernel::forward::forward;
@@ -103,10 +104,11 @@ pub(crate) fn problem<'a>(
     seqs: Vec<SeqPair>,
 ) -> Result<Problem<'a>> {
     let scale = options.scale.unwrap_or(1.0 / (dim as f64).sqrt());
-    if !scale.is_finite() {
+    // Checked after the conversion the kernels use: 1e39 is a finite f64 but an infinite f32.
+    if !(scale as f32).is_finite() {
         return Err(Error::InvalidParameter {
             name: "scale".into(),
-            expected: "a finite number".into(),
+            expected: "a number that is finite in f32 (|scale| < 3.4e38)".into(),
             found: scale.to_string(),
         });
     }
@@ -158,6 +160,13 @@ fn run_forward<T: Element + WithDType>(
     rows: usize,
     split: bool,
 ) -> Result<(Tensor, Tensor)> {
+    for (buf, name, layout, side) in [
+        (bufs[0], "q", layouts[0], Side::Query),
+        (bufs[1], "k", layouts[1], Side::Key),
+        (bufs[2], "v", layouts[1], Side::Key),
+    ] {
+        buf.with::<T, _>(|data| check_finite(p, name, data, layout, side))?;
+    }
     let (o, l) = bufs[0].with::<T, _>(|q| {
         bufs[1].with::<T, _>(|k| bufs[2].with::<T, _>(|v| Ok(forward_on(p, layouts, [q, k, v], rows, split))))
     })?;
@@ -272,6 +281,15 @@ fn run_backward<T: Element + WithDType>(
     lse: &[f32],
     sizes: [usize; 2],
 ) -> Result<[Tensor; 3]> {
+    for (buf, name, layout, side) in [
+        (bufs[0], "q", layouts[0], Side::Query),
+        (bufs[1], "k", layouts[1], Side::Key),
+        (bufs[2], "v", layouts[1], Side::Key),
+        (bufs[3], "o", layouts[0], Side::Query),
+        (bufs[4], "d_o", layouts[0], Side::Query),
+    ] {
+        buf.with::<T, _>(|data| check_finite(p, name, data, layout, side))?;
+    }
     let zero = T::from_f32(0.0);
     let (mut dq, mut dk, mut dv) = (vec![zero; sizes[0]], vec![zero; sizes[1]], vec![zero; sizes[1]]);
     bufs[0].with::<T, _>(|q| {

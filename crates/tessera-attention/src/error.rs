@@ -33,6 +33,17 @@ pub enum Error {
         /// The value given.
         found: String,
     },
+    /// An input holds NaN or an infinity where the kernels would read it (the element is the flat index
+    /// into the contiguous tensor).
+    #[error("{tensor}: element {element} is {value}; attention takes finite inputs")]
+    NonFinite {
+        /// The input.
+        tensor: String,
+        /// Its flat (row-major) index.
+        element: usize,
+        /// The value there.
+        value: f32,
+    },
     /// An input of a dtype or on a device the kernels do not take.
     #[error("{tensor}: {found} is not supported ({supported})")]
     Unsupported {

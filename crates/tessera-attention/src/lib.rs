@@ -31,6 +31,7 @@
 
 mod api;
 mod error;
+mod finite;
 mod function;
 mod kernel;
 mod naive;

@@ -98,7 +98,7 @@ pub struct BenchArgs {
     /// Time forward + backward instead of the forward alone.
     #[arg(long)]
     backward: bool,
-    /// Timed repetitions (the median is reported), after one warm-up run.
+    /// Timed repetitions (the median is reported), after one warm-up run (at most 1000).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
     /// Print one JSON line instead of text.
@@ -115,7 +115,8 @@ fn input_error(e: tessera_attention::Error, input: &str) -> CliError {
     match e {
         tessera_attention::Error::Shape { .. }
         | tessera_attention::Error::InvalidParameter { .. }
-        | tessera_attention::Error::Unsupported { .. } => CliError::Usage(format!("{input}: {e}")),
+        | tessera_attention::Error::Unsupported { .. }
+        | tessera_attention::Error::NonFinite { .. } => CliError::Usage(format!("{input}: {e}")),
         other => CliError::Attention(other),
     }
 }
@@ -170,6 +171,52 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The most timed repetitions `attention bench` runs.
+const MAX_REPEATS: usize = 1000;
+
+/// Work beyond this many floating-point operations per run gets a warning with an estimate of the time.
+const WARN_FLOPS: f64 = 1e12;
+
+/// Checks the benchmark's sizes before anything is allocated: every count at least 1, the inputs and outputs
+/// (computed with checked arithmetic) within the available memory, and the repeats bounded. Warns, with an
+/// estimate, when one run is long (attention is O(L^2) work in O(L) memory: a size that fits can still take
+/// hours).
+fn check_bench(args: &BenchArgs, kv_heads: usize, dtype: DType) -> Result<(), CliError> {
+    for (name, v) in [
+        ("--batch", args.batch),
+        ("--heads", args.heads),
+        ("--kv-heads", kv_heads),
+        ("--seq", args.seq),
+        ("--dim", args.dim),
+    ] {
+        if v == 0 {
+            return Err(CliError::Usage(format!("{name} must be at least 1")));
+        }
+    }
+    if args.repeats > MAX_REPEATS {
+        return Err(CliError::Usage(format!("--repeats {} is more than {MAX_REPEATS}", args.repeats)));
+    }
+    let elem = dtype.size_in_bytes();
+    let tensor = |heads: usize| tessera_tensor::bytes_for([args.batch, heads, args.seq, args.dim], elem);
+    // q, o (and do, dq) on the query side; k, v (and dk, dv) on the key side; f32 conversions on the way.
+    let per_side = if args.backward { 3 } else { 2 };
+    let total = [tensor(args.heads), tensor(kv_heads)]
+        .into_iter()
+        .try_fold(0u64, |acc, t| acc.checked_add(t?.checked_mul(per_side)?))
+        .and_then(|b| b.checked_mul(2));
+    tessera_tensor::check_fits("the benchmark's inputs and outputs", total)?;
+    let (b, h, l, d) = (args.batch as f64, args.heads as f64, args.seq as f64, args.dim as f64);
+    let flops = 4.0 * b * h * l * l * d * if args.backward { 3.5 } else { 1.0 };
+    if flops > WARN_FLOPS {
+        eprintln!(
+            "warning: one run is {flops:.2e} floating-point operations: about {:.0} s at 50 GFLOP/s, times {} runs",
+            flops / 50e9,
+            args.repeats + 1
+        );
+    }
+    Ok(())
+}
+
 fn bench(args: &BenchArgs) -> Result<(), CliError> {
     let kv_heads = args.kv_heads.unwrap_or(args.heads);
     let dtype = match args.dtype {
@@ -177,6 +224,7 @@ fn bench(args: &BenchArgs) -> Result<(), CliError> {
         Dtype::F16 => DType::F16,
         Dtype::Bf16 => DType::BF16,
     };
+    check_bench(args, kv_heads, dtype)?;
     let mut rng = SeededRng::new(0);
     let mut random = |heads: usize| -> Result<Tensor, CliError> {
         let t =
@@ -196,7 +244,7 @@ fn bench(args: &BenchArgs) -> Result<(), CliError> {
         Ok(())
     };
     step()?;
-    let mut times = Vec::with_capacity(args.repeats.max(1));
+    let mut times = Vec::new();
     for _ in 0..args.repeats.max(1) {
         let start = Instant::now();
         step()?;

@@ -731,3 +731,41 @@ fn flags_that_do_not_apply_are_errors() {
     assert_ok(&o);
     assert!(stderr(&o).contains("RMSE"), "{}", stderr(&o));
 }
+
+// ---- 6. Attention numerics and sizes -----------------------------------------------------------------
+
+#[test]
+fn attention_refuses_non_finite_inputs_scales_and_absurd_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut rng = tessera_tensor::SeededRng::new(3);
+    let mut t = || {
+        rng.normal_tensor(&[1, 2, 4, 8], 0.0, 1.0, tessera_tensor::DType::F32, &tessera_tensor::Device::Cpu)
+            .unwrap()
+    };
+    let (q, k, v) = (t(), t(), t());
+    let mut kv = k.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    kv[0] = f32::NAN;
+    let bad_k = tessera_tensor::Tensor::from_vec(kv, k.dims(), &tessera_tensor::Device::Cpu).unwrap();
+    tessera_tensor::save(d.join("ok.safetensors"), &[("q", &q), ("k", &k), ("v", &v)]).unwrap();
+    tessera_tensor::save(d.join("nan.safetensors"), &[("q", &q), ("k", &bad_k), ("v", &v)]).unwrap();
+    let o = run_in(d, &["attention", "run", "--input", "nan.safetensors", "--out", "o.safetensors"]);
+    assert_error(&o, &["nan.safetensors", "k: element 0 is NaN"]);
+    for scale in ["--scale=1e39", "--scale=1e300"] {
+        let o =
+            run_in(d, &["attention", "run", "--input", "ok.safetensors", scale, "--out", "o.safetensors"]);
+        assert_error(&o, &["scale", "f32"]);
+    }
+    assert!(!d.join("o.safetensors").exists());
+    let max = "18446744073709551615";
+    for args in [
+        vec!["--seq", "10000000"],
+        vec!["--seq", max],
+        vec!["--batch", "4611686018427387904", "--heads", "4", "--seq", "1", "--dim", "1"],
+    ] {
+        let mut all = vec!["attention", "bench"];
+        all.extend(args);
+        assert_error(&run_in(d, &all), &["would need", "bytes"]);
+    }
+    assert_error(&run_in(d, &["attention", "bench", "--repeats", max]), &["--repeats", "1000"]);
+}
