@@ -27,7 +27,7 @@ pub(crate) fn matmul_tensors(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         });
     }
     if ra == 2 && rb == 2 {
-        return Ok(a.matmul(b)?);
+        return Ok(plain(a)?.matmul(&plain(b)?)?);
     }
     // Broadcast the batch dimensions.
     let (ba, bb) = (&a.dims()[..ra - 2], &b.dims()[..rb - 2]);
@@ -58,11 +58,11 @@ pub(crate) fn matmul_tensors(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// Broadcasts `t` to `batch + [r, c]` and views it as `[count, r, c]`; a batch that needs no
-/// broadcasting keeps its (possibly transposed) matrix layout.
+/// broadcasting keeps its (possibly transposed) matrix layout when candle's kernel takes it as it is.
 fn flatten_batch(t: &Tensor, batch: &[usize], count: usize, r: usize, c: usize) -> Result<Tensor> {
     let rank = t.rank();
     if &t.dims()[..rank - 2] == batch && rank == 3 {
-        return Ok(t.clone());
+        return plain(t);
     }
     let mut full = batch.to_vec();
     full.extend([r, c]);
@@ -71,6 +71,25 @@ fn flatten_batch(t: &Tensor, batch: &[usize], count: usize, r: usize, c: usize) 
         return Ok(b.reshape((count, r, c))?);
     }
     Ok(b.contiguous()?.reshape((count, r, c))?)
+}
+
+/// `t` (rank 2 or 3) in a layout candle's matmul computes correctly: each matrix row-major or transposed
+/// (column-major) and, for a batch, one matrix after another. Anything else, a broadcast view with stride
+/// 0 (the gradient of a sum, say) in particular, is made contiguous first: candle accepts some such views
+/// and multiplies them wrongly, which made second derivatives through batched products wrong.
+fn plain(t: &Tensor) -> Result<Tensor> {
+    let (dims, strides) = (t.dims(), t.stride());
+    let n = dims.len();
+    let (r, c) = (dims[n - 2], dims[n - 1]);
+    let (sr, sc) = (strides[n - 2], strides[n - 1]);
+    // A dimension of size 1 may carry any stride.
+    let row_major = (sc == 1 || c == 1) && (sr == c || r == 1);
+    let col_major = (sr == 1 || r == 1) && (sc == r || c == 1);
+    let batch_ok = n == 2 || strides[0] == r * c || dims[0] == 1;
+    if (row_major || col_major) && batch_ok && t.layout().start_offset() == 0 {
+        return Ok(t.clone());
+    }
+    Ok(t.contiguous()?)
 }
 
 impl Var {

@@ -47,7 +47,7 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
 /// gradient directly in the weight's `(out, in)` layout (contiguous, ready for the optimizer).
 fn linear_2d(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
     let (xt, wt) = (x.tensor(), weight.tensor());
-    let mut out = xt.matmul(&wt.t()?)?;
+    let mut out = crate::ops::linalg::matmul_tensors(&xt, &wt.t()?)?;
     if let Some(b) = bias {
         out = out.broadcast_add(&b.tensor())?;
     }
