@@ -5,13 +5,15 @@
 //! - `api [--check]`: write (or compare with) the golden public-API files under `api/`;
 //! - `demo`: a tour of each crate's flagship on embedded data;
 //! - `bench [AREA]`: run benchmarks and update `docs/benchmarks.md`;
-//! - `fixtures`: regenerate the reference-library fixtures with the committed Python scripts.
+//! - `fixtures`: regenerate the reference-library fixtures with the committed Python scripts;
+//! - `fuzz [TARGET] [--seconds N]`: run the loaders' fuzz targets (cargo-fuzz, nightly) for N seconds each.
 //!
 //! It stays cheap to build: no async, no CLI framework, two dependencies.
 
 mod api;
 mod bench;
 mod ci;
+mod fuzz;
 mod tidy;
 mod util;
 
@@ -25,7 +27,9 @@ commands:
   api [--check]  write the golden public-API files under api/ (or compare and print the diff)
   demo           run the tour of every crate on embedded data (release build)
   bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd, attention) and update docs/benchmarks.md
-  fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)";
+  fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)
+  fuzz [TARGET] [--seconds N]
+                 run the loaders' fuzz targets under fuzz/ for N seconds each (default 600; nightly + cargo-fuzz)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Some("demo") => util::cargo(&["run", "--release", "-p", "tessera", "--example", "tour"]),
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
         Some("fixtures") => fixtures(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -57,6 +57,15 @@ pub enum Error {
         /// What the model holds.
         found: String,
     },
+    /// A prediction is beyond f32's range (a linear model's coefficients and a row's features too large
+    /// together); predictions are never silently infinite.
+    #[error("the prediction for row {row} (0-based) is {value}, beyond f32's range")]
+    Overflow {
+        /// The row.
+        row: usize,
+        /// The value computed (in f64).
+        value: f64,
+    },
     /// An error from `tessera-tensor` (atomic writes).
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
@@ -92,6 +101,23 @@ pub(crate) fn model_agrees(field: impl Into<String>, value: usize, expected: usi
 pub(crate) fn model_finite(field: &str, values: impl IntoIterator<Item = f64>) -> Result<()> {
     match values.into_iter().enumerate().find(|(_, v)| !v.is_finite()) {
         Some((i, v)) => Err(bad_model(format!("{field}[{i}]"), "a finite number", v)),
+        None => Ok(()),
+    }
+}
+
+/// Fails with [`Error::InvalidModel`] at the first value of `values` beyond `+-limit` (or not finite).
+pub(crate) fn model_bounded(field: &str, values: impl IntoIterator<Item = f64>, limit: f64) -> Result<()> {
+    match values.into_iter().enumerate().find(|(_, v)| !(v.abs() <= limit)) {
+        Some((i, v)) => Err(bad_model(format!("{field}[{i}]"), format!("a number within +-{limit:e}"), v)),
+        None => Ok(()),
+    }
+}
+
+/// Fails with [`Error::Overflow`] at the first raw prediction (rows of `per_row` values) that is not a
+/// finite f32.
+pub(crate) fn finite_predictions(raw: impl IntoIterator<Item = f64>, per_row: usize) -> Result<()> {
+    match raw.into_iter().enumerate().find(|(_, v)| !(*v as f32).is_finite()) {
+        Some((i, value)) => Err(Error::Overflow { row: i / per_row.max(1), value }),
         None => Ok(()),
     }
 }

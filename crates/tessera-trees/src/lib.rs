@@ -131,4 +131,4 @@ pub use persist::{
     FORMAT_VERSION, MAX_MODEL_BYTES, load_model, model_from_json, model_kind, model_to_json, read_model_text,
     save_model,
 };
-pub use tree::{Tree, is_category};
+pub use tree::{Tree, VALUE_LIMIT, is_category};

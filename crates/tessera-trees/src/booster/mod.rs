@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
 use crate::error::{Error, Result, invalid, shape};
-use crate::error::{bad_model, model_agrees, model_finite};
+use crate::error::{bad_model, model_agrees, model_bounded};
 use crate::estimator::{Estimator, Model, check_predict};
 use crate::metrics;
 use crate::stats::argmax;
@@ -302,7 +302,8 @@ impl Model for FittedBooster {
             return Err(bad_model("objective.slope", "a finite number > 0", slope));
         }
         model_agrees("base_margin", self.base_margin.len(), k, "one per output")?;
-        model_finite("base_margin", self.base_margin.iter().map(|&m| f64::from(m)))?;
+        let limit = f64::from(crate::tree::VALUE_LIMIT);
+        model_bounded("base_margin", self.base_margin.iter().map(|&m| f64::from(m)), limit)?;
         if !self.trees.len().is_multiple_of(k) {
             return Err(bad_model(
                 "trees",

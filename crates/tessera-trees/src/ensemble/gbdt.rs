@@ -13,7 +13,7 @@ use crate::cart::{Criterion, HIST_MIN_ROWS, Target, TrainData, TreeParams, fit_t
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, invalid, shape};
-use crate::error::{bad_model, model_agrees, model_finite};
+use crate::error::{bad_model, finite_predictions, model_agrees, model_bounded};
 use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::{argmax, sigmoid, weighted_quantile};
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -424,6 +424,7 @@ impl FittedGradientBoosting {
             })
             .collect();
         let flat: Vec<f64> = blocks.into_iter().flatten().collect();
+        finite_predictions(flat.iter().copied(), k)?;
         Array2::from_shape_vec((x.nrows(), k), flat)
             .map_err(|e| shape("assembled predictions", "consistent block shapes", e))
     }
@@ -494,7 +495,7 @@ impl Model for FittedGradientBoosting {
             (None, _) => model_agrees("n_outputs", k, 1, "a regression loss has one output")?,
         }
         model_agrees("init", self.init.len(), k, "one initial value per output")?;
-        model_finite("init", self.init.iter().copied())?;
+        model_bounded("init", self.init.iter().copied(), f64::from(crate::tree::VALUE_LIMIT))?;
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(bad_model("learning_rate", "a finite number > 0", self.learning_rate));
         }

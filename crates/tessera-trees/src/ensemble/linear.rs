@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result};
-use crate::error::{model_agrees, model_finite};
+use crate::error::{finite_predictions, model_agrees, model_finite};
 use crate::estimator::{Estimator, Model, check_predict};
 
 fn reject_missing(x: ArrayView2<'_, f32>) -> Result<()> {
@@ -252,6 +252,7 @@ impl Model for FittedLogistic {
         check_predict(self, x)?;
         reject_missing(x)?;
         let z = x.mapv(f64::from).dot(&self.coef.t()) + &self.intercept;
+        finite_predictions(z.iter().copied(), z.ncols())?;
         let k = self.labels.len();
         let mut out = Array2::<f32>::zeros((x.nrows(), k));
         for (i, zr) in z.outer_iter().enumerate() {
@@ -389,7 +390,9 @@ impl Model for FittedRidge {
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         check_predict(self, x)?;
         reject_missing(x)?;
-        Ok((x.mapv(f64::from).dot(&self.coef) + self.intercept).mapv(|v| v as f32))
+        let raw = x.mapv(f64::from).dot(&self.coef) + self.intercept;
+        finite_predictions(raw.iter().copied(), 1)?;
+        Ok(raw.mapv(|v| v as f32))
     }
 
     fn n_features(&self) -> usize {

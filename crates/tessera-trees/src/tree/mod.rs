@@ -35,6 +35,11 @@ pub(crate) const MAX_FEATURES: usize = FEATURE_MASK as usize;
 /// exactly below 2^24); such values, and negative ones, are in no category set.
 pub(crate) const CATEGORY_LIMIT: f32 = 16_777_216.0;
 
+/// The largest magnitude a tree's value, or a model's base margin, may have when loaded: far beyond what
+/// training on targets within [`crate::TARGET_LIMIT`] produces, and small enough that a million trees
+/// summed stay below `f32::MAX`, so a loaded tree model's predictions are finite.
+pub const VALUE_LIMIT: f32 = 1e32;
+
 /// Whether `v` is a category a categorical feature may be trained on: a non-negative integer below 2^24.
 /// (Training also accepts NaN there, as a missing value.)
 pub fn is_category(v: f32) -> bool {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{CATEGORY_LIMIT, FEATURE_MASK, Node, Tree};
+use super::{CATEGORY_LIMIT, FEATURE_MASK, Node, Tree, VALUE_LIMIT};
 
 /// The serialized tree.
 #[derive(Serialize, Deserialize)]
@@ -139,10 +139,13 @@ impl TreeRepr {
     /// weights are finite and not negative.
     fn check_values(&self) -> Result<(), String> {
         let k = self.n_outputs;
-        if let Some(i) =
-            self.values.iter().position(|v| !v.is_finite() || (k > 1 && !(0.0..=1.0).contains(v)))
-        {
-            let expected = if k > 1 { "class probabilities in [0, 1]" } else { "finite values" };
+        let bad = |v: &f32| !(v.abs() <= VALUE_LIMIT) || (k > 1 && !(0.0..=1.0).contains(v));
+        if let Some(i) = self.values.iter().position(bad) {
+            let expected = if k > 1 {
+                "class probabilities in [0, 1]".to_string()
+            } else {
+                format!("finite values within +-{VALUE_LIMIT:e}")
+            };
             return Err(format!("`values` of node {}: expected {expected}, found {}", i / k, self.values[i]));
         }
         for (name, field) in [("impurity", &self.impurity), ("weighted_n", &self.weighted_n)] {
