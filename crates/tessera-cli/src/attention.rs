@@ -27,7 +27,7 @@ pub struct MaskArgs {
     #[arg(long)]
     causal: bool,
     /// Softmax scale (default 1/sqrt(head_dim)).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     scale: Option<f64>,
     /// Sliding window: keys a query sees before its diagonal.
     #[arg(long)]

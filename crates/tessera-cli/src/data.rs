@@ -39,7 +39,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// A CSV or LibSVM file, or an embedded dataset name (iris, wine, breast_cancer, digits, diabetes).
-    pub source: String,
+    pub source: PathBuf,
     /// The target column of a CSV file (default: a column named `target`, `label` or `y`, if any).
     #[arg(long)]
     pub target: Option<String>,
@@ -107,13 +107,13 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 2)]
     pub clusters_per_class: usize,
     /// Fraction of randomly flipped labels (classification).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub flip_y: f64,
     /// Class separation (classification).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub class_sep: f64,
     /// Standard deviation of the target noise (regression, friedman1).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub noise: f64,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
@@ -155,14 +155,16 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
 }
 
 fn load_source(args: &InfoArgs) -> Result<(Dataset, String), CliError> {
-    let path = Path::new(&args.source);
+    let path = args.source.as_path();
     if !path.exists() {
-        if EMBEDDED_NAMES.contains(&args.source.replace('-', "_").as_str()) {
-            return Ok((load_embedded(&args.source)?, format!("embedded dataset `{}`", args.source)));
+        // Embedded names are matched as `data export` matches them: any case, `-` for `_`.
+        let name = path.to_str().map(|s| s.trim().to_ascii_lowercase().replace('-', "_"));
+        if let Some(name) = name.filter(|n| EMBEDDED_NAMES.contains(&n.as_str())) {
+            return Ok((load_embedded(&name)?, format!("embedded dataset `{name}`")));
         }
         return Err(CliError::Usage(format!(
             "`{}` is neither a file nor an embedded dataset ({})",
-            args.source,
+            path.display(),
             EMBEDDED_NAMES.join(", ")
         )));
     }

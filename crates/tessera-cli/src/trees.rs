@@ -293,6 +293,53 @@ fn train_task(a: &TrainArgs) -> Result<Option<TaskKind>, CliError> {
     }
 }
 
+/// Whether `path` names a LibSVM file (by its extension, as `data info` decides).
+fn is_libsvm(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        Some("svm" | "libsvm" | "svmlight")
+    )
+}
+
+/// Reads a table: CSV, or LibSVM by extension (`.svm`, `.libsvm`, `.svmlight`), whose label comes first on
+/// each line (so `--target` and `--ignore` do not apply) and whose features are `f1`, `f2`, ...;
+/// `n_features` pads a LibSVM file to the model's width.
+/// For a LibSVM file, `--target` must be `label` (the format's label comes first on each line).
+fn check_libsvm_target(path: &Path, target: &str) -> Result<(), CliError> {
+    if is_libsvm(path) && target != "label" {
+        return Err(CliError::Usage(format!(
+            "{}: a LibSVM file's target is its first column: pass --target label (not `{target}`)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn read_table(
+    path: &Path,
+    options: &CsvOptions,
+    n_features: Option<usize>,
+) -> Result<Dataset, tessera_datasets::Error> {
+    if !is_libsvm(path) {
+        return read_csv(path, options);
+    }
+    let task = options.task;
+    let ds = tessera_datasets::read_libsvm(
+        path,
+        &tessera_datasets::LibSvmOptions { n_features, zero_based: Some(false), task },
+    )?;
+    if options.target.is_none() {
+        return Dataset::new(
+            ds.features().to_owned(),
+            ndarray::Array1::from_elem(ds.n_samples(), f32::NAN),
+            ds.feature_names().to_vec(),
+            "",
+            Task::Unlabeled,
+        );
+    }
+    Ok(ds)
+}
+
 /// Rewords a missing column of a prediction file as what the model needs.
 fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> CliError {
     match &e {
@@ -310,6 +357,10 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     let mut inputs = vec![a.data.as_path()];
     inputs.extend(a.eval_data.as_deref());
     tessera_tensor::check_output(&a.out, &inputs)?;
+    check_libsvm_target(&a.data, &a.target)?;
+    if is_libsvm(&a.data) && !a.ignore.is_empty() {
+        return Err(CliError::Usage("--ignore applies to CSV files (LibSVM columns have no names)".into()));
+    }
     let bar = spinner(&format!("reading {}", a.data.display()));
     let features = if a.ignore.is_empty() {
         None
@@ -329,8 +380,16 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         features,
         ..CsvOptions::default()
     };
-    let data = read_csv(&a.data, &options)?;
+    let data = read_table(&a.data, &options, None)?;
     let classify = match data.task() {
+        Task::Classification { class_names } if class_names.len() < 2 => {
+            return Err(CliError::Usage(format!(
+                "{}: the target `{}` holds only one class (`{}`); a classifier needs at least two",
+                a.data.display(),
+                a.target,
+                class_names.first().map_or("", String::as_str)
+            )));
+        }
         Task::Classification { .. } => true,
         Task::Regression => false,
         Task::Unlabeled => return Err(CliError::Usage("the training data has no target".into())),
@@ -496,7 +555,10 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
                 features: Some(data.feature_names().to_vec()),
                 ..CsvOptions::default()
             };
-            Some(read_csv(path, &options).map_err(|e| missing_column_hint(e, path))?)
+            Some(
+                read_table(path, &options, Some(data.n_features()))
+                    .map_err(|e| missing_column_hint(e, path))?,
+            )
         }
         None => None,
     };
@@ -656,13 +718,14 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&a.out, &[a.model.as_path(), a.data.as_path()])?;
     let model = load(&a.model, a.format)?;
     let mut options = feature_options(&model, None);
-    if let Some(target) = &a.target {
+    if let Some(target) = a.target.as_ref().filter(|_| !is_libsvm(&a.data)) {
         let header = check_target_column(&a.data, target, &model)?;
         if options.features.is_none() {
             options.features = Some(header.into_iter().filter(|c| c != target).collect());
         }
     }
-    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
+    let data = read_table(&a.data, &options, Some(model.model.n_features()))
+        .map_err(|e| missing_column_hint(e, &a.data))?;
     let x = features_for(&model, &data, &a.data)?;
     let mut header = Vec::new();
     let columns: Vec<Vec<String>> = if a.proba {
@@ -712,10 +775,14 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
     let model = load(&a.model, a.format)?;
-    check_target_column(&a.data, &a.target, &model)?;
+    check_libsvm_target(&a.data, &a.target)?;
+    if !is_libsvm(&a.data) {
+        check_target_column(&a.data, &a.target, &model)?;
+    }
     let task = if model.model.classes().is_some() { TaskKind::Classification } else { TaskKind::Regression };
     let options = CsvOptions { task: Some(task), ..feature_options(&model, Some(&a.target)) };
-    let data = read_csv(&a.data, &options).map_err(|e| missing_column_hint(e, &a.data))?;
+    let data = read_table(&a.data, &options, Some(model.model.n_features()))
+        .map_err(|e| missing_column_hint(e, &a.data))?;
     let x = features_for(&model, &data, &a.data)?;
     let y_owned = targets_for(&model, &data, &a.data)?;
     let y = y_owned.view();

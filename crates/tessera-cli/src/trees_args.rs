@@ -80,44 +80,44 @@ pub struct TrainArgs {
     #[arg(long)]
     pub criterion: Option<Criterion>,
     /// Cost-complexity pruning parameter.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub ccp_alpha: Option<f64>,
     /// AdaBoost / gradient boosting learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub learning_rate: Option<f64>,
     /// Gradient boosting loss: squared_error, absolute_error, huber, quantile (regression), log_loss.
     #[arg(long)]
     pub loss: Option<GbLoss>,
     /// Huber and quantile losses: the alpha quantile (default 0.9).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
     /// Gradient boosting: fraction of rows per round.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub subsample: Option<f64>,
     /// Histogram booster objective (XGBoost's names): reg:squarederror, reg:absoluteerror,
     /// reg:pseudohubererror, binary:logistic, multi:softprob, count:poisson.
     #[arg(long)]
     pub objective: Option<Objective>,
     /// Histogram booster: L2 regularisation of leaf weights.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lambda: Option<f64>,
     /// Histogram booster: L1 regularisation of leaf weights (XGBoost's `alpha`; see --alpha for quantiles).
-    #[arg(long = "reg-alpha")]
+    #[arg(long = "reg-alpha", allow_negative_numbers = true)]
     pub reg_alpha: Option<f64>,
     /// Histogram booster: minimum loss reduction to split.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub gamma: Option<f64>,
     /// Histogram booster: minimum hessian sum per child.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_child_weight: Option<f64>,
     /// Histogram booster: fraction of features per tree.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub colsample_bytree: Option<f64>,
     /// Histogram booster: fraction of the tree's features drawn for each depth.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub colsample_bylevel: Option<f64>,
     /// Histogram booster: fraction of the level's features drawn for each node.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub colsample_bynode: Option<f64>,
     /// Histogram booster: monotone constraints per feature, XGBoost's syntax: "(1,0,-1)".
     #[arg(long)]

@@ -769,3 +769,70 @@ fn attention_refuses_non_finite_inputs_scales_and_absurd_sizes() {
     }
     assert_error(&run_in(d, &["attention", "bench", "--repeats", max]), &["--repeats", "1000"]);
 }
+
+// ---- Messages that point the right way ---------------------------------------------------------------
+
+#[test]
+fn messages_name_the_cause() {
+    let (_t, d) = scratch();
+    // Negative numbers reach the parameter check instead of being taken for flags.
+    let o = run_in(
+        &d,
+        &[
+            "trees",
+            "train",
+            "--model",
+            "gbdt",
+            "--learning-rate",
+            "-1",
+            "--data",
+            "iris.csv",
+            "--target",
+            "target",
+            "--out",
+            "x.json",
+        ],
+    );
+    assert_error(&o, &["learning_rate", "found -1"]);
+    // One class is named by its label.
+    std::fs::write(d.join("one.csv"), "a,target\n1,cat\n2,cat\n").unwrap();
+    let o = run_in(
+        &d,
+        &["trees", "train", "--model", "cart", "--data", "one.csv", "--target", "target", "--out", "x.json"],
+    );
+    assert_error(&o, &["one.csv", "only one class (`cat`)"]);
+    // AdaBoost's weights overflowing is the learning rate's fault.
+    let o = run_in(
+        &d,
+        &[
+            "trees",
+            "train",
+            "--model",
+            "adaboost",
+            "--learning-rate",
+            "1e30",
+            "--data",
+            "iris.csv",
+            "--target",
+            "target",
+            "--out",
+            "x.json",
+        ],
+    );
+    assert_error(&o, &["learning_rate", "overflowed"]);
+    // Embedded names match in any case, as `data export` matches them.
+    assert_ok(&run_in(&d, &["data", "info", "IRIS"]));
+    // A LibSVM file trains as LibSVM, not as a CSV with one odd column.
+    std::fs::write(d.join("t.svm"), "0 1:0.5 2:1\n1 1:3 2:0.1\n0 1:0.4 2:1.2\n1 1:2.5\n").unwrap();
+    assert_ok(&run_in(
+        &d,
+        &["trees", "train", "--model", "cart", "--data", "t.svm", "--target", "label", "--out", "s.json"],
+    ));
+    let o = run_in(
+        &d,
+        &["trees", "train", "--model", "cart", "--data", "t.svm", "--target", "y", "--out", "s.json"],
+    );
+    assert_error(&o, &["t.svm", "--target label"]);
+    let o = run_in(&d, &["--help"]);
+    assert!(!stdout(&o).contains("as crates land"), "{}", stdout(&o));
+}

@@ -16,7 +16,7 @@ use tessera_tensor::SeededRng;
 use crate::cart::{DecisionTreeClassifier, DecisionTreeRegressor};
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
-use crate::error::{Error, Result, shape};
+use crate::error::{Error, Result, invalid, shape};
 use crate::error::{bad_model, model_agrees, model_finite};
 use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::argmax;
@@ -144,6 +144,16 @@ impl<E: Estimator> Estimator for AdaBoostClassifier<E> {
                 if bad && *v > 0.0 {
                     *v *= alpha.exp();
                 }
+            }
+            if !(alpha.is_finite() && weights.iter().sum::<f64>().is_finite()) {
+                return Err(invalid(
+                    "learning_rate",
+                    format!(
+                        "a rate small enough that the sample weights stay finite (round {} overflowed)",
+                        estimators.len()
+                    ),
+                    self.params.learning_rate,
+                ));
             }
         }
         Ok(FittedAdaBoostClassifier { estimators, alphas, labels, n_features: x.ncols() })
@@ -414,6 +424,16 @@ impl<E: Estimator> Estimator for AdaBoostRegressor<E> {
             alphas.push(self.params.learning_rate * (1.0 / beta).ln());
             for (v, e) in weights.iter_mut().zip(&err) {
                 *v *= beta.powf((1.0 - e) * self.params.learning_rate);
+            }
+            let total: f64 = weights.iter().sum();
+            if !(total.is_finite() && total > 0.0) {
+                return Err(invalid(
+                    "learning_rate",
+                    format!(
+                        "a rate small enough that the sample weights stay finite (round {round} overflowed)"
+                    ),
+                    self.params.learning_rate,
+                ));
             }
         }
         Ok(FittedAdaBoostRegressor { estimators, alphas, n_features: x.ncols() })
