@@ -100,6 +100,7 @@ mod data;
 mod ensemble;
 mod error;
 mod estimator;
+mod file;
 mod inspection;
 pub mod metrics;
 mod persist;

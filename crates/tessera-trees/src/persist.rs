@@ -8,6 +8,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::file::{MAX_MODEL_BYTES, read_model_text};
 
 /// The model file format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -84,25 +85,6 @@ pub fn model_kind(path: impl AsRef<Path>) -> Result<String> {
         message: format!("not valid JSON: {e}"),
     })?;
     Ok(probe.kind.as_ref().and_then(|v| v.as_str()).unwrap_or("").to_string())
-}
-
-/// The largest model file read (4 GiB): a bigger file is refused before it is read.
-pub const MAX_MODEL_BYTES: u64 = 4 << 30;
-
-/// Reads a model file's text, refusing files over [`MAX_MODEL_BYTES`] and non-UTF-8 content with the path.
-pub fn read_model_text(path: &Path) -> Result<String> {
-    let err = |message: String| Error::ModelFile { path: path.to_path_buf(), message };
-    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(err("is a directory, not a model file".into()));
-    }
-    if meta.len() > MAX_MODEL_BYTES {
-        return Err(err(format!(
-            "{} bytes is larger than the {MAX_MODEL_BYTES} bytes a model file may hold",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| err(e.to_string()))
 }
 
 /// Saves a model to `path` atomically.

@@ -29,7 +29,7 @@ pub struct XgboostModel {
 /// Loads an XGBoost JSON model file.
 pub fn load_xgboost_json(path: impl AsRef<Path>) -> Result<FittedBooster> {
     let path = path.as_ref();
-    booster_from_xgboost_json(&crate::persist::read_model_text(path)?, path)
+    booster_from_xgboost_json(&crate::file::read_model_text(path)?, path)
 }
 
 /// Parses an XGBoost JSON model; `source` names it in errors.
