@@ -9,6 +9,7 @@ mod progress;
 mod trees;
 mod trees_args;
 mod trees_flags;
+mod trees_io;
 
 use std::process::ExitCode;
 

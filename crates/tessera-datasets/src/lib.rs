@@ -34,6 +34,7 @@ mod libsvm;
 mod limits;
 mod split;
 mod synth;
+mod targets;
 
 pub use csv_read::{
     BLOCK_BYTES, CsvOptions, MAX_INFERRED_CLASSES, TaskKind, is_missing, read_csv, read_csv_from,

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
-use crate::csv_read::{TaskKind, class_task, infer_task};
+use crate::csv_read::TaskKind;
 use crate::dataset::{Dataset, Task};
 use crate::error::{Error, Result};
 use crate::limits::{MAX_LINE_BYTES, check_dense, read_line_bounded};
+use crate::targets::{class_task, infer_task};
 
 /// How to read a LibSVM file.
 #[derive(Debug, Clone, Default)]
