@@ -2,6 +2,7 @@
 //! libFuzzer): a valid file with bytes replaced, inserted, removed or cut, and with its header length
 //! rewritten. Opening and loading every tensor is an error or a tensor of the declared shape, never a panic.
 
+#![cfg(feature = "candle")]
 #![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
 
 use proptest::prelude::*;
