@@ -47,7 +47,10 @@ pub use embedded::{
 };
 pub use error::{Error, Result};
 pub use libsvm::{LibSvmOptions, read_libsvm, read_libsvm_from};
-pub use limits::{DENSE_CELLS_ALWAYS, DENSE_CELLS_PER_ENTRY, MAX_HEADER_BYTES, MAX_LINE_BYTES};
+pub use limits::{
+    DENSE_CELLS_ALWAYS, DENSE_CELLS_PER_ENTRY, FEATURES_ALWAYS, FEATURES_PER_ENTRY, MAX_HEADER_BYTES,
+    MAX_LINE_BYTES,
+};
 pub use split::{KFold, SplitIndices, StratifiedKFold, train_test_indices, train_test_split};
 pub use synth::{
     ClassificationParams, Friedman1Params, RegressionParams, make_classification, make_friedman1,

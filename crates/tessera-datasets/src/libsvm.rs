@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2};
 use crate::csv_read::TaskKind;
 use crate::dataset::{Dataset, Task};
 use crate::error::{Error, Result};
-use crate::limits::{MAX_LINE_BYTES, check_dense, read_line_bounded};
+use crate::limits::{MAX_LINE_BYTES, check_dense, check_inferred_features, read_line_bounded};
 use crate::targets::{class_task, infer_task};
 
 /// How to read a LibSVM file.
@@ -106,6 +106,9 @@ pub fn read_libsvm_from<R: Read>(reader: R, source: &Path, options: &LibSvmOptio
     // One more than the largest (0-based) index (at u64::MAX it does not fit: the dense check refuses it).
     let seen = if entries.is_empty() { 0 } else { (max_index - offset).saturating_add(1) };
     let dense = |features: u64| check_dense(source, labels.len(), features, entries.len());
+    if options.n_features.is_none() {
+        check_inferred_features(source, seen, entries.len())?;
+    }
     dense(options.n_features.map_or(seen, |n| n as u64).max(seen))?;
     let seen = usize::try_from(seen).map_err(|_| Error::File {
         path: source.to_path_buf(),

@@ -20,6 +20,14 @@ pub const DENSE_CELLS_ALWAYS: u64 = 1 << 24;
 /// (or per row, if more): a file of a few bytes cannot ask for gigabytes.
 pub const DENSE_CELLS_PER_ENTRY: u64 = 1024;
 
+/// Features a LibSVM file may always have when their count is inferred from its largest index.
+pub const FEATURES_ALWAYS: u64 = 1 << 16;
+
+/// Beyond [`FEATURES_ALWAYS`], an inferred feature count may be this many per stored value: each feature
+/// gets a name and a column, so a one-line file naming index 13,131,101 is refused instead of building
+/// thirteen million names.
+pub const FEATURES_PER_ENTRY: u64 = 16;
+
 /// Reads one line (up to and including `\n`) into `buf`, at most `max` bytes; returns the bytes read (0 at
 /// the end). A longer line is an error naming `source`, its 1-based `line` and the limit.
 pub(crate) fn read_line_bounded<R: BufRead>(
@@ -54,6 +62,22 @@ pub(crate) fn read_line_bounded<R: BufRead>(
             return Ok(buf.len());
         }
     }
+}
+
+/// Checks a feature count inferred from a sparse file's largest index against [`FEATURES_ALWAYS`] and
+/// [`FEATURES_PER_ENTRY`] per stored value.
+pub(crate) fn check_inferred_features(source: &Path, features: u64, entries: usize) -> Result<()> {
+    let budget = FEATURES_ALWAYS.max(FEATURES_PER_ENTRY.saturating_mul(entries as u64));
+    if features <= budget {
+        return Ok(());
+    }
+    Err(Error::File {
+        path: source.to_path_buf(),
+        message: format!(
+            "the largest index makes {features} features for {entries} stored values (at most {budget} are \
+             inferred; pass the feature count if the file really is that wide)"
+        ),
+    })
 }
 
 /// Checks that a `rows x features` dense f32 matrix made from `entries` stored values stays within the
