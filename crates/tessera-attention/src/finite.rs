@@ -24,24 +24,23 @@ pub(crate) fn check_finite<T: Element>(
     layout: RowLayout,
     side: Side,
 ) -> Result<()> {
-    // Fast path: nothing non-finite anywhere (the usual case) is one pass over the buffer.
-    if data.iter().all(|v| v.to_f32().is_finite()) {
-        return Ok(());
-    }
+    // Row by row over what the kernels read: for a KV cache only each sequence's prefix, not its capacity.
     let heads = if side == Side::Query { p.heads } else { p.kv_heads };
     for (b, s) in p.seqs.iter().enumerate() {
         let (start, rows) = rows_of(s, side);
-        for i in 0..rows {
-            for h in 0..heads {
+        for h in 0..heads {
+            for i in 0..rows {
                 let at = layout.row(b, start, h, i);
                 let row = data.get(at..at + p.dim).unwrap_or(&[]);
-                if let Some(j) = row.iter().position(|v| !v.to_f32().is_finite()) {
-                    return Err(Error::NonFinite {
-                        tensor: name.to_string(),
-                        element: at + j,
-                        value: row[j].to_f32(),
-                    });
+                if row.iter().all(|v| v.to_f32().is_finite()) {
+                    continue;
                 }
+                let j = row.iter().position(|v| !v.to_f32().is_finite()).unwrap_or(0);
+                return Err(Error::NonFinite {
+                    tensor: name.to_string(),
+                    element: at + j,
+                    value: row[j].to_f32(),
+                });
             }
         }
     }

@@ -109,6 +109,26 @@ fn corrupted_tessera_models_are_errors_naming_the_field() {
 }
 
 #[test]
+fn text_classes_must_match_the_model() {
+    let (_t, d) = scratch();
+    std::fs::write(d.join("txt.csv"), "a,target\n1,cat\n2,dog\n3,bird\n4,cat\n5,dog\n6,bird\n").unwrap();
+    assert_ok(&run_in(
+        &d,
+        &["trees", "train", "--model", "cart", "--data", "txt.csv", "--target", "target", "--out", "t.json"],
+    ));
+    mutate(&d, "t.json", |v| {
+        v["model"]["text_classes"] = serde_json::json!(["only_one"]);
+    });
+    let o = run_in(&d, &["trees", "predict", "--model", "bad.json", "--data", "txt.csv", "--out", "p.csv"]);
+    assert_error(&o, &["bad.json", "text_classes", "1 names for 3 classes"]);
+    mutate(&d, "t.json", |v| {
+        v["model"]["feature_names"] = serde_json::json!(["a", "a"]);
+    });
+    let o = run_in(&d, &["trees", "predict", "--model", "bad.json", "--data", "txt.csv", "--out", "p.csv"]);
+    assert_error(&o, &["bad.json", "feature_names"]);
+}
+
+#[test]
 fn corrupted_xgboost_models_are_errors_naming_the_field() {
     let (_t, d) = scratch();
     train(&d, &["--model", "hist", "--n-estimators", "3", "--save-format", "xgboost", "--out", "xgb.json"]);

@@ -156,7 +156,44 @@ pub fn read_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset>
     let open = || std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e });
     match read_parallel(open()?, path, options, BLOCK_BYTES)? {
         Some(ds) => Ok(ds),
-        None => read_csv_from(BufReader::with_capacity(1 << 20, open()?), path, options),
+        None => {
+            if let Some(line) = unterminated_quote(BufReader::with_capacity(1 << 20, open()?), path)? {
+                return Err(Error::Parse {
+                    path: path.to_path_buf(),
+                    line,
+                    column: "-".into(),
+                    message: "a quoted field opened on this line is never closed".into(),
+                });
+            }
+            read_csv_from(BufReader::with_capacity(1 << 20, open()?), path, options)
+        }
+    }
+}
+
+/// The 1-based line of a quote that opens a field and is never closed, if the text has one (RFC 4180:
+/// a quote inside a quoted field is written twice, which keeps the count even). One pass, no allocation.
+fn unterminated_quote<R: Read>(mut reader: BufReader<R>, source: &Path) -> Result<Option<u64>> {
+    use std::io::BufRead;
+    let (mut line, mut open_line, mut quoted) = (1u64, 0u64, false);
+    loop {
+        let buf = reader.fill_buf().map_err(|e| Error::Io { path: source.to_path_buf(), source: e })?;
+        if buf.is_empty() {
+            return Ok(quoted.then_some(open_line));
+        }
+        for &b in buf {
+            match b {
+                b'"' => {
+                    quoted = !quoted;
+                    if quoted {
+                        open_line = line;
+                    }
+                }
+                b'\n' => line += 1,
+                _ => {}
+            }
+        }
+        let n = buf.len();
+        reader.consume(n);
     }
 }
 

@@ -152,3 +152,25 @@ fn libsvm_errors_name_the_line() {
     let e = read_libsvm_from("1 1:inf\n".as_bytes(), src, &o).unwrap_err().to_string();
     assert!(e.contains("u.svm:1") && e.contains("finite"), "{e}");
 }
+
+#[test]
+fn an_unterminated_quote_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "q.csv", b"a,b,target\n1,2,0\n3,\"4,1\n5,6,0\n");
+    let e = read_csv(&path, &target("target")).unwrap_err();
+    match &e {
+        Error::Parse { line, message, .. } => {
+            assert_eq!(*line, 3, "{e}");
+            assert!(message.contains("never closed"), "{e}");
+        }
+        other => panic!("{other}"),
+    }
+    // Doubled quotes inside a quoted field are not an opening quote.
+    let ok = file(dir.path(), "ok.csv", b"a,name,target\n1,\"say \"\"hi\"\"\",0\n2,x,1\n");
+    assert_eq!(
+        read_csv(&ok, &CsvOptions { features: Some(vec!["a".into()]), ..target("target") })
+            .unwrap()
+            .n_samples(),
+        2
+    );
+}
