@@ -450,14 +450,22 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
     )?;
     bar.finish_and_clear();
     if let (Some(best), Some((_, hist))) = (model.best_iteration, model.eval_history.first()) {
-        eprintln!("best iteration {best}: eval metric {:.5}", hist[best]);
+        let used = if model.use_best {
+            format!(
+                "; predictions use rounds 0..={best} of {} (--all-rounds for every one)",
+                model.n_rounds()
+            )
+        } else {
+            String::new()
+        };
+        eprintln!("best iteration {best}: eval metric {:.5}{used}", hist[best]);
     }
     Ok(model)
 }
 
 fn predict(a: &PredictArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&a.out, &[a.model.as_path(), a.data.as_path()])?;
-    let model = load(&a.model, a.format)?;
+    let model = load(&a.model, a.format, a.all_rounds)?;
     let mut options = feature_options(&model, None);
     if let Some(target) = a.target.as_ref().filter(|_| !is_libsvm(&a.data)) {
         let header = check_target_column(&a.data, target, &model)?;
@@ -515,7 +523,7 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
 }
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
-    let model = load(&a.model, a.format)?;
+    let model = load(&a.model, a.format, a.all_rounds)?;
     check_libsvm_target(&a.data, &a.target)?;
     if !is_libsvm(&a.data) {
         check_target_column(&a.data, &a.target, &model)?;

@@ -204,6 +204,9 @@ pub struct PredictArgs {
     /// The model file's format (default: detected).
     #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
     pub format: ModelFormat,
+    /// Predict with every boosting round, not the best one early stopping found.
+    #[arg(long)]
+    pub all_rounds: bool,
     /// A column of the file that is not a feature (the label, as `train` and `eval` name it): left out, so
     /// that a model without feature names (an XGBoost model trained from arrays) takes the remaining columns
     /// in order.
@@ -241,4 +244,7 @@ pub struct EvalArgs {
     /// The model file's format (default: detected).
     #[arg(long, value_enum, default_value_t = ModelFormat::Auto)]
     pub format: ModelFormat,
+    /// Evaluate every boosting round, not the best one early stopping found.
+    #[arg(long)]
+    pub all_rounds: bool,
 }

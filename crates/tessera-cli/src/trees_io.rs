@@ -148,7 +148,7 @@ pub(crate) fn missing_column_hint(e: tessera_datasets::Error, source: &Path) -> 
 /// Loads a tessera model file, or an XGBoost `model.json` (read once, parsed once), and checks it whole:
 /// the model's fields ([`Model::validate`]) and the CLI's own (feature names and text classes against the
 /// model). XGBoost models without feature names take the file's feature columns in order.
-pub(crate) fn load(path: &Path, format: ModelFormat) -> Result<SavedModel, CliError> {
+pub(crate) fn load(path: &Path, format: ModelFormat, all_rounds: bool) -> Result<SavedModel, CliError> {
     let text = tessera_trees::read_model_text(path)?;
     let xgboost = match format {
         ModelFormat::Tessera => false,
@@ -169,6 +169,15 @@ pub(crate) fn load(path: &Path, format: ModelFormat) -> Result<SavedModel, CliEr
     saved
         .validate()
         .map_err(|message| tessera_trees::Error::ModelFile { path: path.to_path_buf(), message })?;
+    let mut saved = saved;
+    if all_rounds {
+        match &mut saved.model {
+            AnyModel::Booster(b) => b.use_best = false,
+            _ => {
+                return Err(CliError::Usage("--all-rounds applies to boosters (hist, XGBoost models)".into()));
+            }
+        }
+    }
     Ok(saved)
 }
 

@@ -540,3 +540,58 @@ fn hist_booster_categorical_features_by_name() {
     let o = train(&["--categorical-features", "price"]);
     assert!(!o.status.success() && stderr(&o).contains("column `price` holds"), "{}", stderr(&o));
 }
+
+#[test]
+fn early_stopping_predicts_with_the_best_round_unless_asked_for_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    for (name, seed) in [("train.csv", "1"), ("valid.csv", "2")] {
+        let o = tessera(&[
+            "data",
+            "synth",
+            "friedman1",
+            "--rows",
+            "400",
+            "--noise",
+            "1",
+            "--seed",
+            seed,
+            "--out",
+            &p(name),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = tessera(&[
+        "trees",
+        "train",
+        "--model",
+        "hist",
+        "--n-estimators",
+        "300",
+        "--learning-rate",
+        "0.5",
+        "--data",
+        &p("train.csv"),
+        "--target",
+        "target",
+        "--eval-data",
+        &p("valid.csv"),
+        "--early-stopping-rounds",
+        "5",
+        "--out",
+        &p("m.json"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("predictions use rounds 0..="), "{}", stderr(&o));
+    let (model, valid) = (p("m.json"), p("valid.csv"));
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["trees", "eval", "--model", &model, "--data", &valid, "--target", "target"];
+        args.extend_from_slice(extra);
+        let o = tessera(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["rmse"].as_f64().unwrap()
+    };
+    let (best, all) = (eval(&[]), eval(&["--all-rounds"]));
+    assert!(best < all, "the best round scores better on the set that chose it: {best} vs {all}");
+}

@@ -73,6 +73,34 @@ fn early_stopping_keeps_the_best_iteration() {
     assert_eq!(rounds_seen, best + 11);
     let min = history.iter().copied().fold(f64::INFINITY, f64::min);
     assert_eq!(history[best], min);
+    assert_eq!(m.best_score, Some(min));
+    // Predictions use the best round's model, as XGBoost's scikit-learn API and LightGBM do.
+    assert!(m.use_best);
+    assert_eq!(m.rounds_in_use(), best + 1);
+    let x = valid.features();
+    let best_margin = m.predict_margin(x, Some(best + 1)).unwrap();
+    let all_margin = m.predict_margin(x, Some(m.n_rounds())).unwrap();
+    assert_ne!(best_margin, all_margin);
+    assert_eq!(m.predict(x).unwrap(), best_margin.column(0).to_owned());
+    let rmse = |p: Array1<f32>| tessera_trees::metrics::rmse(valid.targets(), p.view()).unwrap();
+    assert!((rmse(m.predict(x).unwrap()) - min).abs() < 1e-3, "the best model scores the best metric");
+    assert_eq!(m.predict_leaf(x).unwrap().ncols(), best + 1);
+    // XGBoost's file records early stopping in its attributes; loading it back uses the same rounds.
+    let json = tessera_trees::booster_to_xgboost_json(&m, None);
+    assert!(json.contains(&format!("\"best_iteration\":\"{best}\"")), "the export records best_iteration");
+    let back = tessera_trees::booster_from_xgboost_json(&json, "m.json".as_ref()).unwrap();
+    assert_eq!((back.best_iteration, back.use_best), (Some(best), true));
+    assert_eq!(back.predict(x).unwrap(), m.predict(x).unwrap());
+    // And every round, when asked.
+    let mut all = m.clone();
+    all.use_best = false;
+    assert_eq!(all.predict(x).unwrap(), all_margin.column(0).to_owned());
+    // Without early stopping the best round is recorded but every round predicts.
+    let plain = booster(Objective::SquaredError, 30)
+        .fit_eval(train.features(), train.targets(), None, &[("valid", x, valid.targets())], None, |_, _| {})
+        .unwrap();
+    assert!(plain.best_iteration.is_some() && !plain.use_best);
+    assert_eq!(plain.rounds_in_use(), 30);
 }
 
 #[test]

@@ -307,6 +307,8 @@ pub(super) fn fit(
         labels: problem.labels,
         n_features: d,
         best_iteration: eval.best.map(|b| b.0),
+        best_score: eval.best.map(|b| b.1),
+        use_best: options.early_stopping_rounds.is_some() && eval.best.is_some(),
         eval_history: eval.history,
         split_stats,
     })

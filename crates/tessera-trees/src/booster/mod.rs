@@ -76,6 +76,14 @@ pub struct FittedBooster {
     pub n_features: usize,
     /// The round with the best first evaluation metric (early stopping), if evaluation sets were given.
     pub best_iteration: Option<usize>,
+    /// The first evaluation set's metric at `best_iteration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_score: Option<f64>,
+    /// Whether predictions use the model as it was at `best_iteration` (rounds after it are kept but not
+    /// used), as XGBoost's scikit-learn API and LightGBM do after early stopping. Fitting with
+    /// `early_stopping_rounds` sets it; set it to `false` to predict with every round.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_best: bool,
     /// Per evaluation set and round: the metric value.
     pub eval_history: Vec<(String, Vec<f64>)>,
     /// Per feature: number of splits, total gain (without XGBoost's 1/2, as it stores it), total cover.
@@ -167,12 +175,32 @@ impl HistGradientBooster {
 }
 
 impl FittedBooster {
-    /// Raw margins (`n x n_outputs`) using the first `rounds` rounds (all with `None`); leaf values are
-    /// added in f32, one tree at a time in order, onto the base margin, as XGBoost does.
+    /// The number of boosting rounds the model holds.
+    pub fn n_rounds(&self) -> usize {
+        self.trees.len() / self.n_outputs.max(1)
+    }
+
+    /// The rounds predictions use: up to and including `best_iteration` when [`FittedBooster::use_best`]
+    /// is set (after early stopping), else all of them.
+    pub fn rounds_in_use(&self) -> usize {
+        match self.best_iteration {
+            Some(best) if self.use_best => (best + 1).min(self.n_rounds()),
+            _ => self.n_rounds(),
+        }
+    }
+
+    /// The trees predictions use ([`FittedBooster::rounds_in_use`] rounds).
+    fn trees_in_use(&self) -> &[Tree] {
+        &self.trees[..self.rounds_in_use() * self.n_outputs]
+    }
+
+    /// Raw margins (`n x n_outputs`) using the first `rounds` rounds (`None`: the rounds in use, see
+    /// [`FittedBooster::rounds_in_use`]); leaf values are added in f32, one tree at a time in order, onto
+    /// the base margin, as XGBoost does.
     pub fn predict_margin(&self, x: ArrayView2<'_, f32>, rounds: Option<usize>) -> Result<Array2<f32>> {
         check_predict(self, x)?;
         let k = self.n_outputs;
-        let rounds = rounds.unwrap_or(self.trees.len() / k).min(self.trees.len() / k);
+        let rounds = rounds.unwrap_or(self.rounds_in_use()).min(self.n_rounds());
         let trees = &self.trees[..rounds * k];
         let blocks: Vec<Vec<f32>> = x
             .axis_chunks_iter(Axis(0), PREDICT_CHUNK)
@@ -222,7 +250,7 @@ impl FittedBooster {
                         for o in 0..k {
                             phi[o * (d + 1) + d] += f64::from(self.base_margin[o]);
                         }
-                        for (t, tree) in self.trees.iter().enumerate() {
+                        for (t, tree) in self.trees_in_use().iter().enumerate() {
                             let o = t % k;
                             crate::tree::shap::add_tree_shap(
                                 tree,
@@ -242,9 +270,10 @@ impl FittedBooster {
     /// Leaf index of every row in every tree (`n x trees`), as XGBoost's `pred_leaf`.
     pub fn predict_leaf(&self, x: ArrayView2<'_, f32>) -> Result<Array2<u32>> {
         check_predict(self, x)?;
-        let mut out = Array2::<u32>::zeros((x.nrows(), self.trees.len()));
+        let trees = self.trees_in_use();
+        let mut out = Array2::<u32>::zeros((x.nrows(), trees.len()));
         for (i, row) in rows_of(x).enumerate() {
-            for (t, tree) in self.trees.iter().enumerate() {
+            for (t, tree) in trees.iter().enumerate() {
                 out[[i, t]] = tree.leaf_index(&row) as u32;
             }
         }

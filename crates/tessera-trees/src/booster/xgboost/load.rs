@@ -140,6 +140,17 @@ pub fn read_xgboost_json(text: &str, source: &Path) -> Result<XgboostModel> {
         }
         trees.push(convert_tree(tj, num_feature).map_err(|m| err(format!("tree {t}: {m}")))?);
     }
+    // XGBoost records early stopping in the learner's attributes (strings); its predict then uses them.
+    let attr = |name: &str| {
+        learner.attributes.as_ref().and_then(|a| a.get(name)).and_then(|v| v.as_str().map(str::to_string))
+    };
+    let best_iteration = match attr("best_iteration") {
+        Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
+            err(format!("`attributes.best_iteration`: expected a whole number, found \"{v}\""))
+        })?),
+        None => None,
+    };
+    let best_score = attr("best_score").and_then(|v| v.trim().parse::<f64>().ok());
     let labels = match objective {
         Objective::Logistic => Some(ClassLabels { classes: vec![0.0, 1.0] }),
         Objective::Softprob => Some(ClassLabels { classes: (0..outputs).map(|c| c as f32).collect() }),
@@ -152,7 +163,9 @@ pub fn read_xgboost_json(text: &str, source: &Path) -> Result<XgboostModel> {
         n_outputs: outputs,
         labels,
         n_features: num_feature,
-        best_iteration: None,
+        best_iteration,
+        best_score,
+        use_best: best_iteration.is_some(),
         eval_history: Vec::new(),
         // XGBoost's file holds no split statistics; empty means unknown.
         split_stats: Vec::new(),

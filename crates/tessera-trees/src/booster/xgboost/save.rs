@@ -33,9 +33,17 @@ pub fn booster_to_xgboost_json(model: &FittedBooster, feature_names: Option<&[St
     } else {
         Vec::new()
     };
+    // Early stopping as XGBoost records it, so that its own predict uses the same rounds.
+    let mut attributes = serde_json::Map::new();
+    if let (true, Some(best)) = (model.use_best, model.best_iteration) {
+        attributes.insert("best_iteration".into(), best.to_string().into());
+        if let Some(score) = model.best_score {
+            attributes.insert("best_score".into(), score.to_string().into());
+        }
+    }
     serde_json::json!({
         "learner": {
-            "attributes": {},
+            "attributes": attributes,
             "feature_names": feature_names.unwrap_or(&[]),
             "feature_types": feature_types,
             "gradient_booster": {

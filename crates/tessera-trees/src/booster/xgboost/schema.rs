@@ -17,6 +17,8 @@ pub(super) struct Learner {
     pub learner_model_param: Option<ModelParam>,
     #[serde(default)]
     pub feature_names: Vec<String>,
+    /// String attributes; XGBoost keeps `best_iteration` and `best_score` here after early stopping.
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
