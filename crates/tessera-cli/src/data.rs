@@ -1,5 +1,5 @@
 //! `tessera data`: `info` (rows, columns, missing values, label distribution), `export` (an embedded
-//! dataset to CSV) and `synth` (generated data to CSV).
+//! dataset to CSV), `synth` (generated data to CSV) and `split` (train/test/validation files).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -24,6 +24,8 @@ pub enum DataCommand {
     Export(ExportArgs),
     /// Generate a synthetic dataset and write it to CSV.
     Synth(SynthArgs),
+    /// Split a CSV file into train and test files (and a validation file), optionally stratified.
+    Split(crate::data_split::SplitArgs),
 }
 
 /// File formats `tessera data info` reads.
@@ -151,6 +153,7 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
             Ok(())
         }
         DataCommand::Synth(args) => synth(&args),
+        DataCommand::Split(args) => crate::data_split::split(&args),
     }
 }
 

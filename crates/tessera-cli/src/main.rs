@@ -5,6 +5,7 @@
 
 mod attention;
 mod data;
+mod data_split;
 mod progress;
 mod trees;
 mod trees_args;

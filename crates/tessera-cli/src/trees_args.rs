@@ -23,10 +23,13 @@ pub enum TreesCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelKind {
     /// A single CART tree.
+    #[value(alias = "tree", alias = "decision-tree")]
     Cart,
     /// Random Forest.
+    #[value(alias = "random-forest", alias = "randomforest", alias = "random_forest")]
     Rf,
     /// Extra Trees.
+    #[value(alias = "extratrees", alias = "extra_trees")]
     ExtraTrees,
     /// AdaBoost (SAMME for classes, R2 for values) over trees.
     Adaboost,
@@ -35,8 +38,10 @@ pub enum ModelKind {
     /// Stacking of a random forest and extra trees under logistic or ridge regression.
     Stacking,
     /// Gradient boosting (Friedman): depth-3 trees fitted to the loss's negative gradient.
+    #[value(alias = "gradient-boosting", alias = "gbm")]
     Gbdt,
     /// The XGBoost-class histogram booster (XGBoost's parameter names: --objective, --lambda, ...).
+    #[value(alias = "xgboost", alias = "booster")]
     Hist,
 }
 

@@ -174,7 +174,9 @@ pub(crate) fn load(path: &Path, format: ModelFormat, all_rounds: bool) -> Result
         match &mut saved.model {
             AnyModel::Booster(b) => b.use_best = false,
             _ => {
-                return Err(CliError::Usage("--all-rounds applies to boosters (hist, XGBoost models)".into()));
+                return Err(CliError::Usage(
+                    "--all-rounds applies to boosters (hist, XGBoost models)".into(),
+                ));
             }
         }
     }

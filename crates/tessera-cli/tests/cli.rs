@@ -595,3 +595,77 @@ fn early_stopping_predicts_with_the_best_round_unless_asked_for_all() {
     let (best, all) = (eval(&[]), eval(&["--all-rounds"]));
     assert!(best < all, "the best round scores better on the set that chose it: {best} vs {all}");
 }
+
+#[test]
+fn data_split_partitions_rows_byte_for_byte_and_stratifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // 60 rows of class a, 30 of b, 10 of c; a quoted text column that must survive as written.
+    let mut text = String::from("id,note,label\n");
+    for i in 0..100 {
+        let label = if i < 60 {
+            "a"
+        } else if i < 90 {
+            "b"
+        } else {
+            "c"
+        };
+        text.push_str(&format!("{i},\"x, {i}\",{label}\n"));
+    }
+    std::fs::write(p("all.csv"), &text).unwrap();
+    let split = |seed: &str| {
+        let o = tessera(&[
+            "data",
+            "split",
+            "--data",
+            &p("all.csv"),
+            "--test-size",
+            "0.2",
+            "--valid-size",
+            "10",
+            "--stratify",
+            "label",
+            "--seed",
+            seed,
+            "--train-out",
+            &p("tr.csv"),
+            "--test-out",
+            &p("te.csv"),
+            "--valid-out",
+            &p("va.csv"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        ["tr.csv", "te.csv", "va.csv"].map(|f| std::fs::read_to_string(p(f)).unwrap())
+    };
+    let parts = split("7");
+    let rows = |t: &str| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+    let (tr, te, va) = (rows(&parts[0]), rows(&parts[1]), rows(&parts[2]));
+    assert_eq!((tr.len(), te.len(), va.len()), (70, 20, 10));
+    for part in &parts {
+        assert!(part.starts_with("id,note,label\n"));
+    }
+    let mut all: Vec<String> = tr.iter().chain(&te).chain(&va).cloned().collect();
+    all.sort();
+    let mut want = rows(&text);
+    want.sort();
+    assert_eq!(all, want, "every row once, as written");
+    let count = |rows: &[String], l: &str| rows.iter().filter(|r| r.ends_with(&format!(",{l}"))).count();
+    assert_eq!((count(&te, "a"), count(&te, "b"), count(&te, "c")), (12, 6, 2));
+    assert_eq!((count(&va, "a"), count(&va, "b"), count(&va, "c")), (6, 3, 1));
+    assert_eq!(split("7"), parts, "the same seed, the same split");
+    assert_ne!(split("8")[1], parts[1]);
+    let o = tessera(&[
+        "data",
+        "split",
+        "--data",
+        &p("all.csv"),
+        "--test-size",
+        "100",
+        "--train-out",
+        &p("x.csv"),
+        "--test-out",
+        &p("y.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--test-size `100`"), "{}", stderr(&o));
+}
