@@ -13,9 +13,13 @@ use crate::CliError;
 /// Flash attention from the command line.
 #[derive(Debug, Subcommand)]
 pub enum AttentionCommand {
-    /// Read tensors `q`, `k`, `v` (and optionally `do`) from a safetensors file, write `o` and `lse`
-    /// (and `dq`, `dk`, `dv` when `do` is given).
+    /// Read tensors `q`, `k`, `v` (and optionally `do`) from a safetensors file, write `o (B, H, Lq, D)` and
+    /// `lse (B, H, Lq)`, the log-sum-exp of each row's scaled scores in natural log (`-inf` for a row that
+    /// sees no key), and, when `do` is given, the gradients `dq`, `dk`, `dv`.
     Run(RunArgs),
+    /// Write seeded standard-normal `q (B, H, L, D)`, `k` and `v (B, Hkv, L, D)` (and `do` with --grad) to a
+    /// safetensors file for `attention run`.
+    MakeInputs(MakeInputsArgs),
     /// Time flash attention on random inputs: milliseconds, GFLOP/s, peak extra memory.
     Bench(BenchArgs),
 }
@@ -61,6 +65,38 @@ pub struct RunArgs {
     out: PathBuf,
     #[command(flatten)]
     mask: MaskArgs,
+}
+
+/// Arguments of `tessera attention make-inputs`.
+#[derive(Debug, Args)]
+pub struct MakeInputsArgs {
+    /// Batch size.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Query heads.
+    #[arg(long, default_value_t = 8)]
+    heads: usize,
+    /// Key/value heads (default: as many as query heads).
+    #[arg(long)]
+    kv_heads: Option<usize>,
+    /// Sequence length (queries and keys).
+    #[arg(long, default_value_t = 128)]
+    seq: usize,
+    /// Head dimension.
+    #[arg(long, default_value_t = 64)]
+    dim: usize,
+    /// Also write an output gradient `do`, so that `attention run` computes `dq`, `dk`, `dv`.
+    #[arg(long)]
+    grad: bool,
+    /// Element type.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the tensors (safetensors; `-` for stdout).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Element type of the benchmark inputs.
@@ -125,6 +161,7 @@ pub fn run(cmd: AttentionCommand) -> Result<(), CliError> {
     match cmd {
         AttentionCommand::Run(args) => run_file(&args),
         AttentionCommand::Bench(args) => bench(&args),
+        AttentionCommand::MakeInputs(args) => make_inputs(&args),
     }
 }
 
@@ -153,6 +190,65 @@ fn run_file(args: &RunArgs) -> Result<(), CliError> {
         "wrote {} ({})",
         args.out.display(),
         outputs.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
+fn dtype_of(d: Dtype) -> DType {
+    match d {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::Bf16 => DType::BF16,
+    }
+}
+
+fn make_inputs(args: &MakeInputsArgs) -> Result<(), CliError> {
+    tessera_tensor::check_output(&args.out, &[])?;
+    let kv_heads = args.kv_heads.unwrap_or(args.heads);
+    for (name, v) in [
+        ("--batch", args.batch),
+        ("--heads", args.heads),
+        ("--kv-heads", kv_heads),
+        ("--seq", args.seq),
+        ("--dim", args.dim),
+    ] {
+        if v == 0 {
+            return Err(CliError::Usage(format!("{name} must be at least 1")));
+        }
+    }
+    if !args.heads.is_multiple_of(kv_heads) {
+        return Err(CliError::Usage(format!(
+            "--heads {} is not a multiple of --kv-heads {kv_heads} (grouped-query attention shares each key head)",
+            args.heads
+        )));
+    }
+    let dtype = dtype_of(args.dtype);
+    let tensor = |h: usize| tessera_tensor::bytes_for([args.batch, h, args.seq, args.dim], 4);
+    let total = [
+        tensor(args.heads),
+        tensor(kv_heads),
+        tensor(kv_heads),
+        if args.grad { tensor(args.heads) } else { Some(0) },
+    ]
+    .into_iter()
+    .try_fold(0u64, |acc, t| acc.checked_add(t?));
+    tessera_tensor::check_fits("the inputs", total.and_then(|t| t.checked_mul(2)))?;
+    let mut rng = SeededRng::new(args.seed);
+    let mut random = |heads: usize| -> Result<Tensor, CliError> {
+        let t =
+            rng.normal_tensor(&[args.batch, heads, args.seq, args.dim], 0.0, 1.0, DType::F32, &Device::Cpu)?;
+        Ok(t.to_dtype(dtype).map_err(tessera_tensor::Error::from)?)
+    };
+    let mut tensors = vec![("q", random(args.heads)?), ("k", random(kv_heads)?), ("v", random(kv_heads)?)];
+    if args.grad {
+        tensors.push(("do", random(args.heads)?));
+    }
+    let refs: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+    tessera_tensor::save(&args.out, &refs)?;
+    eprintln!(
+        "wrote {} ({})",
+        args.out.display(),
+        tensors.iter().map(|(n, t)| format!("{n} {:?}", t.dims())).collect::<Vec<_>>().join(", ")
     );
     Ok(())
 }
@@ -219,11 +315,7 @@ fn check_bench(args: &BenchArgs, kv_heads: usize, dtype: DType) -> Result<(), Cl
 
 fn bench(args: &BenchArgs) -> Result<(), CliError> {
     let kv_heads = args.kv_heads.unwrap_or(args.heads);
-    let dtype = match args.dtype {
-        Dtype::F32 => DType::F32,
-        Dtype::F16 => DType::F16,
-        Dtype::Bf16 => DType::BF16,
-    };
+    let dtype = dtype_of(args.dtype);
     check_bench(args, kv_heads, dtype)?;
     let mut rng = SeededRng::new(0);
     let mut random = |heads: usize| -> Result<Tensor, CliError> {

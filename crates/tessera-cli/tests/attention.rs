@@ -99,3 +99,67 @@ fn bench_prints_json() {
     assert_eq!(v["bench"], "attention forward+backward");
     assert!(v["gflops"].as_f64().unwrap() > 0.0 && v["extra_mib"].as_f64().is_some());
 }
+
+#[test]
+fn make_inputs_feeds_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let make = |out: &str, seed: &str| {
+        let o = tessera(&[
+            "attention",
+            "make-inputs",
+            "--batch",
+            "2",
+            "--heads",
+            "4",
+            "--kv-heads",
+            "2",
+            "--seq",
+            "24",
+            "--dim",
+            "8",
+            "--grad",
+            "--seed",
+            seed,
+            "--out",
+            &p(out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    make("a.safetensors", "5");
+    make("b.safetensors", "5");
+    assert_eq!(std::fs::read(p("a.safetensors")).unwrap(), std::fs::read(p("b.safetensors")).unwrap());
+    let f = SafetensorsFile::open(p("a.safetensors")).unwrap();
+    let dims = |n: &str| f.load(n, &Device::Cpu).unwrap().dims().to_vec();
+    assert_eq!(
+        (dims("q"), dims("k"), dims("v"), dims("do")),
+        (vec![2, 4, 24, 8], vec![2, 2, 24, 8], vec![2, 2, 24, 8], vec![2, 4, 24, 8])
+    );
+    let o = tessera(&["attention", "run", "--input", &p("a.safetensors"), "--out", &p("o.safetensors")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = SafetensorsFile::open(p("o.safetensors")).unwrap();
+    let (q, k, v) = (
+        f.load("q", &Device::Cpu).unwrap(),
+        f.load("k", &Device::Cpu).unwrap(),
+        f.load("v", &Device::Cpu).unwrap(),
+    );
+    let (want, lse) = flash_attention(&q, &k, &v, &AttentionOptions::default()).unwrap();
+    let got = out.load("o", &Device::Cpu).unwrap();
+    assert_eq!(
+        got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        want.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    assert_eq!(out.load("lse", &Device::Cpu).unwrap().dims(), lse.dims());
+    assert!(out.names().iter().any(|n| n == "dq"));
+    let bad = tessera(&[
+        "attention",
+        "make-inputs",
+        "--heads",
+        "3",
+        "--kv-heads",
+        "2",
+        "--out",
+        &p("c.safetensors"),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+}
