@@ -47,7 +47,7 @@ pub fn run(check: bool) -> Result<(), String> {
 fn public_api(root: &Path, krate: &str) -> Result<String, String> {
     // A separate target directory: RUSTC_BOOTSTRAP changes the compiler's fingerprint, and sharing
     // `target/` would make ordinary builds and this one invalidate each other.
-    let target_dir = root.join("target/api");
+    let target_dir = crate::util::target_dir().join("api");
     let target = target_dir.to_string_lossy().into_owned();
     output(
         root,

@@ -128,7 +128,7 @@ fn run_area(root: &Path, area: &Area) -> Result<(), String> {
         rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
     } else {
         output(root, &cargo_bin(), &["build", "-q", "--release", "-p", area.package], &[])?;
-        let binary = root.join("target/release/tessera");
+        let binary = crate::util::target_dir().join("release/tessera");
         let binary = binary.to_str().ok_or("non-UTF-8 target path")?;
         for case in area.cli_cases {
             let mut args = vec![area.name, "bench", "--json"];
