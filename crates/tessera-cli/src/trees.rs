@@ -221,6 +221,15 @@ fn train_task(a: &TrainArgs) -> Result<Option<TaskKind>, CliError> {
     }
 }
 
+/// An input file must exist before any (possibly long) work: a model file can take seconds to load.
+fn require_file(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(CliError::Usage(format!("{flag} {}: is a directory", path.display()))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(CliError::Usage(format!("{flag} {}: {e}", path.display()))),
+    }
+}
+
 fn train(a: &TrainArgs) -> Result<(), CliError> {
     crate::trees_flags::check_train_flags(a)?;
     let threads = crate::trees_flags::threads(a.threads)?;
@@ -271,6 +280,15 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         data.n_samples(),
         data.n_features()
     ));
+    if a.save_format == SaveFormat::Xgboost && text_classes(&data).is_some() {
+        return Err(CliError::Usage(
+            "--save-format xgboost needs numeric class labels (XGBoost has no class names)".into(),
+        ));
+    }
+    if a.model == ModelKind::Hist {
+        // The booster shows its own bar over rounds; one progress line at a time.
+        bar.finish_and_clear();
+    }
     let start = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -287,11 +305,6 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     match (a.save_format, &saved.model) {
         (SaveFormat::Tessera, _) => save_model(&saved, MODEL_KIND, &a.out)?,
         (SaveFormat::Xgboost, AnyModel::Booster(b)) => {
-            if saved.text_classes.is_some() {
-                return Err(CliError::Usage(
-                    "--save-format xgboost needs numeric class labels (XGBoost has no class names)".into(),
-                ));
-            }
             let json = tessera_trees::booster_to_xgboost_json(b, Some(&saved.feature_names));
             tessera_tensor::write_atomic(&a.out, |w| std::io::Write::write_all(w, json.as_bytes()))?;
         }
@@ -465,6 +478,7 @@ fn fit_hist(a: &TrainArgs, data: &Dataset, classify: bool) -> Result<FittedBoost
 
 fn predict(a: &PredictArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&a.out, &[a.model.as_path(), a.data.as_path()])?;
+    require_file("--data", &a.data)?;
     let model = load(&a.model, a.format, a.all_rounds)?;
     let mut options = feature_options(&model, None);
     if let Some(target) = a.target.as_ref().filter(|_| !is_libsvm(&a.data)) {
@@ -523,6 +537,7 @@ fn predict(a: &PredictArgs) -> Result<(), CliError> {
 }
 
 fn eval(a: &EvalArgs) -> Result<(), CliError> {
+    require_file("--data", &a.data)?;
     let model = load(&a.model, a.format, a.all_rounds)?;
     check_libsvm_target(&a.data, &a.target)?;
     if !is_libsvm(&a.data) {
