@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: every check CI runs, cheapest first, stopping at the first failure.
+//! `cargo xtask ci`: every check CI runs, cheapest first, stopping at the first failure (the README
+//! walkthroughs last: they run the CLI the tests just built).
 
 use std::time::Instant;
 
@@ -34,6 +35,7 @@ pub fn run() -> Result<(), String> {
         ),
         ("tests (doc tests included)", Box::new(|| cargo(&["test", "--workspace"]))),
         ("api --check", Box::new(|| crate::api::run(true))),
+        ("readme walkthroughs", Box::new(crate::readme::run)),
     ];
     for (name, step) in &steps {
         let t = Instant::now();

@@ -6,6 +6,7 @@
 //! - `demo`: a tour of each crate's flagship on embedded data;
 //! - `bench [AREA]`: run benchmarks and update `docs/benchmarks.md`;
 //! - `fixtures`: regenerate the reference-library fixtures with the committed Python scripts;
+//! - `readme`: run the READMEs' shell blocks against the built CLI;
 //! - `fuzz [TARGET] [--seconds N]`: run the loaders' fuzz targets (cargo-fuzz, nightly) for N seconds each.
 //!
 //! It stays cheap to build: no async, no CLI framework, two dependencies.
@@ -14,6 +15,7 @@ mod api;
 mod bench;
 mod ci;
 mod fuzz;
+mod readme;
 mod tidy;
 mod util;
 
@@ -28,6 +30,7 @@ commands:
   demo           run the tour of every crate on embedded data (release build)
   bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd, attention) and update docs/benchmarks.md
   fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)
+  readme         run every ```sh block of the READMEs (the documented walkthroughs) against the built CLI
   fuzz [TARGET] [--seconds N]
                  run the loaders' fuzz targets under fuzz/ for N seconds each (default 600; nightly + cargo-fuzz)";
 
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.get(1).map(String::as_str)),
         Some("fixtures") => fixtures(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("readme") => readme::run(),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
