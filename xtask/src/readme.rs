@@ -14,7 +14,7 @@ fn shell_blocks(markdown: &str) -> Vec<String> {
     let mut current: Option<String> = None;
     for line in markdown.lines() {
         match (&mut current, line.trim_start()) {
-            (None, fence) if fence == "```sh" => current = Some(String::new()),
+            (None, "```sh") => current = Some(String::new()),
             (Some(block), "```") => {
                 blocks.push(std::mem::take(block));
                 current = None;
