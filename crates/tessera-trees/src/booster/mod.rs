@@ -51,7 +51,42 @@ pub type GradHess<'a> = dyn Fn(&[f64], &[f64]) -> (Vec<f32>, Vec<f32>) + Sync + 
 /// One evaluation set: a name and its rows and labels.
 pub type EvalSet<'a> = (&'a str, ArrayView2<'a, f32>, ArrayView1<'a, f32>);
 
-/// The histogram booster.
+/// The histogram booster (XGBoost's `hist` method, with XGBoost's parameter names in [`BoosterParams`]).
+///
+/// Fit with [`HistGradientBooster::fit`], or with evaluation sets and early stopping through
+/// [`HistGradientBooster::fit_eval`] / [`HistGradientBooster::fit_with`]; the fitted [`FittedBooster`]
+/// predicts labels, probabilities, raw margins, leaf indices and TreeSHAP contributions, and saves as
+/// tessera's JSON or XGBoost's `model.json`.
+///
+/// ```
+/// use tessera_datasets::{load_breast_cancer, train_test_split};
+/// use tessera_trees::{BoosterParams, HistGradientBooster, Model, Objective, metrics};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (train, test) = train_test_split(&load_breast_cancer(), 0.25, 0, true)?;
+/// let (fit, valid) = train_test_split(&train, 0.2, 1, true)?;
+/// let booster = HistGradientBooster {
+///     params: BoosterParams { objective: Objective::Logistic, n_estimators: 500, ..Default::default() },
+/// };
+/// // Stop once the validation log loss has not improved for 20 rounds.
+/// let model = booster.fit_eval(
+///     fit.features(),
+///     fit.targets(),
+///     None,
+///     &[("valid", valid.features(), valid.targets())],
+///     Some(20),
+///     |_, _| {},
+/// )?;
+/// // Predictions use the best round, as XGBoost's scikit-learn API does.
+/// assert!(model.use_best && model.rounds_in_use() < 500);
+/// let accuracy = metrics::accuracy(test.targets(), model.predict(test.features())?.view())?;
+/// assert!(accuracy > 0.9);
+/// // XGBoost's own `Booster.load_model` reads this, best iteration included.
+/// let json = tessera_trees::booster_to_xgboost_json(&model, None);
+/// assert!(json.contains("best_iteration"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct HistGradientBooster {
     /// Its hyperparameters.
