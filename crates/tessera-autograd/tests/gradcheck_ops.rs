@@ -9,14 +9,8 @@ use tessera_autograd::{
 };
 use tessera_tensor::SeededRng;
 
-fn normal(dims: &[usize], seed: u64) -> Tensor {
-    SeededRng::new(seed).normal_tensor(dims, 0.0, 1.0, DType::F64, &Device::Cpu).unwrap()
-}
-
-/// Values in `[lo, hi)`, for functions defined or smooth only there.
-fn uniform(dims: &[usize], seed: u64, lo: f64, hi: f64) -> Tensor {
-    SeededRng::new(seed).uniform_tensor(dims, lo, hi, DType::F64, &Device::Cpu).unwrap()
-}
+mod common;
+use common::{broadcast_pair, normal, shape, uniform};
 
 /// Values at least `gap` away from zero (for kinks at 0).
 fn away_from_zero(dims: &[usize], seed: u64, gap: f64) -> Tensor {
@@ -29,20 +23,6 @@ fn check(f: impl Fn(&[Var]) -> Result<Var>, inputs: &[Tensor]) {
     let report = gradcheck(f, inputs, GradcheckOptions::default()).unwrap();
     assert!(report.passed, "{report}");
     assert!(report.checked > 0);
-}
-
-fn shape() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(1usize..4, 1..4)
-}
-
-/// A shape `b` that broadcasts against `a`: some leading dimensions dropped, some set to one.
-fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    (shape(), any::<u8>(), 0usize..3).prop_map(|(a, ones, drop)| {
-        let drop = drop.min(a.len() - 1);
-        let b: Vec<usize> =
-            a[drop..].iter().enumerate().map(|(i, &d)| if ones >> i & 1 == 1 { 1 } else { d }).collect();
-        (a, b)
-    })
 }
 
 proptest! {

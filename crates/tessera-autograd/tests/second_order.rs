@@ -6,18 +6,12 @@
 
 use proptest::prelude::*;
 use tessera_autograd::{
-    DType, Device, GradOptions, GradcheckOptions, Result, Tensor, Var, cross_entropy, grad, gradcheck,
-    layer_norm, linear, mse_loss,
+    Device, GradOptions, GradcheckOptions, Result, Tensor, Var, cross_entropy, grad, gradcheck, layer_norm,
+    linear, mse_loss,
 };
-use tessera_tensor::SeededRng;
 
-fn normal(dims: &[usize], seed: u64) -> Tensor {
-    SeededRng::new(seed).normal_tensor(dims, 0.0, 1.0, DType::F64, &Device::Cpu).unwrap()
-}
-
-fn uniform(dims: &[usize], seed: u64, lo: f64, hi: f64) -> Tensor {
-    SeededRng::new(seed).uniform_tensor(dims, lo, hi, DType::F64, &Device::Cpu).unwrap()
-}
+mod common;
+use common::{broadcast_pair, normal, uniform};
 
 /// Checks the second derivative of `f` (a scalar function) by finite differences of its gradient: the
 /// function checked is `sum over inputs of sum(d f / d v_i)^2`, built with `create_graph`.
@@ -39,20 +33,6 @@ fn check2(f: impl Fn(&[Var]) -> Result<Var>, inputs: &[Tensor]) {
     let report =
         gradcheck(second, inputs, GradcheckOptions { atol: 1e-5, rtol: 1e-4, ..Default::default() }).unwrap();
     assert!(report.passed, "{report}");
-}
-
-fn shape() -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(1usize..4, 1..4)
-}
-
-/// A shape `b` that broadcasts against `a`: some leading dimensions dropped, some set to one.
-fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    (shape(), any::<u8>(), 0usize..3).prop_map(|(a, ones, drop)| {
-        let drop = drop.min(a.len() - 1);
-        let b: Vec<usize> =
-            a[drop..].iter().enumerate().map(|(i, &d)| if ones >> i & 1 == 1 { 1 } else { d }).collect();
-        (a, b)
-    })
 }
 
 proptest! {

@@ -205,23 +205,7 @@ fn dtype_of(d: Dtype) -> DType {
 fn make_inputs(args: &MakeInputsArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&args.out, &[])?;
     let kv_heads = args.kv_heads.unwrap_or(args.heads);
-    for (name, v) in [
-        ("--batch", args.batch),
-        ("--heads", args.heads),
-        ("--kv-heads", kv_heads),
-        ("--seq", args.seq),
-        ("--dim", args.dim),
-    ] {
-        if v == 0 {
-            return Err(CliError::Usage(format!("{name} must be at least 1")));
-        }
-    }
-    if !args.heads.is_multiple_of(kv_heads) {
-        return Err(CliError::Usage(format!(
-            "--heads {} is not a multiple of --kv-heads {kv_heads} (grouped-query attention shares each key head)",
-            args.heads
-        )));
-    }
+    check_shape(args.batch, args.heads, kv_heads, args.seq, args.dim)?;
     let dtype = dtype_of(args.dtype);
     let tensor = |h: usize| tessera_tensor::bytes_for([args.batch, h, args.seq, args.dim], 4);
     let total = [
@@ -273,22 +257,29 @@ const MAX_REPEATS: usize = 1000;
 /// Work beyond this many floating-point operations per run gets a warning with an estimate of the time.
 const WARN_FLOPS: f64 = 1e12;
 
+/// Every size of an attention problem is at least 1, and the query heads share key heads evenly.
+fn check_shape(batch: usize, heads: usize, kv_heads: usize, seq: usize, dim: usize) -> Result<(), CliError> {
+    for (name, v) in
+        [("--batch", batch), ("--heads", heads), ("--kv-heads", kv_heads), ("--seq", seq), ("--dim", dim)]
+    {
+        if v == 0 {
+            return Err(CliError::Usage(format!("{name} must be at least 1")));
+        }
+    }
+    if !heads.is_multiple_of(kv_heads) {
+        return Err(CliError::Usage(format!(
+            "--heads {heads} is not a multiple of --kv-heads {kv_heads} (grouped-query attention shares each key head)"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the benchmark's sizes before anything is allocated: every count at least 1, the inputs and outputs
 /// (computed with checked arithmetic) within the available memory, and the repeats bounded. Warns, with an
 /// estimate, when one run is long (attention is O(L^2) work in O(L) memory: a size that fits can still take
 /// hours).
 fn check_bench(args: &BenchArgs, kv_heads: usize, dtype: DType) -> Result<(), CliError> {
-    for (name, v) in [
-        ("--batch", args.batch),
-        ("--heads", args.heads),
-        ("--kv-heads", kv_heads),
-        ("--seq", args.seq),
-        ("--dim", args.dim),
-    ] {
-        if v == 0 {
-            return Err(CliError::Usage(format!("{name} must be at least 1")));
-        }
-    }
+    check_shape(args.batch, args.heads, kv_heads, args.seq, args.dim)?;
     if args.repeats > MAX_REPEATS {
         return Err(CliError::Usage(format!("--repeats {} is more than {MAX_REPEATS}", args.repeats)));
     }

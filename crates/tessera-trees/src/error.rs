@@ -113,6 +113,22 @@ pub(crate) fn model_bounded(field: &str, values: impl IntoIterator<Item = f64>, 
     }
 }
 
+/// Checks a boosted model's trees: a positive multiple of its `k` outputs (one tree per output per round),
+/// each over the model's `n_features` with one output.
+pub(crate) fn check_boosted_trees(trees: &[crate::tree::Tree], k: usize, n_features: usize) -> Result<()> {
+    if trees.is_empty() || !trees.len().is_multiple_of(k) {
+        return Err(bad_model(
+            "trees",
+            format!("a positive multiple of n_outputs = {k} (one per output per round)"),
+            trees.len(),
+        ));
+    }
+    for (i, t) in trees.iter().enumerate() {
+        t.check_in_model(&format!("trees[{i}]"), n_features, 1)?;
+    }
+    Ok(())
+}
+
 /// Fails with [`Error::Overflow`] at the first raw prediction (rows of `per_row` values) that is not a
 /// finite f32.
 pub(crate) fn finite_predictions(raw: impl IntoIterator<Item = f64>, per_row: usize) -> Result<()> {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ClassLabels;
 use crate::error::{Error, Result, invalid, shape};
-use crate::error::{bad_model, model_agrees, model_bounded};
+use crate::error::{bad_model, check_boosted_trees, model_agrees, model_bounded};
 use crate::estimator::{Estimator, Model, check_predict};
 use crate::metrics;
 use crate::stats::argmax;
@@ -368,15 +368,9 @@ impl Model for FittedBooster {
         model_agrees("base_margin", self.base_margin.len(), k, "one per output")?;
         let limit = f64::from(crate::tree::VALUE_LIMIT);
         model_bounded("base_margin", self.base_margin.iter().map(|&m| f64::from(m)), limit)?;
-        if !self.trees.len().is_multiple_of(k) {
-            return Err(bad_model(
-                "trees",
-                format!("a multiple of n_outputs = {k} (one per output per round)"),
-                self.trees.len(),
-            ));
-        }
-        for (i, t) in self.trees.iter().enumerate() {
-            t.check_in_model(&format!("trees[{i}]"), self.n_features, 1)?;
+        // A booster of no rounds (only base margins) is a valid model; otherwise whole rounds.
+        if !self.trees.is_empty() {
+            check_boosted_trees(&self.trees, k, self.n_features)?;
         }
         if !self.split_stats.is_empty() {
             model_agrees("split_stats", self.split_stats.len(), self.n_features, "one per feature, or none")?;

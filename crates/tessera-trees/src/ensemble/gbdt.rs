@@ -13,7 +13,7 @@ use crate::cart::{Criterion, HIST_MIN_ROWS, Target, TrainData, TreeParams, fit_t
 use crate::check;
 use crate::data::{ClassLabels, check_fit_input};
 use crate::error::{Error, Result, invalid, shape};
-use crate::error::{bad_model, finite_predictions, model_agrees, model_bounded};
+use crate::error::{bad_model, check_boosted_trees, finite_predictions, model_agrees, model_bounded};
 use crate::estimator::{Estimator, Model, check_predict};
 use crate::stats::{argmax, sigmoid, weighted_quantile};
 use crate::tree::batch::{PREDICT_CHUNK, rows_of};
@@ -499,17 +499,7 @@ impl Model for FittedGradientBoosting {
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(bad_model("learning_rate", "a finite number > 0", self.learning_rate));
         }
-        if self.trees.is_empty() || !self.trees.len().is_multiple_of(k) {
-            return Err(bad_model(
-                "trees",
-                format!("a positive multiple of n_outputs = {k} (one per output per round)"),
-                self.trees.len(),
-            ));
-        }
-        for (i, t) in self.trees.iter().enumerate() {
-            t.check_in_model(&format!("trees[{i}]"), self.n_features, 1)?;
-        }
-        Ok(())
+        check_boosted_trees(&self.trees, k, self.n_features)
     }
 
     fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
