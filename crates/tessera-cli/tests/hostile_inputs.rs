@@ -148,6 +148,9 @@ fn corrupted_xgboost_models_are_errors_naming_the_field() {
             },
             "sum_hessian",
         ),
+        // Found by fuzzing: a cover beyond f32 loaded, then saved as null.
+        (|v| tree0(v)["sum_hessian"][0] = 1e300.into(), "sum_hessian"),
+        (|v| tree0(v)["sum_hessian"][0] = (-1.0).into(), "sum_hessian"),
         (|v| learner(v)["learner_model_param"]["num_feature"] = "1e10".into(), "num_feature"),
         (|v| learner(v)["learner_model_param"]["num_feature"] = "1e20".into(), "num_feature"),
         (|v| learner(v)["learner_model_param"]["num_feature"] = "3.7".into(), "num_feature"),

@@ -284,7 +284,12 @@ fn convert_tree(tj: &TreeJson, num_feature: usize) -> std::result::Result<Tree, 
             tj.split_conditions[i]
         ));
     }
-    let hess = |i: usize| tj.sum_hessian.as_ref().map_or(0.0, |h| h[i].max(0.0));
+    if let Some(h) = &tj.sum_hessian
+        && let Some(i) = h.iter().position(|v| !(*v >= 0.0 && (*v as f32).is_finite()))
+    {
+        return Err(format!("`sum_hessian[{i}]`: expected a finite f32 >= 0, found {}", h[i]));
+    }
+    let hess = |i: usize| tj.sum_hessian.as_ref().map_or(0.0, |h| h[i]);
     let categorical = |i: usize| tj.split_type.as_ref().is_some_and(|t| t[i] != 0);
     let mut categories_of = if (0..n).any(categorical) { category_sets(tj, n)? } else { HashMap::new() };
     let mut tree = Tree::empty(num_feature, 1);

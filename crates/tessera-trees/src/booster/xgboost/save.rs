@@ -117,7 +117,8 @@ fn tree_json(t: &Tree, id: usize, n_features: usize) -> Value {
         "split_conditions": cond,
         "split_indices": feature,
         "split_type": split_type,
-        "sum_hessian": t.weighted_n.iter().map(|&h| h as f32).collect::<Vec<_>>(),
+        // f32 in the file: a cover beyond f32's range is written as its largest value, never as null.
+        "sum_hessian": t.weighted_n.iter().map(|&h| (h as f32).min(f32::MAX)).collect::<Vec<_>>(),
         "tree_param": {"num_deleted": "0", "num_feature": n_features.to_string(), "num_nodes": n.to_string(), "size_leaf_vector": "1"}
     })
 }
