@@ -139,6 +139,16 @@ fn load_xgboost(bytes: &[u8]) {
     let Ok(text) = std::str::from_utf8(bytes) else { return };
     if let Ok(m) = read_xgboost_json(text, Path::new("m.json")) {
         exercise(&m.booster);
+        // What loads saves to a file that loads again, predicting the same.
+        let again = tessera_trees::booster_to_xgboost_json(&m.booster, None);
+        let back = read_xgboost_json(&again, Path::new("again.json")).unwrap();
+        if m.booster.n_features <= 512 {
+            let x = rows(m.booster.n_features, true);
+            assert_eq!(
+                m.booster.predict_margin(x.view(), None).ok(),
+                back.booster.predict_margin(x.view(), None).ok()
+            );
+        }
         if m.booster.n_features <= 512 {
             let _ = m.booster.predict_contributions(rows(m.booster.n_features, true).view());
         }
