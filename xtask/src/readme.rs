@@ -46,7 +46,9 @@ fn readmes(root: &Path) -> Result<Vec<PathBuf>, String> {
 /// Builds the CLI and runs every README's shell blocks.
 pub fn run() -> Result<(), String> {
     let root = root();
-    cargo(&["build", "-q", "-p", "tessera-cli"])?;
+    // The same build as `cargo test --workspace` (features unified the same way), so after the test step
+    // of `cargo xtask ci` this compiles nothing; `-p tessera-cli` alone would resolve features anew.
+    cargo(&["test", "-q", "--workspace", "--no-run"])?;
     let bin = target_dir().join("debug");
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
