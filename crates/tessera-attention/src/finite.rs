@@ -32,15 +32,13 @@ pub(crate) fn check_finite<T: Element>(
             for i in 0..rows {
                 let at = layout.row(b, start, h, i);
                 let row = data.get(at..at + p.dim).unwrap_or(&[]);
-                if row.iter().all(|v| v.to_f32().is_finite()) {
-                    continue;
+                if let Some(j) = row.iter().position(|v| !v.to_f32().is_finite()) {
+                    return Err(Error::NonFinite {
+                        tensor: name.to_string(),
+                        element: at + j,
+                        value: row[j].to_f32(),
+                    });
                 }
-                let j = row.iter().position(|v| !v.to_f32().is_finite()).unwrap_or(0);
-                return Err(Error::NonFinite {
-                    tensor: name.to_string(),
-                    element: at + j,
-                    value: row[j].to_f32(),
-                });
             }
         }
     }

@@ -202,6 +202,12 @@ fn dtype_of(d: Dtype) -> DType {
     }
 }
 
+/// A seeded standard-normal input of shape `dims` (drawn in f32, then converted to `dtype`).
+fn normal_input(rng: &mut SeededRng, dims: [usize; 4], dtype: DType) -> Result<Tensor, CliError> {
+    let t = rng.normal_tensor(&dims, 0.0, 1.0, DType::F32, &Device::Cpu)?;
+    Ok(t.to_dtype(dtype).map_err(tessera_tensor::Error::from)?)
+}
+
 fn make_inputs(args: &MakeInputsArgs) -> Result<(), CliError> {
     tessera_tensor::check_output(&args.out, &[])?;
     let kv_heads = args.kv_heads.unwrap_or(args.heads);
@@ -218,11 +224,7 @@ fn make_inputs(args: &MakeInputsArgs) -> Result<(), CliError> {
     .try_fold(0u64, |acc, t| acc.checked_add(t?));
     tessera_tensor::check_fits("the inputs", total.and_then(|t| t.checked_mul(2)))?;
     let mut rng = SeededRng::new(args.seed);
-    let mut random = |heads: usize| -> Result<Tensor, CliError> {
-        let t =
-            rng.normal_tensor(&[args.batch, heads, args.seq, args.dim], 0.0, 1.0, DType::F32, &Device::Cpu)?;
-        Ok(t.to_dtype(dtype).map_err(tessera_tensor::Error::from)?)
-    };
+    let mut random = |heads: usize| normal_input(&mut rng, [args.batch, heads, args.seq, args.dim], dtype);
     let mut tensors = vec![("q", random(args.heads)?), ("k", random(kv_heads)?), ("v", random(kv_heads)?)];
     if args.grad {
         tensors.push(("do", random(args.heads)?));
@@ -309,11 +311,7 @@ fn bench(args: &BenchArgs) -> Result<(), CliError> {
     let dtype = dtype_of(args.dtype);
     check_bench(args, kv_heads, dtype)?;
     let mut rng = SeededRng::new(0);
-    let mut random = |heads: usize| -> Result<Tensor, CliError> {
-        let t =
-            rng.normal_tensor(&[args.batch, heads, args.seq, args.dim], 0.0, 1.0, DType::F32, &Device::Cpu)?;
-        Ok(t.to_dtype(dtype).map_err(tessera_tensor::Error::from)?)
-    };
+    let mut random = |heads: usize| normal_input(&mut rng, [args.batch, heads, args.seq, args.dim], dtype);
     let (q, k, v) = (random(args.heads)?, random(kv_heads)?, random(kv_heads)?);
     let d_o = if args.backward { Some(random(args.heads)?) } else { None };
     let options = args.mask.options();

@@ -280,7 +280,8 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
         data.n_samples(),
         data.n_features()
     ));
-    if a.save_format == SaveFormat::Xgboost && text_classes(&data).is_some() {
+    let classes = text_classes(&data);
+    if a.save_format == SaveFormat::Xgboost && classes.is_some() {
         return Err(CliError::Usage(
             "--save-format xgboost needs numeric class labels (XGBoost has no class names)".into(),
         ));
@@ -299,7 +300,7 @@ fn train(a: &TrainArgs) -> Result<(), CliError> {
     let saved = SavedModel {
         feature_names: data.feature_names().to_vec(),
         target: a.target.clone(),
-        text_classes: text_classes(&data),
+        text_classes: classes,
         model,
     };
     match (a.save_format, &saved.model) {

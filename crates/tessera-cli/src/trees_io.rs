@@ -155,7 +155,7 @@ pub(crate) fn load(path: &Path, format: ModelFormat, all_rounds: bool) -> Result
         ModelFormat::Xgboost => true,
         ModelFormat::Auto => text.trim_start().starts_with('{') && text.contains("\"learner\""),
     };
-    let saved = if xgboost {
+    let mut saved = if xgboost {
         let m = tessera_trees::read_xgboost_json(&text, path)?;
         SavedModel {
             feature_names: m.feature_names,
@@ -169,7 +169,6 @@ pub(crate) fn load(path: &Path, format: ModelFormat, all_rounds: bool) -> Result
     saved
         .validate()
         .map_err(|message| tessera_trees::Error::ModelFile { path: path.to_path_buf(), message })?;
-    let mut saved = saved;
     if all_rounds {
         match &mut saved.model {
             AnyModel::Booster(b) => b.use_best = false,

@@ -36,22 +36,7 @@ impl ClassLabels {
     /// Checks labels read from a file or built by hand (`field` names them): at least two, finite, strictly
     /// ascending (lookups search them), and `n` of them when the model's outputs fix the count.
     pub(crate) fn validate(&self, field: &str, n: Option<usize>) -> Result<()> {
-        let c = &self.classes;
-        if let Some(n) = n {
-            crate::error::model_agrees(format!("{field}.classes"), c.len(), n, "one per model output")?;
-        }
-        if c.len() < 2 {
-            return Err(crate::error::bad_model(format!("{field}.classes"), "at least two classes", c.len()));
-        }
-        crate::error::model_finite(&format!("{field}.classes"), c.iter().map(|&v| f64::from(v)))?;
-        if let Some(i) = c.windows(2).position(|w| w[0] >= w[1]) {
-            return Err(crate::error::bad_model(
-                format!("{field}.classes[{}]", i + 1),
-                format!("a label above {} (labels ascend)", c[i]),
-                c[i + 1],
-            ));
-        }
-        Ok(())
+        check_labels(field, &self.classes, n)
     }
 
     /// The index of a label value, if it is one of the classes.
@@ -68,6 +53,25 @@ impl ClassLabels {
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
+}
+
+/// [`ClassLabels::validate`] on a plain list of labels (ensembles that keep their classes as a `Vec<f32>`).
+pub(crate) fn check_labels(field: &str, c: &[f32], n: Option<usize>) -> Result<()> {
+    if let Some(n) = n {
+        crate::error::model_agrees(format_args!("{field}.classes"), c.len(), n, "one per model output")?;
+    }
+    if c.len() < 2 {
+        return Err(crate::error::bad_model(format!("{field}.classes"), "at least two classes", c.len()));
+    }
+    crate::error::model_finite(format_args!("{field}.classes"), c.iter().map(|&v| f64::from(v)))?;
+    if let Some(i) = c.windows(2).position(|w| w[0] >= w[1]) {
+        return Err(crate::error::bad_model(
+            format!("{field}.classes[{}]", i + 1),
+            format!("a label above {} (labels ascend)", c[i]),
+            c[i + 1],
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the shapes and values of training inputs and returns the weights (all ones if none given).

@@ -90,15 +90,25 @@ pub(crate) fn bad_model(
 }
 
 /// Fails with [`Error::InvalidModel`] unless `value == expected` (a length or count that must agree).
-pub(crate) fn model_agrees(field: impl Into<String>, value: usize, expected: usize, why: &str) -> Result<()> {
+/// `field` is only formatted on failure: every prediction runs these checks, once per tree or member, so
+/// callers pass `format_args!` rather than an allocated string.
+pub(crate) fn model_agrees(
+    field: impl std::fmt::Display,
+    value: usize,
+    expected: usize,
+    why: &str,
+) -> Result<()> {
     if value != expected {
-        return Err(bad_model(field, format!("{expected} ({why})"), value));
+        return Err(bad_model(field.to_string(), format!("{expected} ({why})"), value));
     }
     Ok(())
 }
 
 /// Fails with [`Error::InvalidModel`] at the first value of `values` that is not finite.
-pub(crate) fn model_finite(field: &str, values: impl IntoIterator<Item = f64>) -> Result<()> {
+pub(crate) fn model_finite(
+    field: impl std::fmt::Display,
+    values: impl IntoIterator<Item = f64>,
+) -> Result<()> {
     match values.into_iter().enumerate().find(|(_, v)| !v.is_finite()) {
         Some((i, v)) => Err(bad_model(format!("{field}[{i}]"), "a finite number", v)),
         None => Ok(()),
@@ -124,7 +134,7 @@ pub(crate) fn check_boosted_trees(trees: &[crate::tree::Tree], k: usize, n_featu
         ));
     }
     for (i, t) in trees.iter().enumerate() {
-        t.check_in_model(&format!("trees[{i}]"), n_features, 1)?;
+        t.check_in_model(format_args!("trees[{i}]"), n_features, 1)?;
     }
     Ok(())
 }

@@ -278,7 +278,7 @@ fn check_rounds<M: Model>(estimators: &[M], alphas: &[f64], n_features: usize) -
     model_finite("alphas", alphas.iter().copied())?;
     for (i, m) in estimators.iter().enumerate() {
         m.validate()?;
-        model_agrees(format!("estimators[{i}].n_features"), m.n_features(), n_features, "the model's")?;
+        model_agrees(format_args!("estimators[{i}].n_features"), m.n_features(), n_features, "the model's")?;
     }
     Ok(())
 }

@@ -250,7 +250,7 @@ impl<M: Model> Model for FittedBagging<M> {
         }
         model_agrees("features", self.features.len(), self.members.len(), "one feature list per member")?;
         if let Some(c) = &self.classes {
-            ClassLabels { classes: c.clone() }.validate("classes", None)?;
+            crate::data::check_labels("classes", c, None)?;
         }
         for (i, (m, f)) in self.members.iter().zip(&self.features).enumerate() {
             m.validate()?;
@@ -261,7 +261,12 @@ impl<M: Model> Model for FittedBagging<M> {
                     j,
                 ));
             }
-            model_agrees(format!("members[{i}].n_features"), m.n_features(), f.len(), "its feature list")?;
+            model_agrees(
+                format_args!("members[{i}].n_features"),
+                m.n_features(),
+                f.len(),
+                "its feature list",
+            )?;
         }
         Ok(())
     }

@@ -373,7 +373,7 @@ impl Model for FittedForest {
             None => 1,
         };
         for (i, t) in self.trees.iter().enumerate() {
-            t.check_in_model(&format!("trees[{i}]"), self.n_features, outputs)?;
+            t.check_in_model(format_args!("trees[{i}]"), self.n_features, outputs)?;
         }
         Ok(())
     }

@@ -184,7 +184,7 @@ impl FittedStacking {
 /// Class labels of an ensemble, when it has them.
 fn check_classes(classes: Option<&[f32]>) -> Result<()> {
     match classes {
-        Some(c) => ClassLabels { classes: c.to_vec() }.validate("classes", None),
+        Some(c) => crate::data::check_labels("classes", c, None),
         None => Ok(()),
     }
 }
@@ -197,7 +197,12 @@ impl Model for FittedStacking {
         check_classes(self.classes.as_deref())?;
         for (i, (_, m)) in self.base.iter().enumerate() {
             m.validate()?;
-            model_agrees(format!("base[{i}].n_features"), m.n_features(), self.n_features, "the model's")?;
+            model_agrees(
+                format_args!("base[{i}].n_features"),
+                m.n_features(),
+                self.n_features,
+                "the model's",
+            )?;
         }
         self.meta.validate()?;
         // Each base model gives one column per class (one for two classes, as in `meta_columns`) or one
@@ -367,7 +372,12 @@ impl Model for FittedVoting {
         }
         for (i, (_, m)) in self.members.iter().enumerate() {
             m.validate()?;
-            model_agrees(format!("members[{i}].n_features"), m.n_features(), self.n_features, "the model's")?;
+            model_agrees(
+                format_args!("members[{i}].n_features"),
+                m.n_features(),
+                self.n_features,
+                "the model's",
+            )?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ mod repr;
 pub(crate) mod shap;
 
 pub(crate) use category::CatSet;
+pub(crate) use repr::check_per_node;
 
 /// Whether a value `x` goes left of threshold `t` (branch-free: `|` and `&`, as a short-circuit would be a
 /// branch taken at random).
@@ -222,17 +223,22 @@ impl Tree {
     /// count and its values per node.
     pub(crate) fn check_in_model(
         &self,
-        field: &str,
+        field: impl std::fmt::Display,
         n_features: usize,
         n_outputs: usize,
     ) -> crate::error::Result<()> {
         crate::error::model_agrees(
-            format!("{field}.n_features"),
+            format_args!("{field}.n_features"),
             self.n_features,
             n_features,
             "the model's",
         )?;
-        crate::error::model_agrees(format!("{field}.n_outputs"), self.n_outputs, n_outputs, "the model's")
+        crate::error::model_agrees(
+            format_args!("{field}.n_outputs"),
+            self.n_outputs,
+            n_outputs,
+            "the model's",
+        )
     }
 
     /// Index of the leaf that `row` falls into.

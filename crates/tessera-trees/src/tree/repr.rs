@@ -113,11 +113,7 @@ impl TreeRepr {
             ("impurity", self.impurity.len()),
             ("weighted_n", self.weighted_n.len()),
         ];
-        for (name, len) in per_node {
-            if len != n {
-                return Err(format!("`{name}`: expected {n} entries (one per node), found {len}"));
-            }
-        }
+        check_per_node(&per_node, n)?;
         if !self.categorical.is_empty() && self.categorical.len() != n {
             return Err(format!(
                 "`categorical`: expected {n} entries (one per node), found {}",
@@ -157,6 +153,14 @@ impl TreeRepr {
             }
         }
         Ok(())
+    }
+}
+
+/// Every per-node array `(name, length)` of a serialized tree (tessera's or XGBoost's) has `n` entries.
+pub(crate) fn check_per_node(arrays: &[(&str, usize)], n: usize) -> Result<(), String> {
+    match arrays.iter().find(|(_, len)| *len != n) {
+        Some((name, len)) => Err(format!("`{name}`: expected {n} entries (one per node), found {len}")),
+        None => Ok(()),
     }
 }
 

@@ -9,7 +9,7 @@ use super::schema::{File, Scalar, TreeJson};
 use crate::data::ClassLabels;
 use crate::error::{Error, Result};
 use crate::estimator::Model;
-use crate::tree::{CATEGORY_LIMIT, MAX_FEATURES, Node, Tree};
+use crate::tree::{CATEGORY_LIMIT, MAX_FEATURES, Node, Tree, check_per_node};
 
 const SUPPORTED: &str = "reg:squarederror, reg:absoluteerror, reg:pseudohubererror, binary:logistic, multi:softprob, count:poisson";
 
@@ -271,13 +271,7 @@ fn convert_tree(tj: &TreeJson, num_feature: usize) -> std::result::Result<Tree, 
         ("sum_hessian", tj.sum_hessian.as_ref().map_or(n, Vec::len)),
         ("split_type", tj.split_type.as_ref().map_or(n, Vec::len)),
     ];
-    for (field, len) in per_node {
-        if len != n {
-            return Err(format!(
-                "`{field}`: expected {n} entries (one per node, as `left_children`), found {len}"
-            ));
-        }
-    }
+    check_per_node(&per_node, n)?;
     if let Some(i) = tj.split_conditions.iter().position(|c| !(c.is_finite() && (*c as f32).is_finite())) {
         return Err(format!(
             "`split_conditions[{i}]`: expected a finite f32, found {}",
