@@ -106,6 +106,7 @@ impl Mesh {
         reduce: Option<ReduceOp>,
     ) -> Result<Call> {
         self.usable()?;
+        self.drain_pending()?;
         self.seq += 1;
         let mut call =
             Call { op, dtype, count: count as u64, root: root.map(|r| r as u32), reduce, seq: self.seq };
@@ -156,10 +157,59 @@ impl Mesh {
 
     fn send_kind<T: Pod>(&mut self, dst: usize, kind: FrameKind, call: &Call, data: &[T]) -> Result<()> {
         let frame = Frame::data(kind, *call, data);
-        self.transport.send(dst, frame).map_err(|detail| {
-            let err = Error::PeerLost { me: self.rank, rank: dst, call: Some(*call), detail };
-            self.fail(err, true)
-        })
+        match self.transport.send(dst, frame) {
+            Ok(()) => Ok(()),
+            Err(detail) => Err(self.explain_loss(dst, call, detail)),
+        }
+    }
+
+    /// The error for a failed send to `dst`: the abort that peer (or another) sent first, when one is
+    /// queued — it says why — or the loss itself.
+    fn explain_loss(&mut self, dst: usize, call: &Call, detail: String) -> Error {
+        let until = Instant::now() + Duration::from_millis(200);
+        while let Some(event) = self.transport.recv(until, Duration::ZERO) {
+            match event {
+                Incoming::Frame(s, f) if f.kind == FrameKind::Abort => {
+                    let err = self.abort_error(s, &f);
+                    return self.fail(err, false);
+                }
+                Incoming::Frame(s, f) => self.keep(s, f),
+                Incoming::Lost { rank, clean, detail } => {
+                    self.lost[rank] = Some((clean, detail.clone()));
+                    if rank == dst {
+                        break;
+                    }
+                }
+            }
+        }
+        let err = Error::PeerLost { me: self.rank, rank: dst, call: Some(*call), detail };
+        self.fail(err, true)
+    }
+
+    /// Queues a frame that arrived before it was wanted.
+    fn keep(&mut self, src: usize, f: Frame) {
+        match f.kind {
+            FrameKind::Data => self.stash[src].push_back(f),
+            FrameKind::P2p => self.p2p[src].push_back(f),
+            _ => {}
+        }
+    }
+
+    /// Takes whatever has arrived between collectives: an abort fails this call at once (a peer gave up
+    /// while this rank computed), losses are recorded, frames queued.
+    fn drain_pending(&mut self) -> Result<()> {
+        let now = Instant::now();
+        while let Some(event) = self.transport.recv(now, Duration::ZERO) {
+            match event {
+                Incoming::Frame(s, f) if f.kind == FrameKind::Abort => {
+                    let err = self.abort_error(s, &f);
+                    return Err(self.fail(err, false));
+                }
+                Incoming::Frame(s, f) => self.keep(s, f),
+                Incoming::Lost { rank, clean, detail } => self.lost[rank] = Some((clean, detail)),
+            }
+        }
+        Ok(())
     }
 
     /// Receives the next frame of `call` from `src`, checking that it holds `len` elements of `T`.
@@ -360,11 +410,7 @@ impl Mesh {
                     }
                     waiting -= 1;
                 }
-                Some(Incoming::Frame(s, f)) => match f.kind {
-                    FrameKind::P2p => self.p2p[s].push_back(f),
-                    FrameKind::Data => self.stash[s].push_back(f),
-                    _ => {}
-                },
+                Some(Incoming::Frame(s, f)) => self.keep(s, f),
                 Some(Incoming::Lost { rank, clean, detail }) => {
                     self.lost[rank] = Some((clean, detail));
                     waiting -= 1;

@@ -3,6 +3,7 @@
 //! both all-reduce algorithms and small segments (so messages really are split). Inputs are small
 //! integers, whose sums every type holds exactly, so results are compared bit for bit; a second test
 //! checks arbitrary floats against an f64 sum with a tolerance and bit-identity across ranks and reruns.
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: run one closure per rank on the threads or the TCP backend.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::time::Duration;
 
