@@ -106,7 +106,6 @@ impl Mesh {
         reduce: Option<ReduceOp>,
     ) -> Result<Call> {
         self.usable()?;
-        self.drain_pending()?;
         self.seq += 1;
         let mut call =
             Call { op, dtype, count: count as u64, root: root.map(|r| r as u32), reduce, seq: self.seq };
@@ -129,6 +128,7 @@ impl Mesh {
             }
         }
         self.current = Some(call);
+        self.drain_pending()?;
         self.transport.publish(RankState { current: Some(call), completed: self.completed });
         self.started = Instant::now();
         self.deadline = self.started + self.opts.timeout;
