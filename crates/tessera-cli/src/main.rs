@@ -1,11 +1,12 @@
 //! `tessera`: the command-line tool of the tessera workspace.
 //!
-//! `tessera data info|export|synth`, `tessera trees train|predict|eval` and `tessera attention run|bench`
-//! today; `vlm`, `dist` and `launch` join as their crates land. Errors print one line naming the file, line and column at fault, and exit with status 1.
+//! `tessera data info|export|synth|split`, `tessera trees train|predict|eval`, `tessera attention run|bench`,
+//! `tessera launch` and `tessera dist bench`; `vlm` joins when its crate lands. Errors print one line naming the file, line and column at fault, and exit with status 1.
 
 mod attention;
 mod data;
 mod data_split;
+mod dist;
 mod progress;
 mod trees;
 mod trees_args;
@@ -35,6 +36,13 @@ enum Command {
     /// Run and time flash attention.
     #[command(subcommand)]
     Attention(attention::AttentionCommand),
+    /// Start N local processes of a distributed program (torchrun's environment: RANK, WORLD_SIZE,
+    /// LOCAL_RANK, MASTER_ADDR, MASTER_PORT), prefix their output with the rank, and stop them all at the
+    /// first failure: `tessera launch --nproc 2 -- PROGRAM ARGS...`.
+    Launch(dist::LaunchArgs),
+    /// Time collectives on the threads, TCP or MPI backend.
+    #[command(subcommand)]
+    Dist(dist::DistCommand),
 }
 
 /// Errors of the CLI: each wraps a library error, which already names the file and place at fault.
@@ -49,6 +57,9 @@ pub enum CliError {
     /// The attention kernels failed on valid inputs (a tensor operation).
     #[error(transparent)]
     Attention(#[from] tessera_attention::Error),
+    /// A collective, rendezvous or launch failed.
+    #[error(transparent)]
+    Dist(#[from] tessera_dist::Error),
     /// Writing output failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
@@ -89,6 +100,8 @@ fn main() -> ExitCode {
         Command::Data(cmd) => data::run(cmd),
         Command::Trees(cmd) => trees::run(cmd),
         Command::Attention(cmd) => attention::run(cmd),
+        Command::Launch(args) => return dist::run_launch(args),
+        Command::Dist(cmd) => dist::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -151,6 +151,12 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A benchmark's result differed from the exact answer.
+    #[error("check failed: {what}")]
+    Check {
+        /// What differed.
+        what: String,
+    },
     /// An MPI call could not be made (the `mpi` backend).
     #[error("mpi: {reason}")]
     Mpi {

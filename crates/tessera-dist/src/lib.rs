@@ -38,12 +38,14 @@
 //! rank, and `tessera launch --backend mpi` reports it.
 
 mod algo;
+pub mod bench;
 mod call;
 mod element;
 mod env;
 mod error;
 mod frame;
 mod group;
+pub mod launch;
 mod mesh;
 mod options;
 mod rendezvous;
