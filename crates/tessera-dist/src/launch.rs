@@ -34,6 +34,8 @@ pub struct LaunchOptions {
     /// Capture rank 0's standard output (returned in the report) instead of printing it; everything
     /// else is printed to standard error with its rank prefix.
     pub capture_rank0: bool,
+    /// Extra environment variables for every rank.
+    pub env: Vec<(String, String)>,
     /// How long the other ranks get to exit after SIGTERM before SIGKILL (default 5 s).
     pub grace: Duration,
 }
@@ -49,6 +51,7 @@ impl LaunchOptions {
             program: program.into(),
             args,
             capture_rank0: false,
+            env: Vec::new(),
             grace: Duration::from_secs(5),
         }
     }
@@ -198,6 +201,7 @@ fn base_command(opts: &LaunchOptions, program: &str) -> Command {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         cmd.env("RAYON_NUM_THREADS", (cores / opts.nproc).max(1).to_string());
     }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
@@ -334,7 +338,9 @@ fn launch_mpi(opts: &LaunchOptions) -> Result<LaunchReport> {
     if is_root() {
         cmd.arg("--allow-run-as-root");
     }
-    for var in ["OMP_NUM_THREADS", "RAYON_NUM_THREADS"] {
+    for var in
+        ["OMP_NUM_THREADS", "RAYON_NUM_THREADS"].into_iter().chain(opts.env.iter().map(|(k, _)| k.as_str()))
+    {
         cmd.arg("-x").arg(var);
     }
     cmd.env("TESSERA_DIST_BACKEND", "mpi").arg("-x").arg("TESSERA_DIST_BACKEND");

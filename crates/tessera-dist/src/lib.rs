@@ -47,6 +47,8 @@ mod frame;
 mod group;
 pub mod launch;
 mod mesh;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod options;
 mod rendezvous;
 mod transport;

@@ -7,74 +7,10 @@
 
 mod common;
 
-use common::{on_tcp, on_threads};
+use common::{bits, check_all, on_tcp, on_threads};
 use half::{bf16, f16};
 use proptest::prelude::*;
-use tessera_dist::{Algorithm, Element, GroupOptions, ProcessGroup, ReduceOp};
-
-fn input<T: Element>(rank: usize, len: usize, salt: usize) -> Vec<T> {
-    (0..len).map(|i| T::from_i32((((i * 7 + rank * 13 + salt) % 17) as i32) - 8)).collect()
-}
-
-/// The reduction of every rank's input, element by element, in rank order.
-fn reference<T: Element>(world: usize, len: usize, salt: usize, op: ReduceOp) -> Vec<T> {
-    let mut acc = input::<T>(0, len, salt);
-    for r in 1..world {
-        T::combine(&mut acc, &input::<T>(r, len, salt), op);
-    }
-    if op == ReduceOp::Avg {
-        T::divide(&mut acc, world);
-    }
-    acc
-}
-
-fn bits<T: Element>(v: &[T]) -> Vec<u8> {
-    bytemuck::cast_slice(v).to_vec()
-}
-
-/// Runs every collective once on `g` and checks each result against its definition.
-fn check_all<T: Element>(g: &ProcessGroup, len: usize, salt: usize, op: ReduceOp) -> Vec<u8> {
-    let (r, n) = (g.rank(), g.world_size());
-    let op = if T::DTYPE == tessera_dist::DType::I64 && op == ReduceOp::Avg { ReduceOp::Sum } else { op };
-    let mut buf = input::<T>(r, len, salt);
-    g.all_reduce(&mut buf, op).unwrap();
-    assert_eq!(bits(&buf), bits(&reference::<T>(n, len, salt, op)), "all_reduce {op:?} rank {r}");
-
-    let root = salt % n;
-    let mut b = input::<T>(r, len, salt + 1);
-    g.broadcast(&mut b, root).unwrap();
-    assert_eq!(bits(&b), bits(&input::<T>(root, len, salt + 1)), "broadcast rank {r}");
-
-    let mut gathered = vec![T::from_i32(0); len * n];
-    g.all_gather(&input::<T>(r, len, salt), &mut gathered).unwrap();
-    for src in 0..n {
-        assert_eq!(bits(&gathered[src * len..(src + 1) * len]), bits(&input::<T>(src, len, salt)));
-    }
-
-    // reduce_scatter: every rank contributes world blocks of `len`.
-    let full = reference::<T>(n, len * n, salt + 2, op);
-    let mut out = vec![T::from_i32(0); len];
-    g.reduce_scatter(&input::<T>(r, len * n, salt + 2), &mut out, op).unwrap();
-    assert_eq!(bits(&out), bits(&full[r * len..(r + 1) * len]), "reduce_scatter rank {r}");
-
-    g.barrier().unwrap();
-    if n > 1 {
-        // A ring of point-to-point messages.
-        let next = (r + 1) % n;
-        let prev = (r + n - 1) % n;
-        let mine = input::<T>(r, len, salt + 3);
-        let mut got = vec![T::from_i32(0); len];
-        if r % 2 == 0 {
-            g.send(&mine, next).unwrap();
-            g.recv(&mut got, prev).unwrap();
-        } else {
-            g.recv(&mut got, prev).unwrap();
-            g.send(&mine, next).unwrap();
-        }
-        assert_eq!(bits(&got), bits(&input::<T>(prev, len, salt + 3)));
-    }
-    bits(&buf)
-}
+use tessera_dist::{Algorithm, GroupOptions, ProcessGroup, ReduceOp};
 
 fn options(algorithm: Algorithm) -> GroupOptions {
     GroupOptions { algorithm, segment_bytes: 4096, ..GroupOptions::default() }
