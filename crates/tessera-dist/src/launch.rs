@@ -169,14 +169,15 @@ fn failure_of(rank: Option<usize>, status: ExitStatus) -> RankFailure {
     RankFailure { rank, code: status.code(), signal: status.signal() }
 }
 
-/// Asks a child to stop (SIGTERM).
+/// Sends `sig` to a child that has not been reaped yet (its waiter thread reaps it and reports the
+/// exit; the supervisor signals only children it has not heard from, so the pid is still theirs but for
+/// the moment between the reaping and the report).
 #[allow(unsafe_code)]
-fn terminate(child: &Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: `kill` only sends a signal; the pid is our own child's, which has not been reaped
-        // (we still hold it), so it cannot name another process.
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: `kill` only sends a signal to the given pid; it touches no memory of ours.
         unsafe {
-            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, sig);
         }
     }
 }
@@ -261,44 +262,61 @@ fn launch_tcp(opts: &LaunchOptions) -> Result<LaunchReport> {
 }
 
 /// Waits for every child; on the first failure stops the rest (SIGTERM, then SIGKILL after `grace`).
+/// One thread per child waits for it, so exits are seen in the order they happen (a rank that fails
+/// because another died exits after it).
 fn supervise(children: &mut [Option<Child>], grace: Duration) -> Result<LaunchReport> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut pids: Vec<Option<u32>> = Vec::with_capacity(children.len());
+    let mut waiters = Vec::new();
+    for (rank, slot) in children.iter_mut().enumerate() {
+        let Some(mut child) = slot.take() else {
+            pids.push(None);
+            continue;
+        };
+        pids.push(Some(child.id()));
+        let tx = tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("tessera-launch-wait{rank}"))
+            .spawn(move || {
+                let _ = tx.send((rank, child.wait()));
+            })
+            .map_err(|e| Error::io("watching a rank", e))?;
+        waiters.push(h);
+    }
+    drop(tx);
     let mut report = LaunchReport::default();
-    let mut stop_deadline: Option<Instant> = None;
-    let mut running = children.len();
+    let mut running = waiters.len();
+    let mut kill_at: Option<Instant> = None;
     while running > 0 {
-        for (rank, slot) in children.iter_mut().enumerate() {
-            let Some(child) = slot else { continue };
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    running -= 1;
-                    *slot = None;
-                    if !status.success() && report.failure.is_none() {
-                        report.failure = Some(failure_of(Some(rank), status));
+        let timeout =
+            kill_at.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
+        match rx.recv_timeout(timeout) {
+            Ok((rank, status)) => {
+                running -= 1;
+                pids[rank] = None;
+                let status = status.map_err(|e| Error::io(format!("waiting for rank {rank}"), e))?;
+                if !status.success() && report.failure.is_none() {
+                    report.failure = Some(failure_of(Some(rank), status));
+                    kill_at = Some(Instant::now() + grace);
+                    for (other, pid) in pids.iter().enumerate() {
+                        if let Some(pid) = pid {
+                            signal(*pid, libc::SIGTERM);
+                            report.stopped.push(other);
+                        }
                     }
                 }
-                Ok(None) => {}
-                Err(e) => return Err(Error::io(format!("waiting for rank {rank}"), e)),
             }
-        }
-        if report.failure.is_some() && stop_deadline.is_none() {
-            stop_deadline = Some(Instant::now() + grace);
-            for (rank, slot) in children.iter().enumerate() {
-                if let Some(child) = slot {
-                    terminate(child);
-                    report.stopped.push(rank);
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                for pid in pids.iter().flatten() {
+                    signal(*pid, libc::SIGKILL);
                 }
+                kill_at = Some(Instant::now() + Duration::from_secs(3600));
             }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if let Some(deadline) = stop_deadline
-            && Instant::now() >= deadline
-        {
-            for c in children.iter_mut().flatten() {
-                let _ = c.kill();
-            }
-        }
-        if running > 0 {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    }
+    for h in waiters {
+        let _ = h.join();
     }
     Ok(report)
 }
