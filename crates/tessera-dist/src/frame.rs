@@ -71,6 +71,23 @@ impl Payload {
         Payload { words: vec![0; len.div_ceil(8)], len }
     }
 
+    /// Reuses this buffer for `len` bytes (contents unspecified; grown with zeros when short).
+    pub(crate) fn reuse(mut self, len: usize) -> Payload {
+        self.words.resize(len.div_ceil(8), 0);
+        self.len = len;
+        self
+    }
+
+    /// The buffer's capacity in bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.words.capacity() * 8
+    }
+
+    /// The payload as mutable `T`s, or `None` when its length is not a whole number of them.
+    pub(crate) fn as_mut_slice<T: Pod>(&mut self) -> Option<&mut [T]> {
+        bytemuck::try_cast_slice_mut(self.bytes_mut()).ok()
+    }
+
     /// A copy of `data`'s bytes.
     pub(crate) fn from_slice<T: Pod>(data: &[T]) -> Payload {
         let src: &[u8] = bytemuck::cast_slice(data);
@@ -111,6 +128,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     /// A data or point-to-point frame of `call` carrying `data`.
+    #[cfg(test)]
     pub(crate) fn data<T: Pod>(kind: FrameKind, call: Call, data: &[T]) -> Frame {
         Frame { kind, call: Some(call), payload: Payload::from_slice(data) }
     }

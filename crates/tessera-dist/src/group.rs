@@ -8,6 +8,7 @@
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::algo;
 use crate::element::{Element, ReduceOp};
@@ -134,7 +135,14 @@ impl ProcessGroup {
             .into_iter()
             .enumerate()
             .map(|(rank, t)| {
-                let mesh = Mesh::new(rank, world_size, Box::new(t), options.clone(), faults.clone());
+                let mesh = Mesh::new(
+                    rank,
+                    world_size,
+                    Box::new(t),
+                    options.clone(),
+                    faults.clone(),
+                    Duration::from_micros(50),
+                );
                 ProcessGroup::from_backend(rank, world_size, Backend::Mesh(Box::new(mesh)))
             })
             .collect())

@@ -51,6 +51,8 @@ mod mesh;
 mod mpi;
 mod options;
 mod rendezvous;
+#[cfg(feature = "candle")]
+mod tensor;
 mod transport;
 
 pub use call::{Call, OpKind, RankState, StateReport};

@@ -58,6 +58,7 @@ pub(crate) struct Mesh {
     deadline: Instant,
     broken: Option<String>,
     faults: Vec<Fault>,
+    spin: Duration,
 }
 
 impl Mesh {
@@ -68,8 +69,10 @@ impl Mesh {
         transport: Box<dyn Transport>,
         opts: GroupOptions,
         faults: Vec<Fault>,
+        default_spin: Duration,
     ) -> Mesh {
         let now = Instant::now();
+        let spin = opts.spin.unwrap_or(default_spin);
         Mesh {
             rank,
             world,
@@ -87,6 +90,7 @@ impl Mesh {
             deadline: now,
             broken: None,
             faults: faults.into_iter().filter(|f| f.rank == rank).collect(),
+            spin,
         }
     }
 
@@ -156,7 +160,23 @@ impl Mesh {
     }
 
     fn send_kind<T: Pod>(&mut self, dst: usize, kind: FrameKind, call: &Call, data: &[T]) -> Result<()> {
-        let frame = Frame::data(kind, *call, data);
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let mut payload = self.transport.payload(bytes.len());
+        payload.bytes_mut().copy_from_slice(bytes);
+        self.forward(dst, Frame { kind, call: Some(*call), payload })
+    }
+
+    /// Sends a frame as it is (a received segment passed on without a copy).
+    pub(crate) fn forward(&mut self, dst: usize, frame: Frame) -> Result<()> {
+        let call = frame.call.unwrap_or(Call {
+            op: OpKind::Barrier,
+            dtype: DType::F32,
+            count: 0,
+            root: None,
+            reduce: None,
+            seq: 0,
+        });
+        let call = &call;
         match self.transport.send(dst, frame) {
             Ok(()) => Ok(()),
             Err(detail) => Err(self.explain_loss(dst, call, detail)),
@@ -210,6 +230,11 @@ impl Mesh {
             }
         }
         Ok(())
+    }
+
+    /// Returns a consumed frame's buffer for reuse.
+    pub(crate) fn recycle(&mut self, frame: Frame) {
+        self.transport.recycle(frame.payload);
     }
 
     /// Receives the next frame of `call` from `src`, checking that it holds `len` elements of `T`.
@@ -298,7 +323,7 @@ impl Mesh {
             return Err(self.fail(err, true));
         }
         loop {
-            let Some(event) = self.transport.recv(self.deadline, self.opts.spin) else {
+            let Some(event) = self.transport.recv(self.deadline, self.spin) else {
                 let err = self.timed_out(src, call);
                 return Err(self.fail(err, true));
             };

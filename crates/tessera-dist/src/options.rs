@@ -43,9 +43,11 @@ pub struct GroupOptions {
     /// All-reduces of at most this many bytes use recursive doubling under `Auto`
     /// (`TESSERA_DIST_SMALL_BYTES`; default 64 KiB).
     pub small_message_bytes: usize,
-    /// How long a receive polls before it blocks (`TESSERA_DIST_SPIN_US`, microseconds; default 50):
-    /// polling answers in microseconds where waking a blocked thread takes tens.
-    pub spin: Duration,
+    /// How long a receive polls before it blocks (`TESSERA_DIST_SPIN_US`, microseconds). `None`: the
+    /// backend's default, 50 us on threads (polling answers in a microsecond where waking a blocked
+    /// thread takes tens) and 0 on TCP (there the data arrives through a reader thread, and a polling
+    /// rank would take the core that thread needs whenever ranks share cores).
+    pub spin: Option<Duration>,
     /// The ring's segment size (`TESSERA_DIST_SEGMENT_BYTES`; default 1 MiB, 4 KiB to 256 MiB): while one
     /// segment travels the previous one is reduced.
     pub segment_bytes: usize,
@@ -58,7 +60,7 @@ impl Default for GroupOptions {
             rendezvous_timeout: Duration::from_secs(600),
             algorithm: Algorithm::Auto,
             small_message_bytes: 64 << 10,
-            spin: Duration::from_micros(50),
+            spin: None,
             segment_bytes: 1 << 20,
         }
     }
@@ -81,7 +83,7 @@ impl GroupOptions {
             o.small_message_bytes = v;
         }
         if let Some(v) = env_parse::<u64>("TESSERA_DIST_SPIN_US")? {
-            o.spin = Duration::from_micros(v.min(1_000_000));
+            o.spin = Some(Duration::from_micros(v.min(1_000_000)));
         }
         if let Some(v) = env_parse::<usize>("TESSERA_DIST_SEGMENT_BYTES")? {
             o.segment_bytes = v;

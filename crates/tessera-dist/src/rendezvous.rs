@@ -156,8 +156,14 @@ impl ProcessGroup {
         let streams = connect_mesh(&opts, &data, &addrs, deadline)?;
         let transport = TcpTransport::new(streams, opts.options.timeout)
             .map_err(|e| Error::io("setting up connections", e))?;
-        let mesh =
-            Mesh::new(opts.rank, opts.world_size, Box::new(transport), opts.options.clone(), Vec::new());
+        let mesh = Mesh::new(
+            opts.rank,
+            opts.world_size,
+            Box::new(transport),
+            opts.options.clone(),
+            Vec::new(),
+            Duration::ZERO,
+        );
         Ok(ProcessGroup::from_backend(opts.rank, opts.world_size, Backend::Mesh(Box::new(mesh))))
     }
 }

@@ -33,6 +33,7 @@ fn recv_all<T: Element>(
             Some(op) => T::combine(&mut buf[lo..hi], theirs, op),
             None => buf[lo..hi].copy_from_slice(theirs),
         }
+        m.recycle(f);
     }
     Ok(())
 }

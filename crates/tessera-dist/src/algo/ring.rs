@@ -12,13 +12,14 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::mesh::Mesh;
 
-fn typed<'a, T: Element>(m: &mut Mesh, src: usize, f: &'a Frame) -> Result<&'a [T]> {
+fn typed_mut<'a, T: Element>(m: &mut Mesh, src: usize, f: &'a mut Frame) -> Result<&'a mut [T]> {
     f.payload
-        .as_slice::<T>()
+        .as_mut_slice::<T>()
         .ok_or_else(|| m.fail(Error::Protocol { rank: src, detail: "a misaligned segment".into() }, true))
 }
 
-/// Ring all-reduce of `buf` (world > 1).
+/// Ring all-reduce of `buf` (world > 1). Each received segment is combined with this rank's chunk in
+/// the message buffer itself and passed on without a copy; only the fully reduced chunk is written back.
 pub(crate) fn all_reduce<T: Element>(m: &mut Mesh, call: &Call, buf: &mut [T], op: ReduceOp) -> Result<()> {
     let (n, r) = (m.world, m.rank);
     let (next, prev) = ((r + 1) % n, (r + n - 1) % n);
@@ -30,19 +31,23 @@ pub(crate) fn all_reduce<T: Element>(m: &mut Mesh, call: &Call, buf: &mut [T], o
     for step in 0..n - 1 {
         let c = (r + 2 * n - step - 1) % n;
         for (lo, hi) in segments(chunk(len, n, c), seg) {
-            let f = m.recv::<T>(prev, call, hi - lo)?;
-            T::combine(&mut buf[lo..hi], typed::<T>(m, prev, &f)?, op);
-            if step == n - 2 && op == ReduceOp::Avg {
-                T::divide(&mut buf[lo..hi], n);
+            let mut f = m.recv::<T>(prev, call, hi - lo)?;
+            let partial = typed_mut::<T>(m, prev, &mut f)?;
+            T::combine(partial, &buf[lo..hi], op);
+            if step == n - 2 {
+                if op == ReduceOp::Avg {
+                    T::divide(partial, n);
+                }
+                buf[lo..hi].copy_from_slice(partial);
             }
-            m.send(next, call, &buf[lo..hi])?;
+            m.forward(next, f)?;
         }
     }
     gather_steps(m, call, buf, |c| chunk(len, n, c), r)
 }
 
-/// The all-gather's receiving steps: rank `r` receives chunk `first - step` at each step and forwards
-/// it while the next rank still needs it.
+/// The all-gather's receiving steps: rank `r` receives chunk `first - step` at each step and passes
+/// the message on while the next rank still needs it.
 fn gather_steps<T: Element>(
     m: &mut Mesh,
     call: &Call,
@@ -56,10 +61,12 @@ fn gather_steps<T: Element>(
     for step in 0..n - 1 {
         let c = (first + n - step) % n;
         for (lo, hi) in segments(bounds(c), seg) {
-            let f = m.recv::<T>(prev, call, hi - lo)?;
-            buf[lo..hi].copy_from_slice(typed::<T>(m, prev, &f)?);
+            let mut f = m.recv::<T>(prev, call, hi - lo)?;
+            buf[lo..hi].copy_from_slice(typed_mut::<T>(m, prev, &mut f)?);
             if step < n - 2 {
-                m.send(next, call, &buf[lo..hi])?;
+                m.forward(next, f)?;
+            } else {
+                m.recycle(f);
             }
         }
     }
@@ -91,22 +98,25 @@ pub(crate) fn reduce_scatter<T: Element>(
     let seg = m.segment::<T>();
     let block = out.len();
     let bounds = |c: usize| (c * block, (c + 1) * block);
-    let mut work = input.to_vec();
     for (lo, hi) in segments(bounds((r + n - 1) % n), seg) {
-        m.send(next, call, &work[lo..hi])?;
+        m.send(next, call, &input[lo..hi])?;
     }
     for step in 0..n - 1 {
         let c = (r + 2 * n - step - 2) % n;
         for (lo, hi) in segments(bounds(c), seg) {
-            let f = m.recv::<T>(prev, call, hi - lo)?;
-            T::combine(&mut work[lo..hi], typed::<T>(m, prev, &f)?, op);
+            let mut f = m.recv::<T>(prev, call, hi - lo)?;
+            let partial = typed_mut::<T>(m, prev, &mut f)?;
+            T::combine(partial, &input[lo..hi], op);
             if step < n - 2 {
-                m.send(next, call, &work[lo..hi])?;
-            } else if op == ReduceOp::Avg {
-                T::divide(&mut work[lo..hi], n);
+                m.forward(next, f)?;
+            } else {
+                if op == ReduceOp::Avg {
+                    T::divide(partial, n);
+                }
+                out[lo - r * block..hi - r * block].copy_from_slice(partial);
+                m.recycle(f);
             }
         }
     }
-    out.copy_from_slice(&work[r * block..(r + 1) * block]);
     Ok(())
 }

@@ -35,6 +35,7 @@ pub(crate) fn broadcast<T: Element>(m: &mut Mesh, call: &Call, buf: &mut [T], ro
                 return Err(m.fail(Error::Protocol { rank: p, detail: "a misaligned segment".into() }, true));
             };
             buf[lo..hi].copy_from_slice(v);
+            m.recycle(f);
         }
         for &c in &children {
             m.send(c, call, &buf[lo..hi])?;
@@ -49,7 +50,8 @@ pub(crate) fn barrier(m: &mut Mesh, call: &Call) -> Result<()> {
     let mut k = 1;
     while k < n {
         m.send::<f32>((m.rank + k) % n, call, &[])?;
-        m.recv::<f32>((m.rank + n - k) % n, call, 0)?;
+        let f = m.recv::<f32>((m.rank + n - k) % n, call, 0)?;
+        m.recycle(f);
         k <<= 1;
     }
     Ok(())

@@ -11,7 +11,7 @@ pub(crate) mod threads;
 use std::time::{Duration, Instant};
 
 use crate::call::RankState;
-use crate::frame::Frame;
+use crate::frame::{Frame, Payload};
 
 /// What arrives at a rank.
 #[derive(Debug)]
@@ -39,6 +39,38 @@ pub(crate) trait Transport: Send {
 
     /// Disappears as a killed process would (fault injection).
     fn kill(&mut self);
+
+    /// A buffer of `len` bytes, recycled when one is free (contents unspecified).
+    fn payload(&mut self, len: usize) -> Payload;
+
+    /// Returns a consumed buffer for reuse.
+    fn recycle(&mut self, payload: Payload);
+}
+
+/// Free buffers kept for reuse, so that steady-state collectives allocate (and zero) nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    free: Vec<Payload>,
+}
+
+impl Pool {
+    /// The most buffers kept.
+    const MAX: usize = 64;
+
+    /// A buffer of `len` bytes: the first free one large enough, or a new one.
+    pub(crate) fn take(&mut self, len: usize) -> Payload {
+        match self.free.iter().rposition(|p| p.capacity() >= len) {
+            Some(i) => self.free.swap_remove(i).reuse(len),
+            None => Payload::zeroed(len),
+        }
+    }
+
+    /// Keeps `p` unless the pool is full.
+    pub(crate) fn put(&mut self, p: Payload) {
+        if self.free.len() < Self::MAX && p.capacity() > 0 {
+            self.free.push(p);
+        }
+    }
 }
 
 /// Polls `try_recv` for `spin`, then blocks on `recv_timeout` until `deadline`.

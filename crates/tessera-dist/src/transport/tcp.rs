@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Incoming, Transport, spin_then_block};
+use super::{Incoming, Pool, Transport, spin_then_block};
 use crate::call::RankState;
 use crate::frame::{Frame, FrameKind, HEADER_BYTES, Payload, decode_header};
 
@@ -23,6 +23,8 @@ pub(crate) struct TcpTransport {
     rx: Receiver<Incoming>,
     state: Arc<Mutex<RankState>>,
     readers: Vec<JoinHandle<()>>,
+    /// Buffers shared with the reader threads (they fill them; the rank recycles them).
+    pool: Arc<Mutex<Pool>>,
 }
 
 impl TcpTransport {
@@ -32,6 +34,7 @@ impl TcpTransport {
         let state = Arc::new(Mutex::new(RankState { current: None, completed: 0 }));
         let mut writers = Vec::with_capacity(streams.len());
         let mut readers = Vec::new();
+        let pool = Arc::new(Mutex::new(Pool::default()));
         for (peer, stream) in streams.into_iter().enumerate() {
             let Some(stream) = stream else {
                 writers.push(None);
@@ -42,14 +45,15 @@ impl TcpTransport {
             stream.set_read_timeout(None)?;
             let reader = stream.try_clone()?;
             let writer = Arc::new(Mutex::new(stream));
-            let (tx, state, reply) = (tx.clone(), Arc::clone(&state), Arc::clone(&writer));
+            let (tx, state, reply, pool) =
+                (tx.clone(), Arc::clone(&state), Arc::clone(&writer), Arc::clone(&pool));
             let handle = std::thread::Builder::new()
                 .name(format!("tessera-dist-rx{peer}"))
-                .spawn(move || read_loop(peer, reader, tx, state, reply))?;
+                .spawn(move || read_loop(peer, reader, tx, state, reply, pool))?;
             writers.push(Some(writer));
             readers.push(handle);
         }
-        Ok(TcpTransport { writers, rx, state, readers })
+        Ok(TcpTransport { writers, rx, state, readers, pool })
     }
 }
 
@@ -75,6 +79,7 @@ fn read_loop(
     tx: Sender<Incoming>,
     state: Arc<Mutex<RankState>>,
     reply: Arc<Mutex<TcpStream>>,
+    pool: Arc<Mutex<Pool>>,
 ) {
     let lost = |clean: bool, detail: String| {
         let _ = tx.send(Incoming::Lost { rank: peer, clean, detail });
@@ -94,7 +99,7 @@ fn read_loop(
             Ok(h) => h,
             Err(detail) => return lost(false, format!("it sent a malformed frame: {detail}")),
         };
-        let mut payload = Payload::zeroed(len);
+        let mut payload = pool.lock().unwrap_or_else(|e| e.into_inner()).take(len);
         if let Err(e) = stream.read_exact(payload.bytes_mut()) {
             return lost(false, format!("its connection failed mid-message: {e}"));
         }
@@ -122,7 +127,10 @@ impl Transport for TcpTransport {
             return Err("no connection to it".to_string());
         };
         let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_frame(&mut w, &frame).map_err(|e| format!("writing to it failed: {e}"))
+        let written = write_frame(&mut w, &frame).map_err(|e| format!("writing to it failed: {e}"));
+        drop(w);
+        self.recycle(frame.payload);
+        written
     }
 
     fn recv(&mut self, deadline: Instant, spin: Duration) -> Option<Incoming> {
@@ -135,6 +143,14 @@ impl Transport for TcpTransport {
 
     fn peer_states(&self) -> Option<Vec<Option<RankState>>> {
         None
+    }
+
+    fn payload(&mut self, len: usize) -> Payload {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).take(len)
+    }
+
+    fn recycle(&mut self, payload: Payload) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).put(payload);
     }
 
     fn kill(&mut self) {

@@ -5,9 +5,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Incoming, Transport, spin_then_block};
+use super::{Incoming, Pool, Transport, spin_then_block};
 use crate::call::RankState;
-use crate::frame::Frame;
+use crate::frame::{Frame, Payload};
 
 /// One rank's end of an in-process group.
 pub(crate) struct ThreadTransport {
@@ -16,6 +16,7 @@ pub(crate) struct ThreadTransport {
     rx: Receiver<Incoming>,
     states: Arc<Vec<Mutex<RankState>>>,
     gone: bool,
+    pool: Pool,
 }
 
 /// The transports of a `world`-rank group, rank 0 first.
@@ -31,6 +32,7 @@ pub(crate) fn group(world: usize) -> Vec<ThreadTransport> {
             rx,
             states: Arc::clone(&states),
             gone: false,
+            pool: Pool::default(),
         })
         .collect()
 }
@@ -71,6 +73,14 @@ impl Transport for ThreadTransport {
 
     fn kill(&mut self) {
         self.announce_loss(false, "killed (injected fault)");
+    }
+
+    fn payload(&mut self, len: usize) -> Payload {
+        self.pool.take(len)
+    }
+
+    fn recycle(&mut self, payload: Payload) {
+        self.pool.put(payload);
     }
 }
 
