@@ -101,17 +101,23 @@ const AREAS: &[Area] = &[
 
 /// Runs one area, or all of them.
 pub fn run(area: Option<&str>) -> Result<(), String> {
+    if area == Some("dist") {
+        return crate::bench_dist::run();
+    }
     let selected: Vec<&Area> = match area {
         None | Some("all") => AREAS.iter().collect(),
         Some(name) => vec![AREAS.iter().find(|a| a.name == name).ok_or_else(|| {
             format!(
                 "unknown bench area `{name}` (areas: {})",
-                AREAS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                AREAS.iter().map(|a| a.name).chain(["dist"]).collect::<Vec<_>>().join(", ")
             )
         })?],
     };
     for a in selected {
         run_area(&root(), a)?;
+    }
+    if matches!(area, None | Some("all")) {
+        crate::bench_dist::run()?;
     }
     Ok(())
 }
@@ -271,7 +277,7 @@ fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
     s
 }
 
-fn replace_section(doc: &str, area: &str, section: &str) -> String {
+pub(crate) fn replace_section(doc: &str, area: &str, section: &str) -> String {
     let begin = format!("<!-- bench:{area}:begin -->");
     let end = format!("<!-- bench:{area}:end -->");
     let block = format!("{begin}\n{section}{end}");
@@ -281,7 +287,7 @@ fn replace_section(doc: &str, area: &str, section: &str) -> String {
     }
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     std::process::Command::new("date")
         .arg("+%Y-%m-%d")
         .output()
@@ -290,7 +296,7 @@ fn today() -> String {
         .map_or_else(|| "today".to_string(), |s| s.trim().to_string())
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

@@ -13,8 +13,10 @@
 //! | `autograd` (default) | [`autograd`] | `tessera-autograd`: reverse-mode autodiff with PyTorch semantics |
 //! | `nn` (default) | [`nn`] | `tessera-nn`: layers, initialisers, optimizers, LR schedules |
 //! | `attention` (default) | [`attention`] | `tessera-attention`: FlashAttention forward and backward on the CPU |
+//! | `dist` (default) | [`dist`] | `tessera-dist`: process groups and collectives over threads and TCP, a torchrun-style launcher |
+//! | `mpi` | [`dist`] | the same with the MPI backend (needs Open MPI) |
 //!
-//! Later crates (`vlm`, `dist`) join as modules here when they land.
+//! `vlm` joins as a module here when it lands.
 //! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
 //! --check` fails when the API changes without them being updated.
 //!
@@ -62,4 +64,10 @@ pub mod nn {
 #[cfg(feature = "attention")]
 pub mod attention {
     pub use tessera_attention::*;
+}
+
+/// Process groups, collectives, the launcher and the all-reduce benchmark (crate `tessera-dist`).
+#[cfg(feature = "dist")]
+pub mod dist {
+    pub use tessera_dist::*;
 }
