@@ -15,6 +15,9 @@ const SIZES: &str = "1024,65536,1048576,16777216,67108864,268435456";
 const WORLDS: [usize; 2] = [2, 4];
 const ROUNDS: usize = 3;
 
+/// Best (time_us, busbw) per message size, per (world size, contender index).
+type Best = BTreeMap<(usize, usize), BTreeMap<u64, (f64, f64)>>;
+
 /// One contender: a name and the command that prints `{"results": [...]}` for `world` ranks.
 struct Contender {
     name: &'static str,
@@ -106,7 +109,7 @@ pub fn run() -> Result<(), String> {
         eprintln!("bench dist: mpicc/mpirun not found; MPI contenders skipped");
     }
     // best[(world, contender)][bytes] = (time_us, busbw)
-    let mut best: BTreeMap<(usize, usize), BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
+    let mut best: Best = BTreeMap::new();
     let mut commands = Vec::new();
     for round in 0..ROUNDS {
         for &world in &WORLDS {
@@ -151,7 +154,7 @@ fn size_name(b: u64) -> String {
 
 fn render(
     contenders: &[Contender],
-    best: &BTreeMap<(usize, usize), BTreeMap<u64, (f64, f64)>>,
+    best: &Best,
     commands: &[String],
 ) -> String {
     let mut s = format!(

@@ -8,6 +8,17 @@ use crate::util::cargo;
 /// One named check.
 type Step = (&'static str, Box<dyn Fn() -> Result<(), String>>);
 
+/// The `mpi` feature of tessera-dist: clippy, then its tests, which start themselves under `mpirun`.
+/// Skipped (and said so) where Open MPI is not installed; `.ci/run` installs it.
+fn mpi_step() -> Result<(), String> {
+    if !crate::util::succeeds("mpirun", &["--version"]) || !crate::util::succeeds("mpicc", &["--version"]) {
+        eprintln!("    Open MPI (mpirun, mpicc) not found: skipped (apt-get install libopenmpi-dev openmpi-bin libclang-dev)");
+        return Ok(());
+    }
+    cargo(&["clippy", "-p", "tessera-dist", "--features", "mpi", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&["test", "-p", "tessera-dist", "--features", "mpi", "--test", "mpi"])
+}
+
 /// Runs the CI checks in order.
 pub fn run() -> Result<(), String> {
     let started = Instant::now();
@@ -34,6 +45,7 @@ pub fn run() -> Result<(), String> {
             }),
         ),
         ("tests (doc tests included)", Box::new(|| cargo(&["test", "--workspace"]))),
+        ("mpi backend (clippy, tests under mpirun -np 2 and 3)", Box::new(mpi_step)),
         ("api --check", Box::new(|| crate::api::run(true))),
         ("readme walkthroughs", Box::new(crate::readme::run)),
     ];
