@@ -145,6 +145,18 @@ pub fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// The CPU as /proc/cpuinfo names it, with family and model (Zen 2, 4 and 5 differ a lot here).
+fn cpu() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().map(str::trim) == Some(name))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(|| "?".to_string(), |v| v.trim().to_string())
+    };
+    format!("{} (cpu family {}, model {})", machine(), field("cpu family"), field("model"))
+}
+
 fn size_name(b: u64) -> String {
     match b {
         b if b >= 1 << 20 => format!("{} MiB", b >> 20),
@@ -152,17 +164,13 @@ fn size_name(b: u64) -> String {
     }
 }
 
-fn render(
-    contenders: &[Contender],
-    best: &Best,
-    commands: &[String],
-) -> String {
+fn render(contenders: &[Contender], best: &Best, commands: &[String]) -> String {
     let mut s = format!(
         "Measured {} on {}: f32 all-reduce (sum), every result checked against the exact sum; {ROUNDS} \
          interleaved rounds, best of each. Bus bandwidth = algorithm bandwidth x 2(N-1)/N (GB/s = 10^9 B/s), \
          time = the slowest rank's mean per call. All ranks on this one machine (loopback, shared cores).\n\n",
         today(),
-        machine()
+        cpu()
     );
     let gloo = contenders.iter().position(|c| c.name == "torch gloo");
     let tcp = contenders.iter().position(|c| c.name == "tessera tcp");
@@ -172,7 +180,7 @@ fn render(
             s.push_str(&format!(" {} |", c.name));
         }
         if gloo.is_some() {
-            s.push_str(" tcp vs gloo |");
+            s.push_str(" gloo time / tcp time |");
         }
         s.push_str("\n|---|");
         for _ in contenders {
@@ -197,7 +205,7 @@ fn render(
             if let (Some(g), Some(t)) = (gloo, tcp) {
                 let time = |ci: usize| best.get(&(world, ci)).and_then(|m| m.get(&b)).map(|x| x.0);
                 match (time(t), time(g)) {
-                    (Some(ours), Some(theirs)) => s.push_str(&format!(" {:.2}x faster |", theirs / ours)),
+                    (Some(ours), Some(theirs)) => s.push_str(&format!(" {:.2}x |", theirs / ours)),
                     _ => s.push_str(" - |"),
                 }
             }

@@ -12,7 +12,9 @@ type Step = (&'static str, Box<dyn Fn() -> Result<(), String>>);
 /// Skipped (and said so) where Open MPI is not installed; `.ci/run` installs it.
 fn mpi_step() -> Result<(), String> {
     if !crate::util::succeeds("mpirun", &["--version"]) || !crate::util::succeeds("mpicc", &["--version"]) {
-        eprintln!("    Open MPI (mpirun, mpicc) not found: skipped (apt-get install libopenmpi-dev openmpi-bin libclang-dev)");
+        eprintln!(
+            "    Open MPI (mpirun, mpicc) not found: skipped (apt-get install libopenmpi-dev openmpi-bin libclang-dev)"
+        );
         return Ok(());
     }
     cargo(&["clippy", "-p", "tessera-dist", "--features", "mpi", "--all-targets", "--", "-D", "warnings"])?;

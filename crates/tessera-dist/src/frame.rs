@@ -9,9 +9,9 @@ use bytemuck::Pod;
 use crate::call::{Call, OpKind};
 use crate::element::{DType, ReduceOp};
 
-/// The largest payload one frame may carry (collectives split buffers into segments far below it); a
+/// The largest payload one frame may carry (the largest segment size); a
 /// header announcing more is a protocol error, never an allocation.
-pub(crate) const MAX_FRAME_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_FRAME_BYTES: u64 = 256 << 20;
 
 /// Bytes of a frame header on the wire.
 pub(crate) const HEADER_BYTES: usize = 32;

@@ -25,6 +25,9 @@ pub(crate) struct MpiComm {
     rank: usize,
     world: usize,
     seq: u64,
+    /// The send copy of an all-reduce (rsmpi has no `MPI_IN_PLACE`), kept between calls so that large
+    /// all-reduces do not allocate and fault in fresh pages every time.
+    scratch: Vec<u64>,
 }
 
 impl ProcessGroup {
@@ -38,7 +41,7 @@ impl ProcessGroup {
             })?;
         let world_comm = universe.world();
         let (rank, world) = (world_comm.rank() as usize, world_comm.size() as usize);
-        let comm = MpiComm { universe, rank, world, seq: 0 };
+        let comm = MpiComm { universe, rank, world, seq: 0, scratch: Vec::new() };
         Ok(ProcessGroup::from_backend(rank, world, Backend::Mpi(comm)))
     }
 }
@@ -188,8 +191,12 @@ impl MpiComm {
     pub(crate) fn all_reduce<T: Element>(&mut self, buf: &mut [T], op: ReduceOp) -> Result<()> {
         self.begin(OpKind::AllReduce, T::DTYPE, buf.len(), None, Some(op))?;
         let comm = self.comm();
-        let send = buf.to_vec();
-        with_mpi_pair!(&send[..], buf, |a, b| comm.all_reduce_into(a, b, operation(op)));
+        let bytes: &[u8] = bytemuck::cast_slice(buf);
+        self.scratch.resize(bytes.len().div_ceil(8), 0);
+        let scratch: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut self.scratch)[..bytes.len()];
+        scratch.copy_from_slice(bytes);
+        let send: &[T] = bytemuck::cast_slice(scratch);
+        with_mpi_pair!(send, buf, |a, b| comm.all_reduce_into(a, b, operation(op)));
         if op == ReduceOp::Avg {
             T::divide(buf, self.world);
         }

@@ -203,3 +203,29 @@ fn a_missing_rank_times_out_naming_it() {
     .unwrap_err();
     assert!(e.to_string().contains("ranks 1, 2 did not arrive"), "{e}");
 }
+
+#[test]
+fn a_stalled_tcp_rank_is_reported_by_its_reader_thread_at_the_timeout() {
+    let results = on_tcp(3, quick(400), |g| {
+        let mut v = vec![1.0f32; 1000];
+        g.all_reduce(&mut v, ReduceOp::Sum)?;
+        if g.rank() == 2 {
+            // Alive but silent: computing instead of joining collective #2.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        g.all_reduce(&mut v, ReduceOp::Sum)
+    });
+    let mut reported = 0;
+    for r in &results {
+        match r {
+            Err(e @ Error::Timeout { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("rank 2 idle after collective #1"), "{text}");
+                reported += 1;
+            }
+            Err(Error::Aborted { .. } | Error::Broken { .. } | Error::PeerLost { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(reported >= 1, "{results:?}");
+}
