@@ -206,9 +206,9 @@ impl ProcessGroup {
                     worker.jobs = Some(jtx);
                     worker.handle = Some(h);
                 }
-                Err(e) => {
+                Err(_) => {
+                    // No thread could be started: run the job here, so the call still completes.
                     let mut b = self.inner.backend.lock().unwrap_or_else(|e| e.into_inner());
-                    drop(e);
                     job(&mut b);
                     return Work { rx };
                 }

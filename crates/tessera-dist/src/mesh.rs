@@ -183,9 +183,10 @@ impl Mesh {
         }
     }
 
-    /// The error for a failed send to `dst`: the abort that peer (or another) sent first, when one is
-    /// queued — it says why — or the loss itself.
-    fn explain_loss(&mut self, dst: usize, call: &Call, detail: String) -> Error {
+    /// The error for a peer `gone` that this rank needed (a failed send, or a peer that left): the abort
+    /// that some rank sent first, when one arrives within moments — it says why — else the crash of
+    /// another rank that made `gone` leave, else the loss of `gone` itself.
+    fn explain_loss(&mut self, gone: usize, call: &Call, detail: String) -> Error {
         let until = Instant::now() + Duration::from_millis(200);
         while let Some(event) = self.transport.recv(until, Duration::ZERO) {
             match event {
@@ -194,15 +195,17 @@ impl Mesh {
                     return self.fail(err, false);
                 }
                 Incoming::Frame(s, f) => self.keep(s, f),
-                Incoming::Lost { rank, clean, detail } => {
-                    self.lost[rank] = Some((clean, detail.clone()));
-                    if rank == dst {
-                        break;
-                    }
-                }
+                Incoming::Lost { rank, clean, detail } => self.lost[rank] = Some((clean, detail)),
             }
         }
-        let err = Error::PeerLost { me: self.rank, rank: dst, call: Some(*call), detail };
+        let crashed = self.lost.iter().enumerate().find_map(|(r, l)| match l {
+            Some((false, d)) if r != gone => Some((r, d.clone())),
+            _ => None,
+        });
+        let err = match crashed {
+            Some((rank, detail)) => Error::PeerLost { me: self.rank, rank, call: Some(*call), detail },
+            None => Error::PeerLost { me: self.rank, rank: gone, call: Some(*call), detail },
+        };
         self.fail(err, true)
     }
 
@@ -318,7 +321,10 @@ impl Mesh {
         if let Some(f) = queued {
             return self.accept(src, f, call);
         }
-        if let Some((_, detail)) = self.lost[src].clone() {
+        if let Some((clean, detail)) = self.lost[src].clone() {
+            if clean {
+                return Err(self.explain_loss(src, call, detail));
+            }
             let err = Error::PeerLost { me: self.rank, rank: src, call: Some(*call), detail };
             return Err(self.fail(err, true));
         }
@@ -356,9 +362,12 @@ impl Mesh {
                 },
                 Incoming::Lost { rank, clean, detail } => {
                     self.lost[rank] = Some((clean, detail.clone()));
-                    if !clean || rank == src {
+                    if !clean {
                         let err = Error::PeerLost { me: self.rank, rank, call: Some(*call), detail };
                         return Err(self.fail(err, true));
+                    }
+                    if rank == src {
+                        return Err(self.explain_loss(src, call, detail));
                     }
                 }
             }
@@ -416,29 +425,26 @@ impl Mesh {
         }
         let mut states: Vec<Option<RankState>> = vec![None; self.world];
         states[self.rank] = Some(mine);
-        let mut waiting = 0;
-        for peer in 0..self.world {
-            if peer != self.rank
+        let mut pending = vec![false; self.world];
+        for (peer, p) in pending.iter_mut().enumerate() {
+            *p = peer != self.rank
                 && self.lost[peer].is_none()
-                && self.transport.send(peer, Frame::control(FrameKind::StatusQuery, b"")).is_ok()
-            {
-                waiting += 1;
-            }
+                && self.transport.send(peer, Frame::control(FrameKind::StatusQuery, b"")).is_ok();
         }
         let until = Instant::now() + Duration::from_secs(1);
-        while waiting > 0 {
+        while pending.iter().any(|&p| p) {
             match self.transport.recv(until, Duration::ZERO) {
                 None => break,
                 Some(Incoming::Frame(s, f)) if f.kind == FrameKind::StatusReply => {
                     if let Ok(state) = serde_json::from_slice::<RankState>(f.payload.bytes()) {
                         states[s] = Some(state);
                     }
-                    waiting -= 1;
+                    pending[s] = false;
                 }
                 Some(Incoming::Frame(s, f)) => self.keep(s, f),
                 Some(Incoming::Lost { rank, clean, detail }) => {
                     self.lost[rank] = Some((clean, detail));
-                    waiting -= 1;
+                    pending[rank] = false;
                 }
             }
         }
