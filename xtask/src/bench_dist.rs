@@ -43,7 +43,7 @@ fn results(text: &str) -> Result<Vec<(u64, f64, f64)>, String> {
 /// Runs the dist benchmark and rewrites its section of `docs/benchmarks.md`.
 pub fn run() -> Result<(), String> {
     let root = root();
-    let mpi = succeeds("mpicc", &["--version"]) && succeeds("mpirun", &["--version"]);
+    let mpi = crate::util::mpi_available();
     let mut build = vec!["build", "-q", "--release", "-p", "tessera-cli"];
     if mpi {
         build.extend(["--features", "mpi"]);

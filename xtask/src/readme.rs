@@ -48,7 +48,9 @@ pub fn run() -> Result<(), String> {
     let root = root();
     // The same build as `cargo test --workspace` (features unified the same way), so after the test step
     // of `cargo xtask ci` this compiles nothing; `-p tessera-cli` alone would resolve features anew.
-    cargo(&["test", "-q", "--workspace", "--no-run"])?;
+    let mut build = vec!["test", "-q", "--workspace", "--no-run"];
+    build.extend(crate::util::workspace_features());
+    cargo(&build)?;
     let bin = target_dir().join("debug");
     let path = std::env::join_paths(
         std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),

@@ -79,3 +79,15 @@ pub fn library_crates() -> Result<Vec<String>, String> {
     names.sort();
     Ok(names)
 }
+
+/// Whether Open MPI's launcher and compiler are installed (the `mpi` backend of tessera-dist needs both).
+pub fn mpi_available() -> bool {
+    succeeds("mpirun", &["--version"]) && succeeds("mpicc", &["--version"])
+}
+
+/// The workspace build's extra features: tessera-dist's `mpi` backend where Open MPI is installed, so
+/// clippy, the tests (its `tests/mpi.rs` starts itself under `mpirun`) and the README build all share one
+/// build with it.
+pub fn workspace_features() -> Vec<&'static str> {
+    if mpi_available() { vec!["--features", "tessera-dist/mpi"] } else { Vec::new() }
+}

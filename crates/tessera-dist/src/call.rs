@@ -82,6 +82,20 @@ pub struct Call {
     pub seq: u64,
 }
 
+impl Call {
+    /// The `seq`-th call of `op` on `count` elements of `dtype`.
+    pub fn new(
+        op: OpKind,
+        dtype: DType,
+        count: usize,
+        root: Option<usize>,
+        reduce: Option<ReduceOp>,
+        seq: u64,
+    ) -> Call {
+        Call { op, dtype, count: count as u64, root: root.map(|r| r as u32), reduce, seq }
+    }
+}
+
 impl std::fmt::Display for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.op == OpKind::Barrier {

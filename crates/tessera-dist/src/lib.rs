@@ -15,7 +15,7 @@
 //! - Faults end in errors that name ranks, on every rank: a lost rank ([`Error::PeerLost`]), ranks that
 //!   called different collectives ([`Error::Desync`], detected from the call every message carries), a
 //!   collective past its timeout ([`Error::Timeout`], with where every rank stood).
-//! - [`launch`]: the torchrun-style launcher behind `tessera launch`, and [`bench`]: the all-reduce
+//! - [`launch`]: the torchrun-style launcher behind `tessera launch`, and [`mod@bench`]: the all-reduce
 //!   benchmark behind `tessera dist bench`.
 //!
 //! ```

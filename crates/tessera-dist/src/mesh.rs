@@ -111,8 +111,7 @@ impl Mesh {
     ) -> Result<Call> {
         self.usable()?;
         self.seq += 1;
-        let mut call =
-            Call { op, dtype, count: count as u64, root: root.map(|r| r as u32), reduce, seq: self.seq };
+        let mut call = Call::new(op, dtype, count, root, reduce, self.seq);
         let seq = self.seq;
         if let Some(fault) = self.faults.iter().find(|f| f.at == seq).copied() {
             match fault.kind {

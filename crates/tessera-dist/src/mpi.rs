@@ -155,8 +155,7 @@ impl MpiComm {
         reduce: Option<ReduceOp>,
     ) -> Result<Call> {
         self.seq += 1;
-        let call =
-            Call { op, dtype, count: count as u64, root: root.map(|r| r as u32), reduce, seq: self.seq };
+        let call = Call::new(op, dtype, count, root, reduce, self.seq);
         let mine: [u64; 6] = [
             call.seq,
             u64::from(op.code()),

@@ -31,6 +31,19 @@ fn worker_command(role: &str, rank: usize, world: usize, port: u16) -> Command {
     cmd
 }
 
+/// Launches `n` copies of `rank_worker` with `role`, capturing rank 0's output.
+fn launch_workers(n: usize, role: &str) -> tessera_dist::launch::LaunchReport {
+    let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
+    let mut opts = LaunchOptions::new(
+        n,
+        exe,
+        vec!["--exact".into(), "rank_worker".into(), "--nocapture".into(), "--test-threads=1".into()],
+    );
+    opts.env = vec![("TESSERA_TEST_ROLE".into(), role.into())];
+    opts.capture_rank0 = true;
+    launch(&opts).unwrap()
+}
+
 /// One rank, when started by a test below.
 #[test]
 fn rank_worker() {
@@ -92,15 +105,7 @@ fn the_launcher_stops_the_job_at_the_first_failure_and_names_the_rank() {
     if role().is_some() {
         return;
     }
-    let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
-    let mut opts = LaunchOptions::new(
-        3,
-        exe,
-        vec!["--exact".into(), "rank_worker".into(), "--nocapture".into(), "--test-threads=1".into()],
-    );
-    opts.env = vec![("TESSERA_TEST_ROLE".into(), "exit".into())];
-    opts.capture_rank0 = true;
-    let report = launch(&opts).unwrap();
+    let report = launch_workers(3, "exit");
     let f = report.failure.expect("the job succeeded although rank 1 exited with status 5");
     assert_eq!((f.rank, f.code), (Some(1), Some(5)), "{f}");
     assert_eq!(f.to_string(), "rank 1 exited with status 5");
@@ -115,15 +120,7 @@ fn a_launched_job_that_succeeds_reports_no_failure() {
     if role().is_some() {
         return;
     }
-    let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
-    let mut opts = LaunchOptions::new(
-        2,
-        exe,
-        vec!["--exact".into(), "rank_worker".into(), "--nocapture".into(), "--test-threads=1".into()],
-    );
-    opts.env = vec![("TESSERA_TEST_ROLE".into(), "ok".into())];
-    opts.capture_rank0 = true;
-    let report = launch(&opts).unwrap();
+    let report = launch_workers(2, "ok");
     assert_eq!(report.failure, None);
     assert!(String::from_utf8_lossy(&report.rank0_stdout).contains("DONE"));
 }
