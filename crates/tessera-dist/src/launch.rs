@@ -335,6 +335,39 @@ fn untag(line: &[u8]) -> Option<(usize, bool, &[u8])> {
     None
 }
 
+/// The length of an `mpirun` tag (`[1,3]<stdout>:`) at the start of `text`, if one is there.
+fn tag_len(text: &[u8]) -> Option<usize> {
+    let close = text.iter().position(|&b| b == b']')?;
+    let inner = text.get(1..close)?;
+    let mut parts = inner.split(|&b| b == b',');
+    let numeric = |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    if text.first() != Some(&b'[')
+        || !numeric(parts.next())
+        || !numeric(parts.next())
+        || parts.next().is_some()
+    {
+        return None;
+    }
+    let rest = &text[close + 1..];
+    [&b"<stdout>:"[..], &b"<stderr>:"[..]].iter().find(|t| rest.starts_with(t)).map(|t| close + 1 + t.len())
+}
+
+/// `body` without the tags `mpirun` puts inside a line when a rank writes part of a line at a time.
+fn strip_inner_tags(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match (body[i] == b'[').then(|| tag_len(&body[i..])).flatten() {
+            Some(n) => i += n,
+            None => {
+                out.push(body[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// The failed rank in `mpirun`'s report ("Process name: [[52961,1],1]", "process rank 1 with PID").
 fn mpirun_failed_rank(text: &str) -> Option<usize> {
     if let Some(at) = text.find("process rank ") {
@@ -386,11 +419,11 @@ fn launch_mpi(opts: &LaunchOptions) -> Result<LaunchReport> {
                     }
                     match untag(&line) {
                         Some((0, true, body)) if cap0 => {
-                            write_prefixed(&Sink::Capture(Arc::clone(&capture)), "", body)
+                            write_prefixed(&Sink::Capture(Arc::clone(&capture)), "", &strip_inner_tags(body))
                         }
                         Some((rank, is_out, body)) => {
                             let sink = if is_out && !cap0 { Sink::Stdout } else { Sink::Stderr };
-                            write_prefixed(&sink, &format!("[rank {rank}] "), body);
+                            write_prefixed(&sink, &format!("[rank {rank}] "), &strip_inner_tags(body));
                         }
                         None => {
                             text.lock()
@@ -446,6 +479,10 @@ mod tests {
         assert_eq!(untag(b"[1,3]<stdout>:hello\n"), Some((3, true, &b"hello\n"[..])));
         assert_eq!(untag(b"[1,0]<stderr>:x"), Some((0, false, &b"x"[..])));
         assert_eq!(untag(b"plain line"), None);
+        assert_eq!(
+            strip_inner_tags(b"test x ... [1,1]<stdout>:ok [a] [1,2]<err>\n"),
+            b"test x ... ok [a] [1,2]<err>\n"
+        );
         let report = "Primary job  terminated normally, but 1 process returned\na non-zero exit code.\n\
                       Process name: [[52961,1],1]\nExit code:    3\n";
         assert_eq!(mpirun_failed_rank(report), Some(1));
