@@ -110,11 +110,6 @@ impl Payload {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
-
-    /// The payload as `T`s, or `None` when its length is not a whole number of them.
-    pub(crate) fn as_slice<T: Pod>(&self) -> Option<&[T]> {
-        bytemuck::try_cast_slice(self.bytes()).ok()
-    }
 }
 
 /// One message.
@@ -196,11 +191,11 @@ mod tests {
     fn headers_round_trip() {
         let call =
             Call { op: OpKind::Broadcast, dtype: DType::BF16, count: 7, root: Some(2), reduce: None, seq: 9 };
-        let f = Frame::data(FrameKind::Data, call, &[1u16, 2, 3]);
+        let mut f = Frame::data(FrameKind::Data, call, &[1u16, 2, 3]);
         let (kind, back, len) = decode_header(&f.header()).unwrap();
         assert_eq!((kind, back, len), (FrameKind::Data, Some(call), 6));
-        assert_eq!(f.payload.as_slice::<u16>().unwrap(), &[1, 2, 3]);
-        assert!(f.payload.as_slice::<u32>().is_none());
+        assert_eq!(f.payload.as_mut_slice::<u16>().unwrap(), &[1, 2, 3]);
+        assert!(f.payload.as_mut_slice::<u32>().is_none());
     }
 
     #[test]

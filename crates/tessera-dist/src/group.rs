@@ -36,6 +36,47 @@ impl Backend {
     }
 }
 
+/// One dispatch per collective, for the synchronous calls and the communication thread alike.
+macro_rules! dispatch {
+    ($backend:expr, $mesh:ident => $on_mesh:expr, $mpi:ident => $on_mpi:expr) => {
+        match $backend {
+            Backend::Mesh($mesh) => $on_mesh,
+            #[cfg(feature = "mpi")]
+            Backend::Mpi($mpi) => $on_mpi,
+        }
+    };
+}
+
+impl Backend {
+    fn all_reduce<T: Element>(&mut self, buf: &mut [T], op: ReduceOp) -> Result<()> {
+        dispatch!(self, m => algo::all_reduce(m, buf, op), c => c.all_reduce(buf, op))
+    }
+
+    fn broadcast<T: Element>(&mut self, buf: &mut [T], root: usize) -> Result<()> {
+        dispatch!(self, m => algo::broadcast(m, buf, root), c => c.broadcast(buf, root))
+    }
+
+    fn all_gather<T: Element>(&mut self, input: &[T], out: &mut [T]) -> Result<()> {
+        dispatch!(self, m => algo::all_gather(m, input, out), c => c.all_gather(input, out))
+    }
+
+    fn reduce_scatter<T: Element>(&mut self, input: &[T], out: &mut [T], op: ReduceOp) -> Result<()> {
+        dispatch!(self, m => algo::reduce_scatter(m, input, out, op), c => c.reduce_scatter(input, out, op))
+    }
+
+    fn barrier(&mut self) -> Result<()> {
+        dispatch!(self, m => algo::barrier(m), c => c.barrier())
+    }
+
+    fn send<T: Element>(&mut self, data: &[T], dst: usize) -> Result<()> {
+        dispatch!(self, m => m.p2p_send(dst, T::DTYPE, data), c => c.send(data, dst))
+    }
+
+    fn recv<T: Element>(&mut self, out: &mut [T], src: usize) -> Result<()> {
+        dispatch!(self, m => m.p2p_recv(src, T::DTYPE, out), c => c.recv(out, src))
+    }
+}
+
 type Job = Box<dyn FnOnce(&mut Backend) + Send>;
 
 /// The communication thread of a group, started by the first asynchronous call.
@@ -237,21 +278,13 @@ impl ProcessGroup {
     /// Reduces `buf` over all ranks in place: afterwards every rank holds the same bits.
     pub fn all_reduce<T: Element>(&self, buf: &mut [T], op: ReduceOp) -> Result<()> {
         check_op::<T>(op)?;
-        self.run(|b| match b {
-            Backend::Mesh(m) => algo::all_reduce(m, buf, op),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.all_reduce(buf, op),
-        })
+        self.run(|b| b.all_reduce(buf, op))
     }
 
     /// Copies `root`'s `buf` into every other rank's.
     pub fn broadcast<T: Element>(&self, buf: &mut [T], root: usize) -> Result<()> {
         self.check_root(root, "broadcast root")?;
-        self.run(|b| match b {
-            Backend::Mesh(m) => algo::broadcast(m, buf, root),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.broadcast(buf, root),
-        })
+        self.run(|b| b.broadcast(buf, root))
     }
 
     /// Gathers every rank's `input` into `out`, rank 0's first (`out.len() == world_size * input.len()`).
@@ -264,11 +297,7 @@ impl ProcessGroup {
                 out.len(),
             ));
         }
-        self.run(|b| match b {
-            Backend::Mesh(m) => algo::all_gather(m, input, out),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.all_gather(input, out),
-        })
+        self.run(|b| b.all_gather(input, out))
     }
 
     /// Reduces `input` (`world_size` blocks of `out.len()`) over all ranks and leaves block `rank` in
@@ -283,40 +312,24 @@ impl ProcessGroup {
                 input.len(),
             ));
         }
-        self.run(|b| match b {
-            Backend::Mesh(m) => algo::reduce_scatter(m, input, out, op),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.reduce_scatter(input, out, op),
-        })
+        self.run(|b| b.reduce_scatter(input, out, op))
     }
 
     /// Returns once every rank has called it.
     pub fn barrier(&self) -> Result<()> {
-        self.run(|b| match b {
-            Backend::Mesh(m) => algo::barrier(m),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.barrier(),
-        })
+        self.run(Backend::barrier)
     }
 
     /// Sends `data` to rank `dst`, which must `recv` a buffer of the same length and type.
     pub fn send<T: Element>(&self, data: &[T], dst: usize) -> Result<()> {
         self.check_peer(dst, "send destination")?;
-        self.run(|b| match b {
-            Backend::Mesh(m) => m.p2p_send(dst, T::DTYPE, data),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.send(data, dst),
-        })
+        self.run(|b| b.send(data, dst))
     }
 
     /// Receives into `out` what rank `src` sends.
     pub fn recv<T: Element>(&self, out: &mut [T], src: usize) -> Result<()> {
         self.check_peer(src, "recv source")?;
-        self.run(|b| match b {
-            Backend::Mesh(m) => m.p2p_recv(src, T::DTYPE, out),
-            #[cfg(feature = "mpi")]
-            Backend::Mpi(c) => c.recv(out, src),
-        })
+        self.run(|b| b.recv(out, src))
     }
 
     fn check_peer(&self, peer: usize, what: &str) -> Result<()> {
@@ -332,14 +345,7 @@ impl ProcessGroup {
         if let Err(e) = check_op::<T>(op) {
             return Work::ready(Err(e));
         }
-        self.submit(move |b| {
-            match b {
-                Backend::Mesh(m) => algo::all_reduce(m, &mut buf, op)?,
-                #[cfg(feature = "mpi")]
-                Backend::Mpi(c) => c.all_reduce(&mut buf, op)?,
-            }
-            Ok(buf)
-        })
+        self.submit(move |b| b.all_reduce(&mut buf, op).map(|()| buf))
     }
 
     /// [`ProcessGroup::broadcast`] on the communication thread.
@@ -347,14 +353,7 @@ impl ProcessGroup {
         if let Err(e) = self.check_root(root, "broadcast root") {
             return Work::ready(Err(e));
         }
-        self.submit(move |b| {
-            match b {
-                Backend::Mesh(m) => algo::broadcast(m, &mut buf, root)?,
-                #[cfg(feature = "mpi")]
-                Backend::Mpi(c) => c.broadcast(&mut buf, root)?,
-            }
-            Ok(buf)
-        })
+        self.submit(move |b| b.broadcast(&mut buf, root).map(|()| buf))
     }
 
     /// [`ProcessGroup::all_gather`] on the communication thread; the handle returns the gathered buffer.
@@ -368,12 +367,7 @@ impl ProcessGroup {
         };
         self.submit(move |b| {
             let mut out = vec![T::zeroed(); total];
-            match b {
-                Backend::Mesh(m) => algo::all_gather(m, &input, &mut out)?,
-                #[cfg(feature = "mpi")]
-                Backend::Mpi(c) => c.all_gather(&input, &mut out)?,
-            }
-            Ok(out)
+            b.all_gather(&input, &mut out).map(|()| out)
         })
     }
 }

@@ -254,11 +254,21 @@ fn launch_tcp(opts: &LaunchOptions) -> Result<LaunchReport> {
         children.push(Some(child));
     }
     let mut report = supervise(&mut children, opts.grace)?;
-    for h in io {
-        let _ = h.join();
-    }
+    drain(io);
     report.rank0_stdout = std::mem::take(&mut *capture.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(report)
+}
+
+/// Waits for the output forwarders to reach the end of their pipes, but not forever: a process a rank
+/// started and left behind can hold the pipe open after the rank itself is gone.
+fn drain(io: Vec<JoinHandle<()>>) {
+    let until = Instant::now() + Duration::from_secs(1);
+    while io.iter().any(|h| !h.is_finished()) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for h in io.into_iter().filter(JoinHandle::is_finished) {
+        let _ = h.join();
+    }
 }
 
 /// Waits for every child; on the first failure stops the rest (SIGTERM, then SIGKILL after `grace`).
@@ -439,9 +449,7 @@ fn launch_mpi(opts: &LaunchOptions) -> Result<LaunchReport> {
         io.push(h);
     }
     let status = child.wait().map_err(|e| Error::io("waiting for mpirun", e))?;
-    for h in io {
-        let _ = h.join();
-    }
+    drain(io);
     let mut report = LaunchReport::default();
     if !status.success() {
         let text = report_text.lock().unwrap_or_else(|e| e.into_inner()).clone();

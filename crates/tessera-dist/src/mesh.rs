@@ -167,15 +167,7 @@ impl Mesh {
 
     /// Sends a frame as it is (a received segment passed on without a copy).
     pub(crate) fn forward(&mut self, dst: usize, frame: Frame) -> Result<()> {
-        let call = frame.call.unwrap_or(Call {
-            op: OpKind::Barrier,
-            dtype: DType::F32,
-            count: 0,
-            root: None,
-            reduce: None,
-            seq: 0,
-        });
-        let call = &call;
+        let call = frame.call;
         match self.transport.send(dst, frame) {
             Ok(()) => Ok(()),
             Err(detail) => Err(self.explain_loss(dst, call, detail)),
@@ -185,7 +177,7 @@ impl Mesh {
     /// The error for a peer `gone` that this rank needed (a failed send, or a peer that left): the abort
     /// that some rank sent first, when one arrives within moments — it says why — else the crash of
     /// another rank that made `gone` leave, else the loss of `gone` itself.
-    fn explain_loss(&mut self, gone: usize, call: &Call, detail: String) -> Error {
+    fn explain_loss(&mut self, gone: usize, call: Option<Call>, detail: String) -> Error {
         let until = Instant::now() + Duration::from_millis(200);
         while let Some(event) = self.transport.recv(until, Duration::ZERO) {
             match event {
@@ -202,8 +194,8 @@ impl Mesh {
             _ => None,
         });
         let err = match crashed {
-            Some((rank, detail)) => Error::PeerLost { me: self.rank, rank, call: Some(*call), detail },
-            None => Error::PeerLost { me: self.rank, rank: gone, call: Some(*call), detail },
+            Some((rank, detail)) => Error::PeerLost { me: self.rank, rank, call, detail },
+            None => Error::PeerLost { me: self.rank, rank: gone, call, detail },
         };
         self.fail(err, true)
     }
@@ -231,6 +223,26 @@ impl Mesh {
                 Incoming::Lost { rank, clean, detail } => self.lost[rank] = Some((clean, detail)),
             }
         }
+        Ok(())
+    }
+
+    /// The elements of a frame `recv` returned (its length was checked there; payloads are 8-byte
+    /// aligned, so this fails only on a frame that bypassed that check).
+    pub(crate) fn elements<'f, T: Pod>(&mut self, src: usize, f: &'f mut Frame) -> Result<&'f mut [T]> {
+        match f.payload.as_mut_slice::<T>() {
+            Some(v) => Ok(v),
+            None => {
+                let detail = "a segment that is not a whole number of elements".to_string();
+                Err(self.fail(Error::Protocol { rank: src, detail }, true))
+            }
+        }
+    }
+
+    /// Receives the next segment of `call` from `src` into `out`, and recycles its buffer.
+    pub(crate) fn recv_into<T: Pod>(&mut self, src: usize, call: &Call, out: &mut [T]) -> Result<()> {
+        let mut f = self.recv::<T>(src, call, out.len())?;
+        out.copy_from_slice(self.elements::<T>(src, &mut f)?);
+        self.recycle(f);
         Ok(())
     }
 
@@ -262,14 +274,7 @@ impl Mesh {
     pub(crate) fn p2p_send<T: Pod>(&mut self, dst: usize, dtype: DType, data: &[T]) -> Result<()> {
         self.usable()?;
         self.p2p_sent[dst] += 1;
-        let call = Call {
-            op: OpKind::SendRecv,
-            dtype,
-            count: data.len() as u64,
-            root: None,
-            reduce: None,
-            seq: self.p2p_sent[dst],
-        };
+        let call = Call::new(OpKind::SendRecv, dtype, data.len(), None, None, self.p2p_sent[dst]);
         let seg = self.segment::<T>();
         if data.is_empty() {
             return self.send_kind(dst, FrameKind::P2p, &call, data);
@@ -284,31 +289,19 @@ impl Mesh {
     pub(crate) fn p2p_recv<T: Pod>(&mut self, src: usize, dtype: DType, out: &mut [T]) -> Result<()> {
         self.usable()?;
         self.p2p_received[src] += 1;
-        let call = Call {
-            op: OpKind::SendRecv,
-            dtype,
-            count: out.len() as u64,
-            root: None,
-            reduce: None,
-            seq: self.p2p_received[src],
-        };
+        let call = Call::new(OpKind::SendRecv, dtype, out.len(), None, None, self.p2p_received[src]);
         self.started = Instant::now();
         self.deadline = self.started + self.opts.timeout;
-        let seg = self.segment::<T>();
-        let mut pieces: Vec<&mut [T]> = out.chunks_mut(seg).collect();
-        if pieces.is_empty() {
+        if out.is_empty() {
             let f = self.wait_frame(src, &call, true)?;
             return self.check_len::<T>(src, &call, &f, 0);
         }
-        for piece in pieces.iter_mut() {
-            let f = self.wait_frame(src, &call, true)?;
+        let seg = self.segment::<T>();
+        for piece in out.chunks_mut(seg) {
+            let mut f = self.wait_frame(src, &call, true)?;
             self.check_len::<T>(src, &call, &f, piece.len())?;
-            match f.payload.as_slice::<T>() {
-                Some(v) => piece.copy_from_slice(v),
-                None => {
-                    return Err(self.fail(Error::Protocol { rank: src, detail: "misaligned".into() }, true));
-                }
-            }
+            piece.copy_from_slice(self.elements::<T>(src, &mut f)?);
+            self.recycle(f);
         }
         Ok(())
     }
@@ -322,7 +315,7 @@ impl Mesh {
         }
         if let Some((clean, detail)) = self.lost[src].clone() {
             if clean {
-                return Err(self.explain_loss(src, call, detail));
+                return Err(self.explain_loss(src, Some(*call), detail));
             }
             let err = Error::PeerLost { me: self.rank, rank: src, call: Some(*call), detail };
             return Err(self.fail(err, true));
@@ -366,7 +359,7 @@ impl Mesh {
                         return Err(self.fail(err, true));
                     }
                     if rank == src {
-                        return Err(self.explain_loss(src, call, detail));
+                        return Err(self.explain_loss(src, Some(*call), detail));
                     }
                 }
             }

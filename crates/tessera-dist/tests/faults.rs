@@ -229,3 +229,33 @@ fn a_stalled_tcp_rank_is_reported_by_its_reader_thread_at_the_timeout() {
     }
     assert!(reported >= 1, "{results:?}");
 }
+
+#[test]
+fn garbage_and_endless_lines_at_the_store_are_refused_and_the_job_still_forms() {
+    use std::io::Write;
+    let port = free_port();
+    std::thread::scope(|s| {
+        let master = s.spawn(|| tcp(0, 2, port, "j"));
+        let connect = || loop {
+            if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                break c;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut junk = connect();
+        junk.write_all(b"{not json at all}\n").unwrap();
+        drop(junk);
+        let mut endless = connect();
+        let _ = endless.write_all(&vec![b'x'; 100 << 10]);
+        drop(endless);
+        let member = tcp(1, 2, port, "j").unwrap();
+        let m = master.join().unwrap().unwrap();
+        let mut a = [1.5f64];
+        let mut b = [2.5f64];
+        std::thread::scope(|t| {
+            t.spawn(|| m.all_reduce(&mut a, ReduceOp::Sum).unwrap());
+            member.all_reduce(&mut b, ReduceOp::Sum).unwrap();
+        });
+        assert_eq!((a[0], b[0]), (4.0, 4.0));
+    });
+}

@@ -6,7 +6,7 @@
 use super::segments;
 use crate::call::Call;
 use crate::element::{Element, ReduceOp};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mesh::Mesh;
 
 fn send_all<T: Element>(m: &mut Mesh, dst: usize, call: &Call, buf: &[T]) -> Result<()> {
@@ -25,15 +25,14 @@ fn recv_all<T: Element>(
     op: Option<ReduceOp>,
 ) -> Result<()> {
     for (lo, hi) in segments((0, buf.len()), m.segment::<T>()) {
-        let f = m.recv::<T>(src, call, hi - lo)?;
-        let Some(theirs) = f.payload.as_slice::<T>() else {
-            return Err(m.fail(Error::Protocol { rank: src, detail: "a misaligned segment".into() }, true));
-        };
         match op {
-            Some(op) => T::combine(&mut buf[lo..hi], theirs, op),
-            None => buf[lo..hi].copy_from_slice(theirs),
+            Some(op) => {
+                let mut f = m.recv::<T>(src, call, hi - lo)?;
+                T::combine(&mut buf[lo..hi], m.elements::<T>(src, &mut f)?, op);
+                m.recycle(f);
+            }
+            None => m.recv_into(src, call, &mut buf[lo..hi])?,
         }
-        m.recycle(f);
     }
     Ok(())
 }

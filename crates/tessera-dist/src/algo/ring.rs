@@ -8,15 +8,8 @@
 use super::{chunk, segments};
 use crate::call::Call;
 use crate::element::{Element, ReduceOp};
-use crate::error::{Error, Result};
-use crate::frame::Frame;
+use crate::error::Result;
 use crate::mesh::Mesh;
-
-fn typed_mut<'a, T: Element>(m: &mut Mesh, src: usize, f: &'a mut Frame) -> Result<&'a mut [T]> {
-    f.payload
-        .as_mut_slice::<T>()
-        .ok_or_else(|| m.fail(Error::Protocol { rank: src, detail: "a misaligned segment".into() }, true))
-}
 
 /// Ring all-reduce of `buf` (world > 1). Each received segment is combined with this rank's chunk in
 /// the message buffer itself and passed on without a copy; only the fully reduced chunk is written back.
@@ -32,7 +25,7 @@ pub(crate) fn all_reduce<T: Element>(m: &mut Mesh, call: &Call, buf: &mut [T], o
         let c = (r + 2 * n - step - 1) % n;
         for (lo, hi) in segments(chunk(len, n, c), seg) {
             let mut f = m.recv::<T>(prev, call, hi - lo)?;
-            let partial = typed_mut::<T>(m, prev, &mut f)?;
+            let partial = m.elements::<T>(prev, &mut f)?;
             T::combine(partial, &buf[lo..hi], op);
             if step == n - 2 {
                 if op == ReduceOp::Avg {
@@ -62,7 +55,7 @@ fn gather_steps<T: Element>(
         let c = (first + n - step) % n;
         for (lo, hi) in segments(bounds(c), seg) {
             let mut f = m.recv::<T>(prev, call, hi - lo)?;
-            buf[lo..hi].copy_from_slice(typed_mut::<T>(m, prev, &mut f)?);
+            buf[lo..hi].copy_from_slice(m.elements::<T>(prev, &mut f)?);
             if step < n - 2 {
                 m.forward(next, f)?;
             } else {
@@ -105,7 +98,7 @@ pub(crate) fn reduce_scatter<T: Element>(
         let c = (r + 2 * n - step - 2) % n;
         for (lo, hi) in segments(bounds(c), seg) {
             let mut f = m.recv::<T>(prev, call, hi - lo)?;
-            let partial = typed_mut::<T>(m, prev, &mut f)?;
+            let partial = m.elements::<T>(prev, &mut f)?;
             T::combine(partial, &input[lo..hi], op);
             if step < n - 2 {
                 m.forward(next, f)?;

@@ -4,7 +4,7 @@
 use super::segments;
 use crate::call::Call;
 use crate::element::Element;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::mesh::Mesh;
 
 /// Broadcast of `buf` from `root` (world > 1).
@@ -30,12 +30,7 @@ pub(crate) fn broadcast<T: Element>(m: &mut Mesh, call: &Call, buf: &mut [T], ro
     }
     for (lo, hi) in segments((0, buf.len()), m.segment::<T>()) {
         if let Some(p) = parent {
-            let f = m.recv::<T>(p, call, hi - lo)?;
-            let Some(v) = f.payload.as_slice::<T>() else {
-                return Err(m.fail(Error::Protocol { rank: p, detail: "a misaligned segment".into() }, true));
-            };
-            buf[lo..hi].copy_from_slice(v);
-            m.recycle(f);
+            m.recv_into(p, call, &mut buf[lo..hi])?;
         }
         for &c in &children {
             m.send(c, call, &buf[lo..hi])?;

@@ -19,7 +19,7 @@ const COALESCE_BYTES: usize = 64 << 10;
 
 /// A rank's connections to every peer.
 pub(crate) struct TcpTransport {
-    writers: Vec<Option<Arc<Mutex<TcpStream>>>>,
+    writers: Vec<Option<Arc<Mutex<Writer>>>>,
     rx: Receiver<Incoming>,
     state: Arc<Mutex<RankState>>,
     readers: Vec<JoinHandle<()>>,
@@ -44,7 +44,7 @@ impl TcpTransport {
             stream.set_write_timeout(Some(write_timeout))?;
             stream.set_read_timeout(None)?;
             let reader = stream.try_clone()?;
-            let writer = Arc::new(Mutex::new(stream));
+            let writer = Arc::new(Mutex::new(Writer { stream, coalesced: Vec::new() }));
             let (tx, state, reply, pool) =
                 (tx.clone(), Arc::clone(&state), Arc::clone(&writer), Arc::clone(&pool));
             let handle = std::thread::Builder::new()
@@ -57,18 +57,27 @@ impl TcpTransport {
     }
 }
 
-/// Writes one frame.
-fn write_frame(stream: &mut TcpStream, frame: &Frame) -> std::io::Result<()> {
-    let header = frame.header();
-    let payload = frame.payload.bytes();
-    if payload.len() <= COALESCE_BYTES {
-        let mut buf = Vec::with_capacity(HEADER_BYTES + payload.len());
-        buf.extend_from_slice(&header);
-        buf.extend_from_slice(payload);
-        stream.write_all(&buf)
-    } else {
-        stream.write_all(&header)?;
-        stream.write_all(payload)
+/// The sending side of one connection, with the buffer small frames are assembled in (kept, so sends
+/// do not allocate).
+struct Writer {
+    stream: TcpStream,
+    coalesced: Vec<u8>,
+}
+
+impl Writer {
+    /// Writes one frame: header and payload in one system call when small, two otherwise.
+    fn write_frame(&mut self, frame: &Frame) -> std::io::Result<()> {
+        let header = frame.header();
+        let payload = frame.payload.bytes();
+        if payload.len() <= COALESCE_BYTES {
+            self.coalesced.clear();
+            self.coalesced.extend_from_slice(&header);
+            self.coalesced.extend_from_slice(payload);
+            self.stream.write_all(&self.coalesced)
+        } else {
+            self.stream.write_all(&header)?;
+            self.stream.write_all(payload)
+        }
     }
 }
 
@@ -78,7 +87,7 @@ fn read_loop(
     mut stream: TcpStream,
     tx: Sender<Incoming>,
     state: Arc<Mutex<RankState>>,
-    reply: Arc<Mutex<TcpStream>>,
+    reply: Arc<Mutex<Writer>>,
     pool: Arc<Mutex<Pool>>,
 ) {
     let lost = |clean: bool, detail: String| {
@@ -109,7 +118,7 @@ fn read_loop(
                 let json = serde_json::to_vec(&now).unwrap_or_default();
                 let answer = Frame::control(FrameKind::StatusReply, &json);
                 let mut w = reply.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = write_frame(&mut w, &answer);
+                let _ = w.write_frame(&answer);
             }
             FrameKind::Bye => return lost(true, "it dropped its process group".to_string()),
             _ => {
@@ -127,7 +136,7 @@ impl Transport for TcpTransport {
             return Err("no connection to it".to_string());
         };
         let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-        let written = write_frame(&mut w, &frame).map_err(|e| format!("writing to it failed: {e}"));
+        let written = w.write_frame(&frame).map_err(|e| format!("writing to it failed: {e}"));
         drop(w);
         self.recycle(frame.payload);
         written
@@ -155,7 +164,7 @@ impl Transport for TcpTransport {
 
     fn kill(&mut self) {
         for w in self.writers.iter().flatten() {
-            let _ = w.lock().unwrap_or_else(|e| e.into_inner()).shutdown(Shutdown::Both);
+            let _ = w.lock().unwrap_or_else(|e| e.into_inner()).stream.shutdown(Shutdown::Both);
         }
     }
 }
@@ -166,9 +175,9 @@ impl Drop for TcpTransport {
         for w in self.writers.iter().flatten() {
             let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
             if !std::thread::panicking() {
-                let _ = write_frame(&mut w, &bye);
+                let _ = w.write_frame(&bye);
             }
-            let _ = w.shutdown(Shutdown::Both);
+            let _ = w.stream.shutdown(Shutdown::Both);
         }
         for r in self.readers.drain(..) {
             let _ = r.join();
