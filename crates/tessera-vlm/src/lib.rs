@@ -1,0 +1,16 @@
+//! CLIP and SigLIP from Hugging Face model folders, with transformers-exact tokenisation, Pillow-exact
+//! image preprocessing, embeddings, zero-shot classification and retrieval.
+//!
+//! A folder holds `config.json`, `model.safetensors` (or shards with an index), `tokenizer.json` and
+//! `preprocessor_config.json`; everything is read from those files, nothing is hard-coded.
+
+mod config;
+mod error;
+mod json;
+mod model;
+mod weights;
+
+pub use config::{Arch, EncoderConfig, ModelConfig, TextConfig, VisionConfig};
+pub use error::{Error, Result};
+pub use model::{LoadOptions, TowerOutput, VlmModel, l2_normalize};
+pub use weights::Checkpoint;
