@@ -6,6 +6,7 @@
 
 mod config;
 mod error;
+pub mod image;
 mod json;
 mod model;
 mod weights;
