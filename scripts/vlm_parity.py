@@ -226,7 +226,7 @@ def run_model(name, model, tok, proc, names, kind):
     if kind == "clip":
         enc = tok(TEXTS, padding=True, truncation=True, return_tensors="pt")
     else:
-        enc = tok([t.lower() for t in TEXTS], padding="max_length", max_length=64, truncation=True,
+        enc = tok(TEXTS, padding="max_length", max_length=64, truncation=True,
                   return_tensors="pt")
     images = [Image.open(os.path.join(OUT, "images", n)) for n in names]
     pixels = proc(images=images, return_tensors="pt")["pixel_values"]

@@ -9,9 +9,13 @@ mod error;
 pub mod image;
 mod json;
 mod model;
+mod pipeline;
+mod tokenize;
 mod weights;
 
 pub use config::{Arch, EncoderConfig, ModelConfig, TextConfig, VisionConfig};
 pub use error::{Error, Result};
 pub use model::{LoadOptions, TowerOutput, VlmModel, l2_normalize};
+pub use pipeline::{Recall, Vlm, ZeroShot, recall_at_k};
+pub use tokenize::{Encoded, Padding, TextTokenizer};
 pub use weights::Checkpoint;
