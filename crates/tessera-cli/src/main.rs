@@ -1,7 +1,7 @@
 //! `tessera`: the command-line tool of the tessera workspace.
 //!
 //! `tessera data info|export|synth|split`, `tessera trees train|predict|eval`, `tessera attention run|bench`,
-//! `tessera launch` and `tessera dist bench`; `vlm` joins when its crate lands. Errors print one line naming the file, line and column at fault, and exit with status 1.
+//! `tessera launch`, `tessera dist bench` and `tessera vlm embed|tokenize|preprocess|zero-shot|retrieve`. Errors print one line naming the file, line and column at fault, and exit with status 1.
 
 mod attention;
 mod data;
@@ -12,6 +12,7 @@ mod trees;
 mod trees_args;
 mod trees_flags;
 mod trees_io;
+mod vlm;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Time collectives on the threads, TCP or MPI backend.
     #[command(subcommand)]
     Dist(dist::DistCommand),
+    /// CLIP and SigLIP from Hugging Face folders: embeddings, tokens, pixels, zero-shot, retrieval.
+    #[command(subcommand)]
+    Vlm(vlm::VlmCommand),
 }
 
 /// Errors of the CLI: each wraps a library error, which already names the file and place at fault.
@@ -60,6 +64,9 @@ pub enum CliError {
     /// A collective, rendezvous or launch failed.
     #[error(transparent)]
     Dist(#[from] tessera_dist::Error),
+    /// A vision-language model could not be loaded or run.
+    #[error(transparent)]
+    Vlm(#[from] tessera_vlm::Error),
     /// Writing output failed.
     #[error(transparent)]
     Tensor(#[from] tessera_tensor::Error),
@@ -102,6 +109,7 @@ fn main() -> ExitCode {
         Command::Attention(cmd) => attention::run(cmd),
         Command::Launch(args) => return dist::run_launch(args),
         Command::Dist(cmd) => dist::run(cmd),
+        Command::Vlm(cmd) => vlm::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -129,7 +129,8 @@ fn cat_rows(parts: Vec<Tensor>, what: &str) -> Result<Tensor> {
 /// Recall@k both ways for image-text retrieval, several captions per image allowed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recall {
-    /// `(k, recall)`: the fraction of images with one of their captions among the top k texts.
+    /// `(k, recall)`: the fraction of images (those with at least one caption) with one of their captions
+    /// among the top k texts.
     pub image_to_text: Vec<(usize, f64)>,
     /// `(k, recall)`: the fraction of captions whose image is among the top k images.
     pub text_to_image: Vec<(usize, f64)>,
@@ -155,7 +156,9 @@ pub fn recall_at_k(images: &Tensor, texts: &Tensor, caption_image: &[usize], ks:
         order.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
         order
     };
+    // Images without a caption cannot be retrieved from text and are left out of image -> text recall.
     let i2t: Vec<usize> = (0..n_img)
+        .filter(|i| caption_image.contains(i))
         .map(|i| {
             let order = rank(&mut sims[i].iter().copied());
             order.iter().position(|&t| caption_image[t] == i).unwrap_or(usize::MAX)

@@ -1,0 +1,199 @@
+//! `tessera vlm ...` against the vlm crate's transformers fixtures: the exact JSON shapes, values within
+//! the model tolerance, clear errors.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tessera-vlm/tests/fixtures")
+}
+
+fn tessera(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn expected(name: &str, tensor: &str) -> Vec<Vec<f32>> {
+    let f = tessera_tensor::SafetensorsFile::open(fixtures().join(format!("{name}.expected.safetensors")))
+        .unwrap();
+    f.load(tensor, &tessera_tensor::Device::Cpu).unwrap().to_vec2().unwrap()
+}
+
+#[test]
+fn embed_prints_transformers_embeddings_in_input_order() {
+    let model = fixtures().join("siglip_a");
+    let img = |f: &str| fixtures().join("images").join(f).to_string_lossy().into_owned();
+    let (h, c) = (img("horse.png"), img("chelsea.png"));
+    let (ok, out, err) = tessera(&[
+        "vlm",
+        "embed",
+        "--model",
+        model.to_str().unwrap(),
+        "--image",
+        &h,
+        "--image",
+        &c,
+        "--text",
+        "a photo of a cat",
+        "--text",
+        "",
+        "--batch-size",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let images: Vec<Vec<f32>> = serde_json::from_value(v["image_embeds"].clone()).unwrap();
+    let texts: Vec<Vec<f32>> = serde_json::from_value(v["text_embeds"].clone()).unwrap();
+    let exp_img = expected("siglip_a", "image_embeds");
+    let exp_txt = expected("siglip_a", "text_embeds");
+    // The fixture's order: chelsea, horse, ...; texts: "a photo of a cat", "A PHOTO...", "", ...
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4);
+    assert!(close(&images[0], &exp_img[1]) && close(&images[1], &exp_img[0]));
+    assert!(close(&texts[0], &exp_txt[0]) && close(&texts[1], &exp_txt[2]));
+}
+
+#[test]
+fn tokenize_and_zero_shot_have_the_documented_shapes() {
+    let model = fixtures().join("clip_b");
+    let (ok, out, err) = tessera(&[
+        "vlm",
+        "tokenize",
+        "--model",
+        model.to_str().unwrap(),
+        "--text",
+        "a cat",
+        "hello there world",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<Vec<u32>> = serde_json::from_value(v["input_ids"].clone()).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0].len(), ids[1].len(), "padded to the longest");
+    let siglip = fixtures().join("siglip_b");
+    let (ok, out, _) =
+        tessera(&["vlm", "tokenize", "--model", siglip.to_str().unwrap(), "--text", "a cat", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["input_ids"][0].as_array().unwrap().len(), 64);
+
+    let img = fixtures().join("images/chelsea.png");
+    let (ok, out, err) = tessera(&[
+        "vlm",
+        "zero-shot",
+        "--model",
+        model.to_str().unwrap(),
+        "--image",
+        img.to_str().unwrap(),
+        "--labels",
+        "cat, dog ,rocket",
+        "--template",
+        "a photo of a {}",
+        "--template",
+        "a {}",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["labels"], serde_json::json!(["cat", "dog", "rocket"]));
+    let probs: Vec<Vec<f32>> = serde_json::from_value(v["probs"].clone()).unwrap();
+    assert_eq!(probs.len(), 1);
+    assert!((probs[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn preprocess_writes_pixel_values_and_retrieve_reports_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixtures().join("clip_a");
+    let out = dir.path().join("pixels.safetensors");
+    let imgs: Vec<String> = ["chelsea.png", "horse.png", "camera.png", "portrait.png"]
+        .iter()
+        .map(|f| fixtures().join("images").join(f).to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec![
+        "vlm",
+        "preprocess",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--image",
+    ];
+    args.extend(imgs.iter().map(String::as_str));
+    let (ok, _, err) = tessera(&args);
+    assert!(ok, "{err}");
+    let f = tessera_tensor::SafetensorsFile::open(&out).unwrap();
+    let ours = f.load("pixel_values", &tessera_tensor::Device::Cpu).unwrap();
+    let exp = tessera_tensor::SafetensorsFile::open(fixtures().join("clip_a.expected.safetensors")).unwrap();
+    let theirs = exp.load("pixel_values", &tessera_tensor::Device::Cpu).unwrap().narrow(0, 0, 4).unwrap();
+    let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff <= 1e-6, "{diff}");
+    // The output is never written over an input.
+    let (ok, _, err) = tessera(&[
+        "vlm",
+        "preprocess",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        &imgs[0],
+        "--image",
+        &imgs[0],
+    ]);
+    assert!(!ok && err.contains("error"), "{err}");
+
+    let list = dir.path().join("images.txt");
+    std::fs::write(&list, imgs.join("\n")).unwrap();
+    let caps = dir.path().join("captions.tsv");
+    std::fs::write(&caps, format!("{}\ta cat\n1\ta horse\n1\ta brown horse\n3\tan astronaut\n", imgs[0]))
+        .unwrap();
+    let (ok, out, err) = tessera(&[
+        "vlm",
+        "retrieve",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        list.to_str().unwrap(),
+        "--captions",
+        caps.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["images"], 4);
+    assert_eq!(v["captions"], 4);
+    for way in ["image_to_text", "text_to_image"] {
+        for k in ["R@1", "R@5", "R@10"] {
+            let r = v[way][k].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&r));
+        }
+        assert_eq!(v[way]["R@10"], 1.0);
+    }
+    std::fs::write(&caps, "7\tno such image\n").unwrap();
+    let (ok, _, err) = tessera(&[
+        "vlm",
+        "retrieve",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        list.to_str().unwrap(),
+        "--captions",
+        caps.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("captions.tsv:1"), "{err}");
+}
+
+#[test]
+fn bad_model_folders_and_bf16_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = tessera(&["vlm", "embed", "--model", dir.path().to_str().unwrap(), "--text", "x"]);
+    assert!(!ok && err.contains("config.json"), "{err}");
+    let model = fixtures().join("clip_a");
+    let (ok, _, err) =
+        tessera(&["vlm", "embed", "--model", model.to_str().unwrap(), "--text", "x", "--dtype", "bf16"]);
+    assert!(!ok && err.contains("bf16"), "{err}");
+}
