@@ -70,6 +70,7 @@ const FIXTURE_SCRIPTS: &[(&str, &[&str])] = &[
     ("scripts/categorical_parity.py", &["xgboost", "sklearn", "numpy"]),
     ("scripts/autograd_parity.py", &["torch", "safetensors"]),
     ("scripts/attention_parity.py", &["torch", "safetensors"]),
+    ("scripts/vlm_parity.py", &["transformers", "open_clip", "skimage", "PIL", "tokenizers", "sklearn"]),
 ];
 
 fn fixtures() -> Result<(), String> {

@@ -237,11 +237,11 @@ fn zero_shot(a: ZeroShotArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Image paths, captions, and the image index of each caption.
+type RetrievalInputs = (Vec<PathBuf>, Vec<String>, Vec<usize>);
+
 /// Reads the image list and the captions, mapping each caption to its image's index.
-fn read_retrieval_files(
-    images: &Path,
-    captions: &Path,
-) -> Result<(Vec<PathBuf>, Vec<String>, Vec<usize>), CliError> {
+fn read_retrieval_files(images: &Path, captions: &Path) -> Result<RetrievalInputs, CliError> {
     let read =
         |p: &Path| std::fs::read_to_string(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())));
     let base = images.parent().unwrap_or(Path::new("."));

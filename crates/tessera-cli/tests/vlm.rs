@@ -1,6 +1,8 @@
 //! `tessera vlm ...` against the vlm crate's transformers fixtures: the exact JSON shapes, values within
 //! the model tolerance, clear errors.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,5 +1,7 @@
 //! Bad folders end in errors that name the file, the field or tensor, and what was expected.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};

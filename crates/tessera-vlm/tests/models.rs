@@ -1,6 +1,8 @@
 //! The models against transformers: embeddings, logits and hidden states from the fixtures' stored
 //! `pixel_values` and `input_ids` (scripts/vlm_parity.py), within 1e-4 in f32.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};

@@ -1,5 +1,7 @@
 //! Tokenisation and whole folders against transformers: ids exactly, embeddings from image files.
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};

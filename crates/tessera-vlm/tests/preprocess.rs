@@ -3,6 +3,8 @@
 //! bit for bit on PNG. JPEG: from PIL's decoded RGB bit for bit; from our own decoder within a stated
 //! tolerance (the `image` crate's decoder is not libjpeg-turbo's).
 
+#![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
+
 use std::path::PathBuf;
 
 use candle_core::{DType, Device};

@@ -15,8 +15,8 @@
 //! | `attention` (default) | [`attention`] | `tessera-attention`: FlashAttention forward and backward on the CPU |
 //! | `dist` (default) | [`dist`] | `tessera-dist`: process groups and collectives over threads and TCP, a torchrun-style launcher |
 //! | `mpi` | [`dist`] | the same with the MPI backend (needs Open MPI) |
+//! | `vlm` (default) | [`vlm`] | `tessera-vlm`: CLIP and SigLIP from Hugging Face folders, Pillow-exact preprocessing, embeddings, zero-shot, retrieval |
 //!
-//! `vlm` joins as a module here when it lands.
 //! Every public item reachable from here is listed in the golden files under `api/`; `cargo xtask api
 //! --check` fails when the API changes without them being updated.
 //!
@@ -70,4 +70,11 @@ pub mod attention {
 #[cfg(feature = "dist")]
 pub mod dist {
     pub use tessera_dist::*;
+}
+
+/// CLIP and SigLIP from Hugging Face folders: tokenisation, Pillow-exact preprocessing, embeddings,
+/// zero-shot classification and retrieval (crate `tessera-vlm`).
+#[cfg(feature = "vlm")]
+pub mod vlm {
+    pub use tessera_vlm::*;
 }

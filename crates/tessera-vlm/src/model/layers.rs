@@ -27,7 +27,7 @@ pub(crate) enum Source<'a> {
     /// A checkpoint, converted to `dtype`.
     Checkpoint { checkpoint: &'a Checkpoint, dtype: DType, device: Device },
     /// A seeded initialisation (training from scratch, benchmarks with random weights).
-    Init { rng: Mutex<SeededRng>, dtype: DType, device: Device },
+    Init { rng: Box<Mutex<SeededRng>>, dtype: DType, device: Device },
 }
 
 impl Source<'_> {

@@ -82,7 +82,8 @@ impl VlmModel {
     /// A freshly initialised model (seeded), for training from scratch or benchmarks.
     pub fn init(config: ModelConfig, seed: u64, dtype: DType, device: &Device) -> Result<VlmModel> {
         check_dtype(dtype)?;
-        let src = Source::Init { rng: Mutex::new(SeededRng::new(seed)), dtype, device: device.clone() };
+        let src =
+            Source::Init { rng: Box::new(Mutex::new(SeededRng::new(seed))), dtype, device: device.clone() };
         VlmModel::build(config, &src, dtype)
     }
 
