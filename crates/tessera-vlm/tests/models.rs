@@ -84,3 +84,25 @@ fn siglip_a_matches_transformers() {
 fn siglip_b_bf16_checkpoint_matches_transformers() {
     check("siglip_b");
 }
+
+/// transformers' default configurations (CLIP ViT-B/32, SigLIP B/16 at 224) build from an empty
+/// `config.json` with random weights and run one image and one text end to end.
+#[test]
+fn full_size_default_configs_run_with_random_weights() {
+    for (model_type, patch, dim) in [("clip", 32, 512), ("siglip", 16, 768)] {
+        let map = serde_json::json!({ "model_type": model_type });
+        let config = tessera_vlm::ModelConfig::from_map(std::path::Path::new("config.json"), map.as_object().unwrap())
+            .unwrap();
+        assert_eq!(config.vision.patch_size, patch);
+        let model = VlmModel::init(config, 0, DType::F32, &Device::Cpu).unwrap();
+        let pixels = Tensor::zeros((1, 3, 224, 224), DType::F32, &Device::Cpu).unwrap();
+        let image = model.image_embeds(&pixels).unwrap();
+        assert_eq!(image.dims(), [1, dim]);
+        let len = if model_type == "clip" { 5 } else { 64 };
+        let mut ids = vec![1u32; len];
+        ids[len - 1] = if model_type == "clip" { 49407 } else { 1 };
+        let ids = Tensor::new(ids, &Device::Cpu).unwrap().reshape((1, len)).unwrap();
+        let text = model.text_embeds(&ids, None).unwrap();
+        assert_eq!(text.dims(), [1, dim]);
+    }
+}
