@@ -205,9 +205,11 @@ impl ModelConfig {
             Arch::Siglip => (32000, 64, Some(1), 16),
         };
         let vocab_size = text.positive("vocab_size", vocab_default, MAX_VOCAB)?;
+        // Absent: transformers' default; `null`: no such token (kept as null when saving).
         let token = |field: &str, default: Option<usize>| -> Result<Option<usize>> {
-            match text.get(field) {
+            match text.map.get(field) {
                 None => Ok(default),
+                Some(Value::Null) => Ok(None),
                 Some(_) => text.opt_integer(field, 0, MAX_VOCAB),
             }
         };

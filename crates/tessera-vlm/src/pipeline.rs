@@ -50,6 +50,23 @@ impl Vlm {
         Ok(Vlm { model, tokenizer, processor, device: options.device.clone() })
     }
 
+    /// Writes a `save_pretrained`-compatible folder: `config.json`, `model.safetensors`, the tokenizer files
+    /// and `preprocessor_config.json`, each atomically.
+    pub fn save_pretrained(&self, dir: &Path) -> Result<()> {
+        self.model.save_pretrained(dir)?;
+        self.tokenizer.save(dir)?;
+        let kind = match self.model.config().arch {
+            Arch::Clip => "CLIPImageProcessor",
+            Arch::Siglip => "SiglipImageProcessor",
+        };
+        let text = serde_json::to_string_pretty(&self.processor.to_json(kind))
+            .map_err(|e| Error::invalid("preprocessor_config", e.to_string()))?;
+        tessera_tensor::write_atomic(dir.join("preprocessor_config.json"), |w| {
+            std::io::Write::write_all(w, text.as_bytes())
+        })?;
+        Ok(())
+    }
+
     /// `pixel_values` for images.
     pub fn preprocess(&self, images: &[RgbImage]) -> Result<Tensor> {
         self.processor.preprocess(images, &self.device)

@@ -55,6 +55,9 @@ pub struct TextTokenizer {
     padding: Padding,
     /// CLIP: the id every sequence must end its content with (the token pooled at).
     eos_id: Option<u32>,
+    /// The files as read, written back unchanged by `save_pretrained`.
+    source: Vec<u8>,
+    source_config: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -78,6 +81,11 @@ impl TextTokenizer {
             .map_err(|e| Error::Tokenizer { path: path.clone(), detail: e.to_string() })?;
         let extra_path = dir.join("tokenizer_config.json");
         let extra = if extra_path.is_file() { Some(read_object(&extra_path)?) } else { None };
+        let source_config = if extra.is_some() {
+            Some(read_bounded(&extra_path, crate::json::MAX_CONFIG_BYTES)?)
+        } else {
+            None
+        };
         let token_of = |v: Option<&Value>| -> Option<String> {
             match v? {
                 Value::String(s) => Some(s.clone()),
@@ -136,7 +144,30 @@ impl TextTokenizer {
             }))
             .map_err(|e| Error::Tokenizer { path: path.clone(), detail: e.to_string() })?;
         inner.with_padding(None);
-        Ok(TextTokenizer { inner, path, arch: config.arch, max_length: model_max, pad_id, padding, eos_id })
+        Ok(TextTokenizer {
+            inner,
+            path,
+            arch: config.arch,
+            max_length: model_max,
+            pad_id,
+            padding,
+            eos_id,
+            source: bytes,
+            source_config,
+        })
+    }
+
+    /// Writes `tokenizer.json` (and `tokenizer_config.json` when the source had one) into `dir`, as read.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let write = |name: &str, bytes: &[u8]| -> Result<()> {
+            tessera_tensor::write_atomic(dir.join(name), |w| w.write_all(bytes))?;
+            Ok(())
+        };
+        write("tokenizer.json", &self.source)?;
+        if let Some(c) = &self.source_config {
+            write("tokenizer_config.json", c)?;
+        }
+        Ok(())
     }
 
     /// The longest sequence the model takes.

@@ -91,8 +91,9 @@ fn siglip_b_bf16_checkpoint_matches_transformers() {
 fn full_size_default_configs_run_with_random_weights() {
     for (model_type, patch, dim) in [("clip", 32, 512), ("siglip", 16, 768)] {
         let map = serde_json::json!({ "model_type": model_type });
-        let config = tessera_vlm::ModelConfig::from_map(std::path::Path::new("config.json"), map.as_object().unwrap())
-            .unwrap();
+        let config =
+            tessera_vlm::ModelConfig::from_map(std::path::Path::new("config.json"), map.as_object().unwrap())
+                .unwrap();
         assert_eq!(config.vision.patch_size, patch);
         let model = VlmModel::init(config, 0, DType::F32, &Device::Cpu).unwrap();
         let pixels = Tensor::zeros((1, 3, 224, 224), DType::F32, &Device::Cpu).unwrap();

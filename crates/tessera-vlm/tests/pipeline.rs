@@ -148,3 +148,31 @@ fn recall_counts_any_caption_of_the_image() {
     assert_eq!(r.image_to_text, vec![(1, 2.0 / 3.0), (2, 1.0)]);
     assert!(recall_at_k(&images, &texts, &[0, 0, 1, 2, 3], &[1]).is_err());
 }
+
+/// `save_pretrained` writes a folder that loads back (strictly: no tensor missing or left over) and gives
+/// the same embeddings; `scripts/check_vlm_save.py` checks transformers loads it too.
+#[test]
+fn save_pretrained_round_trips() {
+    for name in MODELS {
+        let c = case(name);
+        let tmp = tempfile::tempdir().unwrap();
+        // TESSERA_VLM_SAVE_DIR keeps the folders for scripts/check_vlm_save.py.
+        let dir = match std::env::var_os("TESSERA_VLM_SAVE_DIR") {
+            Some(d) => PathBuf::from(d).join(name),
+            None => tmp.path().to_path_buf(),
+        };
+        let dir = dir.as_path();
+        c.vlm.save_pretrained(dir).unwrap();
+        let back = Vlm::load(dir, &LoadOptions { strict: true, ..LoadOptions::default() }).unwrap();
+        assert_eq!(back.model.config(), c.vlm.model.config(), "{name}");
+        assert_eq!(back.processor, c.vlm.processor, "{name}");
+        let refs: Vec<&str> = c.texts.iter().map(String::as_str).collect();
+        let a = rows(&c.vlm.embed_texts(&refs, 8).unwrap());
+        let b = rows(&back.embed_texts(&refs, 8).unwrap());
+        assert_eq!(a, b, "{name} text");
+        let img = RgbImage::open(&fixtures().join("images/portrait.png")).unwrap();
+        let a = rows(&c.vlm.embed_images(std::slice::from_ref(&img), 1).unwrap());
+        let b = rows(&back.embed_images(&[img], 1).unwrap());
+        assert_eq!(a, b, "{name} image");
+    }
+}

@@ -237,6 +237,29 @@ impl VlmModel {
         }
     }
 
+    /// Writes `config.json` and `model.safetensors` (f32, transformers' names and shapes) into `dir`,
+    /// creating it; each file is written to a temporary name and renamed.
+    pub fn save_pretrained(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut config = self.config.to_json();
+        if let Some(m) = config.as_object_mut() {
+            m.insert("dtype".into(), "float32".into());
+        }
+        let text =
+            serde_json::to_string_pretty(&config).map_err(|e| Error::invalid("config", e.to_string()))?;
+        tessera_tensor::write_atomic(dir.join("config.json"), |w| w.write_all(text.as_bytes()))?;
+        let state: Vec<(String, Tensor)> = self
+            .state_dict()
+            .into_iter()
+            .map(|(n, t)| t.to_dtype(DType::F32).map(|t| (n, t)))
+            .collect::<std::result::Result<_, _>>()?;
+        let refs: Vec<(&str, &Tensor)> = state.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let mut meta = std::collections::HashMap::new();
+        meta.insert("format".to_string(), "pt".to_string());
+        tessera_tensor::save_with_metadata(dir.join("model.safetensors"), &refs, Some(meta))?;
+        Ok(())
+    }
+
     /// `(name, tensor)` with transformers' names and shapes (the checkpoint `save_pretrained` writes).
     pub fn state_dict(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
