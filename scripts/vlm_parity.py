@@ -304,8 +304,43 @@ def make_siglip(name, seed, vocab, pad, text, vision, proc_kwargs, names, dtype=
     run_model(name, model, tok, proc, names, "siglip")
 
 
+def make_losses():
+    """CLIP's symmetric InfoNCE and SigLIP's sigmoid loss with their gradients, in f64 (torch autograd)."""
+    out = {}
+    g = torch.Generator().manual_seed(11)
+    for case, (b, n, d) in {"square": (6, 6, 5), "wide": (4, 4, 9), "one": (1, 1, 3)}.items():
+        img = torch.nn.functional.normalize(torch.randn(b, d, generator=g, dtype=torch.float64), dim=-1)
+        txt = torch.nn.functional.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=-1)
+        for kind in ("clip", "siglip"):
+            i = img.clone().requires_grad_()
+            t = txt.clone().requires_grad_()
+            scale = torch.tensor(2.6592 if kind == "clip" else np.log(10.0), dtype=torch.float64, requires_grad=True)
+            bias = torch.tensor(-10.0 if kind == "siglip" else 0.0, dtype=torch.float64, requires_grad=True)
+            logits = scale.exp() * i @ t.T + (bias if kind == "siglip" else 0.0)
+            if kind == "clip":
+                labels = torch.arange(b)
+                loss = (torch.nn.functional.cross_entropy(logits, labels)
+                        + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+            else:
+                # transformers' SiglipModel loss: -(logsigmoid(m1_diag1 * logits)).sum(-1).mean()
+                m1_diag1 = 2 * torch.eye(b, dtype=torch.float64) - 1
+                loss = -torch.nn.functional.logsigmoid(m1_diag1 * logits).sum(-1).mean()
+            loss.backward()
+            p = f"{kind}/{case}"
+            out[f"{p}/image"] = img.numpy()
+            out[f"{p}/text"] = txt.numpy()
+            out[f"{p}/loss"] = loss.detach().numpy().reshape(1)
+            out[f"{p}/grad_image"] = i.grad.numpy()
+            out[f"{p}/grad_text"] = t.grad.numpy()
+            out[f"{p}/grad_scale"] = scale.grad.numpy().reshape(1)
+            if kind == "siglip":
+                out[f"{p}/grad_bias"] = bias.grad.numpy().reshape(1)
+    save_file(out, os.path.join(OUT, "losses.safetensors"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_losses()
     names = make_images()
     make_resample()
     make_preprocess(names)

@@ -25,6 +25,7 @@ mod config;
 mod error;
 pub mod image;
 mod json;
+mod loss;
 mod model;
 mod pipeline;
 mod tokenize;
@@ -32,6 +33,7 @@ mod weights;
 
 pub use config::{Arch, EncoderConfig, ModelConfig, TextConfig, VisionConfig};
 pub use error::{Error, Result};
+pub use loss::{clip_loss, siglip_loss, siglip_loss_chunked};
 pub use model::{LoadOptions, TowerOutput, VlmModel, l2_normalize};
 pub use pipeline::{Recall, Vlm, ZeroShot, recall_at_k};
 pub use tokenize::{Encoded, Padding, TextTokenizer};
