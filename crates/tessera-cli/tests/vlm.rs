@@ -199,3 +199,42 @@ fn bad_model_folders_and_bf16_are_clear_errors() {
         tessera(&["vlm", "embed", "--model", model.to_str().unwrap(), "--text", "x", "--dtype", "bf16"]);
     assert!(!ok && err.contains("bf16"), "{err}");
 }
+
+#[test]
+fn bench_prints_throughput_for_either_tower() {
+    let model = fixtures().join("siglip_a");
+    for (tower, key) in [("image", "images_per_s"), ("text", "texts_per_s")] {
+        let (ok, out, err) = tessera(&[
+            "vlm",
+            "bench",
+            "--model",
+            model.to_str().unwrap(),
+            "--batch-size",
+            "2",
+            "--tower",
+            tower,
+            "--runs",
+            "1",
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v[key].as_f64().unwrap() > 0.0, "{out}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "clip", "text_config": {"hidden_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 64, "vocab_size": 100, "eos_token_id": 99}, "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 64, "image_size": 32, "patch_size": 16}, "projection_dim": 16}"#).unwrap();
+    let (ok, out, err) = tessera(&[
+        "vlm",
+        "bench",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--random-weights",
+        "--batch-size",
+        "1",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("images_per_s"));
+}
