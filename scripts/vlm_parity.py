@@ -220,6 +220,18 @@ def round_to(model, dtype):
     return model
 
 
+def save_folder(folder, model, tok, proc, dtype):
+    """save_pretrained of model (in `dtype` when given: its weights rounded first), tokenizer and processor."""
+    if dtype is not None:
+        round_to(model, dtype)
+        model.to(dtype).save_pretrained(folder)
+        model.to(torch.float32)
+    else:
+        model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    proc.save_pretrained(folder)
+
+
 def run_model(name, model, tok, proc, names, kind):
     folder = os.path.join(OUT, name)
     model.eval()
@@ -270,14 +282,7 @@ def make_clip(name, seed, n_merges, text, vision, projection_dim, legacy_eos, pr
     torch.manual_seed(seed)
     model = perturb(CLIPModel(config), seed)
     proc = CLIPImageProcessorPil(**proc_kwargs)
-    if dtype is not None:
-        round_to(model, dtype)
-        model.to(dtype).save_pretrained(folder)
-        model.to(torch.float32)
-    else:
-        model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    proc.save_pretrained(folder)
+    save_folder(folder, model, tok, proc, dtype)
     run_model(name, model, tok, proc, names, "clip")
 
 
@@ -293,14 +298,7 @@ def make_siglip(name, seed, vocab, pad, text, vision, proc_kwargs, names, dtype=
     torch.manual_seed(seed)
     model = perturb(SiglipModel(config), seed)
     proc = SiglipImageProcessorPil(**proc_kwargs)
-    if dtype is not None:
-        round_to(model, dtype)
-        model.to(dtype).save_pretrained(folder)
-        model.to(torch.float32)
-    else:
-        model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    proc.save_pretrained(folder)
+    save_folder(folder, model, tok, proc, dtype)
     run_model(name, model, tok, proc, names, "siglip")
 
 

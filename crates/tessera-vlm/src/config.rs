@@ -179,24 +179,18 @@ impl ModelConfig {
                     eps: 1e-5,
                 },
             ),
-            Arch::Siglip => (
-                Defaults {
+            Arch::Siglip => {
+                // SigLIP's two towers share transformers' defaults.
+                let tower = Defaults {
                     hidden: 768,
                     intermediate: 3072,
                     layers: 12,
                     heads: 12,
                     act: "gelu_pytorch_tanh",
                     eps: 1e-6,
-                },
-                Defaults {
-                    hidden: 768,
-                    intermediate: 3072,
-                    layers: 12,
-                    heads: 12,
-                    act: "gelu_pytorch_tanh",
-                    eps: 1e-6,
-                },
-            ),
+                };
+                (tower, tower)
+            }
         };
         let text_encoder = encoder(&text, &text_defaults)?;
         let vision_encoder = encoder(&vision, &vision_defaults)?;
@@ -359,6 +353,7 @@ impl ModelConfig {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Defaults {
     hidden: usize,
     intermediate: usize,
