@@ -280,8 +280,16 @@ type RetrievalInputs = (Vec<PathBuf>, Vec<String>, Vec<usize>);
 
 /// Reads the image list and the captions, mapping each caption to its image's index.
 fn read_retrieval_files(images: &Path, captions: &Path) -> Result<RetrievalInputs, CliError> {
-    let read =
-        |p: &Path| std::fs::read_to_string(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())));
+    // Lists are read whole, so their size is bounded before reading (a regular file of at most 64 MiB).
+    const MAX_LIST_BYTES: u64 = 64 << 20;
+    let read = |p: &Path| -> Result<String, CliError> {
+        let fail = |e: String| CliError::Usage(format!("{}: {e}", p.display()));
+        let meta = std::fs::metadata(p).map_err(|e| fail(e.to_string()))?;
+        if !meta.is_file() || meta.len() > MAX_LIST_BYTES {
+            return Err(fail(format!("expected a regular text file of at most {MAX_LIST_BYTES} bytes")));
+        }
+        std::fs::read_to_string(p).map_err(|e| fail(e.to_string()))
+    };
     let base = images.parent().unwrap_or(Path::new("."));
     let list_text = read(images)?;
     let names: Vec<&str> = list_text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();

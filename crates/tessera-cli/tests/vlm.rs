@@ -187,6 +187,19 @@ fn preprocess_writes_pixel_values_and_retrieve_reports_recall() {
         caps.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("captions.tsv:1"), "{err}");
+    // An oversized captions file is refused before it is read (a sparse file: no disk used).
+    std::fs::File::create(&caps).unwrap().set_len(65 << 20).unwrap();
+    let (ok, _, err) = tessera(&[
+        "vlm",
+        "retrieve",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        list.to_str().unwrap(),
+        "--captions",
+        caps.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("at most"), "{err}");
 }
 
 #[test]

@@ -34,8 +34,12 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
 
 /// Parses a JSON object from a file.
 pub(crate) fn read_object(path: &Path) -> Result<Map<String, Value>> {
-    let bytes = read_bounded(path, MAX_CONFIG_BYTES)?;
-    match serde_json::from_slice::<Value>(&bytes) {
+    parse_object(path, &read_bounded(path, MAX_CONFIG_BYTES)?)
+}
+
+/// Parses a JSON object from bytes already read from `path`.
+pub(crate) fn parse_object(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Error::Json {
             path: path.into(),

@@ -11,7 +11,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::config::{Arch, ModelConfig};
 use crate::error::{Error, Result};
-use crate::json::{read_bounded, read_object};
+use crate::json::{parse_object, read_bounded};
 
 /// The largest `tokenizer.json` read (SigLIP 2's 256k-token Gemma vocabulary is about 35 MB).
 const MAX_TOKENIZER_BYTES: u64 = 512 << 20;
@@ -80,12 +80,12 @@ impl TextTokenizer {
         let mut inner = Tokenizer::from_bytes(&bytes)
             .map_err(|e| Error::Tokenizer { path: path.clone(), detail: e.to_string() })?;
         let extra_path = dir.join("tokenizer_config.json");
-        let extra = if extra_path.is_file() { Some(read_object(&extra_path)?) } else { None };
-        let source_config = if extra.is_some() {
+        let source_config = if extra_path.is_file() {
             Some(read_bounded(&extra_path, crate::json::MAX_CONFIG_BYTES)?)
         } else {
             None
         };
+        let extra = source_config.as_deref().map(|b| parse_object(&extra_path, b)).transpose()?;
         let token_of = |v: Option<&Value>| -> Option<String> {
             match v? {
                 Value::String(s) => Some(s.clone()),

@@ -56,24 +56,21 @@ impl RgbImage {
     /// `RGB` clips at 255).
     pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
         let err = |detail: String| Error::Image { path: "<memory>".into(), detail };
-        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| err(e.to_string()))?;
-        let mut reader = reader;
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(MAX_PIXELS * 8);
-        reader.limits(limits);
-        let (w, h) = reader.into_dimensions().map_err(|e| err(e.to_string()))?;
+        // One configured reader for the header probe and one for the decode (probing consumes it).
+        let reader = || -> Result<image::ImageReader<std::io::Cursor<&[u8]>>> {
+            let mut r = image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| err(e.to_string()))?;
+            let mut limits = image::Limits::default();
+            limits.max_alloc = Some(MAX_PIXELS * 8);
+            r.limits(limits);
+            Ok(r)
+        };
+        let (w, h) = reader()?.into_dimensions().map_err(|e| err(e.to_string()))?;
         if u64::from(w) * u64::from(h) > MAX_PIXELS {
             return Err(err(format!("{w}x{h} is over the {MAX_PIXELS}-pixel limit")));
         }
-        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| err(e.to_string()))?;
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(MAX_PIXELS * 8);
-        reader.limits(limits);
-        let img = reader.decode().map_err(|e| err(e.to_string()))?;
+        let img = reader()?.decode().map_err(|e| err(e.to_string()))?;
         let (w, h) = (img.width() as usize, img.height() as usize);
         let data: Vec<u8> = match img {
             image::DynamicImage::ImageRgb8(b) => b.into_raw(),

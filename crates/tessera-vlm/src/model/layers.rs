@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor};
 use tessera_attention::{AttentionOptions, flash_attention_var};
-use tessera_autograd::{Var, layer_norm, linear};
+use tessera_autograd::{Var, layer_norm};
 use tessera_nn::{Activation, LayerNorm, Linear, Module, join};
 use tessera_tensor::SeededRng;
 
@@ -160,8 +160,7 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: &Var) -> Result<Var> {
-        let h = linear(x, &self.fc1.weight, self.fc1.bias.as_ref())?;
-        Ok(self.fc2.forward(&self.activation.apply(&h)?)?)
+        Ok(self.fc2.forward(&self.activation.apply(&self.fc1.forward(x)?)?)?)
     }
 
     pub fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &Var)) {
