@@ -22,12 +22,18 @@ pub fn spinner(message: &str) -> ProgressBar {
 
 /// A progress bar over boosting rounds, drawn on stderr only when stderr is a terminal.
 pub fn rounds(total: u64) -> ProgressBar {
+    counted(total, "round")
+}
+
+/// A progress bar over `total` units named `unit` ("round", "step"), drawn on stderr only when stderr
+/// is a terminal.
+pub fn counted(total: u64, unit: &str) -> ProgressBar {
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
-    if let Ok(style) = ProgressStyle::with_template("round {pos}/{len} {bar:30} {msg}") {
+    if let Ok(style) = ProgressStyle::with_template(&format!("{unit} {{pos}}/{{len}} {{bar:30}} {{msg}}")) {
         bar.set_style(style);
     }
     bar

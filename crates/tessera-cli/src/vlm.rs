@@ -1,4 +1,4 @@
-//! `tessera vlm embed|tokenize|preprocess|zero-shot|retrieve`: CLIP and SigLIP from Hugging Face folders.
+//! `tessera vlm embed|tokenize|preprocess|zero-shot|retrieve|bench|train`: CLIP and SigLIP from Hugging Face folders.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,8 @@ pub enum VlmCommand {
     Retrieve(RetrieveArgs),
     /// Steady-state throughput of one tower (after a warm-up, best of several runs).
     Bench(BenchArgs),
+    /// Trains a small model from scratch on the embedded digits and saves it as a Hugging Face folder.
+    Train(crate::vlm_train::TrainArgs),
 }
 
 /// `--tower`.
@@ -188,6 +190,7 @@ pub fn run(cmd: VlmCommand) -> Result<(), CliError> {
         VlmCommand::ZeroShot(a) => zero_shot(a),
         VlmCommand::Retrieve(a) => retrieve(a),
         VlmCommand::Bench(a) => bench(a),
+        VlmCommand::Train(a) => crate::vlm_train::train(a),
     }
 }
 

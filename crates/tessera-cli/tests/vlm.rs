@@ -251,3 +251,64 @@ fn bench_prints_throughput_for_either_tower() {
     assert!(ok, "{err}");
     assert!(out.contains("images_per_s"));
 }
+
+#[test]
+fn train_saves_a_folder_the_other_commands_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("digits");
+    let o = out.to_str().unwrap();
+    let small = ["--epochs", "1", "--width", "16", "--layers", "1", "--batch-size", "64"];
+    let mut args = vec!["vlm", "train", "--arch", "siglip", "--out", o, "--json"];
+    args.extend(small);
+    let (ok, stdout, err) = tessera(&args);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["arch"], "siglip");
+    assert_eq!(v["test_images"], 360);
+    assert_eq!(v["train_images"], 1437);
+    assert_eq!(v["epoch_losses"].as_array().unwrap().len(), 1);
+    let acc = v["zero_shot_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let img = fixtures().join("images/chelsea.png");
+    let (ok, stdout, err) = tessera(&[
+        "vlm",
+        "zero-shot",
+        "--model",
+        o,
+        "--image",
+        img.to_str().unwrap(),
+        "--labels",
+        "seven,three",
+        "--template",
+        "a drawing of the digit {}",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["probs"].as_array().unwrap()[0].as_array().unwrap().len(), 2);
+    let (ok, stdout, err) = tessera(&["vlm", "tokenize", "--model", o, "--text", "the number 7", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // SigLIP pads to the model's 10 positions; the text ends with </s> (id 1), then <pad> (id 0).
+    let ids: Vec<u64> = v["input_ids"][0].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), 10);
+    assert_eq!(&ids[3..5], &[1, 0]);
+
+    // Bad arguments are refused before training, naming the argument; a file is never replaced by a folder.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "keep me").unwrap();
+    let (ok, _, err) = tessera(&["vlm", "train", "--arch", "clip", "--out", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("not a folder"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    let (ok, _, err) = tessera(&["vlm", "train", "--arch", "clip", "--out", o, "--accumulation", "3"]);
+    assert!(!ok && err.contains("accumulation"), "{err}");
+}

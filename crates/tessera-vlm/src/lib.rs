@@ -29,6 +29,7 @@ mod loss;
 mod model;
 mod pipeline;
 mod tokenize;
+pub mod train;
 mod weights;
 
 pub use config::{Arch, EncoderConfig, ModelConfig, TextConfig, VisionConfig};

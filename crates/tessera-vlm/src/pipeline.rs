@@ -38,6 +38,17 @@ impl Vlm {
         let model = VlmModel::load(dir, options)?;
         let tokenizer = TextTokenizer::from_dir(dir, model.config())?;
         let processor = ImageProcessor::from_file(&dir.join("preprocessor_config.json"))?;
+        Vlm::from_parts(model, tokenizer, processor, options.device.clone())
+    }
+
+    /// Puts a model, its tokenizer and its processor together, checking that the processor makes the
+    /// image size the model takes.
+    pub fn from_parts(
+        model: VlmModel,
+        tokenizer: TextTokenizer,
+        processor: ImageProcessor,
+        device: Device,
+    ) -> Result<Vlm> {
         let size = model.config().vision.image_size;
         let out = processor.resized_size(size * 3, size * 2);
         let out = processor.crop.unwrap_or(out);
@@ -47,7 +58,7 @@ impl Vlm {
                 format!("makes {}x{} pixels, the model takes {size}x{size}", out.1, out.0),
             ));
         }
-        Ok(Vlm { model, tokenizer, processor, device: options.device.clone() })
+        Ok(Vlm { model, tokenizer, processor, device })
     }
 
     /// Writes a `save_pretrained`-compatible folder: `config.json`, `model.safetensors`, the tokenizer files

@@ -77,14 +77,27 @@ impl TextTokenizer {
     pub fn from_dir(dir: &Path, config: &ModelConfig) -> Result<TextTokenizer> {
         let path = dir.join("tokenizer.json");
         let bytes = read_bounded(&path, MAX_TOKENIZER_BYTES)?;
-        let mut inner = Tokenizer::from_bytes(&bytes)
-            .map_err(|e| Error::Tokenizer { path: path.clone(), detail: e.to_string() })?;
         let extra_path = dir.join("tokenizer_config.json");
         let source_config = if extra_path.is_file() {
             Some(read_bounded(&extra_path, crate::json::MAX_CONFIG_BYTES)?)
         } else {
             None
         };
+        TextTokenizer::from_bytes(&path, bytes, source_config, config)
+    }
+
+    /// Builds the tokenizer from the bytes of `tokenizer.json` and `tokenizer_config.json` (`path` names
+    /// the first in errors; the second is looked for beside it).
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        source_config: Option<Vec<u8>>,
+        config: &ModelConfig,
+    ) -> Result<TextTokenizer> {
+        let path = path.to_path_buf();
+        let extra_path = path.with_file_name("tokenizer_config.json");
+        let mut inner = Tokenizer::from_bytes(&bytes)
+            .map_err(|e| Error::Tokenizer { path: path.clone(), detail: e.to_string() })?;
         let extra = source_config.as_deref().map(|b| parse_object(&extra_path, b)).transpose()?;
         let token_of = |v: Option<&Value>| -> Option<String> {
             match v? {

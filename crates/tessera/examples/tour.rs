@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     neural()?;
     attention()?;
     dist()?;
-    println!("\nDone. Crate still to come: vlm.");
+    vlm()?;
+    println!("\nDone.");
     println!(
         "\nNext, try the CLI (README.md has the walkthrough; `cargo install --path crates/tessera-cli --locked`):"
     );
@@ -33,6 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tessera attention bench --seq 2048 --causal",
         "tessera dist bench --backend tcp --nproc 2 --sizes 1KiB,1MiB,64MiB",
         "tessera launch --nproc 2 -- YOUR_PROGRAM   (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT as torchrun sets them)",
+        "tessera vlm train --arch siglip --out digits-siglip",
+        "tessera vlm zero-shot --model digits-siglip --image YOUR_DIGIT.png --labels zero,one,two,three,four,five,six,seven,eight,nine --template 'a drawing of the digit {}' --json",
+        "tessera vlm embed --model A_HUGGING_FACE_CLIP_FOLDER --image photo.jpg --text 'a photo of a cat' --json",
     ] {
         println!("  {command}");
     }
@@ -440,6 +444,55 @@ fn dist_rank() -> Result<(), Box<dyn std::error::Error>> {
             "  tcp: 2 processes (started by tessera::dist::launch, rendezvous on loopback) all-reduce 8 MiB of f64 in {ms:.1} ms; exact: {exact}"
         );
     }
+    Ok(())
+}
+
+fn vlm() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::IsTerminal;
+    use tessera::vlm::Arch;
+    use tessera::vlm::train::{TrainOptions, digits::HELD_OUT_TEMPLATE, train_digits};
+    println!(
+        "\n[vlm] CLIP and SigLIP trained from scratch on the digits images paired with generated captions"
+    );
+    for arch in [Arch::Clip, Arch::Siglip] {
+        let options = TrainOptions::new(arch);
+        let bar = if std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let report = train_digits(&options, &mut |p| {
+            bar.set_length(p.total_steps as u64);
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("loss {:.3}", p.loss));
+        })?;
+        bar.finish_and_clear();
+        let dir =
+            std::env::temp_dir().join(format!("tessera-tour-{}-{}", arch.model_type(), std::process::id()));
+        report.vlm.save_pretrained(&dir)?;
+        let reloaded = tessera::vlm::Vlm::load(&dir, &tessera::vlm::LoadOptions::default())?;
+        let probe = ["a drawing of the digit four"];
+        let same =
+            report.vlm.embed_texts(&probe, 1)?.sub(&reloaded.embed_texts(&probe, 1)?)?.abs()?.max_all()?;
+        println!(
+            "  {:<6} {} epochs, width {}, batch {}: zero-shot accuracy {:.1}% on {} held-out images with the unseen \
+             template \"{HELD_OUT_TEMPLATE}\" (chance 10%)  ({:.1} s); saved as a Hugging Face folder and \
+             reloaded: embeddings differ by {:.0e}",
+            arch.model_type(),
+            options.epochs,
+            options.width,
+            options.batch_size,
+            100.0 * report.zero_shot_accuracy,
+            report.test_images,
+            report.seconds,
+            same.to_scalar::<f32>()?
+        );
+        std::fs::remove_dir_all(&dir)?;
+    }
+    println!(
+        "  loading real checkpoints: transformers' CLIP/SigLIP folders embed within 1e-4 of transformers \
+         (crates/tessera-vlm/tests/models.rs); B/32 image throughput vs transformers in docs/benchmarks.md"
+    );
     Ok(())
 }
 

@@ -54,8 +54,9 @@ impl Source<'_> {
         Ok(Var::parameter(t))
     }
 
-    pub fn linear(&self, prefix: &str, input: usize, output: usize, bias: bool) -> Result<Linear> {
-        let weight = self.param(&join(prefix, "weight"), &[output, input], Init::Normal(0.02))?;
+    /// A `Linear` whose fresh weights are drawn with standard deviation `std`.
+    pub fn linear(&self, prefix: &str, input: usize, output: usize, bias: bool, std: f64) -> Result<Linear> {
+        let weight = self.param(&join(prefix, "weight"), &[output, input], Init::Normal(std))?;
         let bias = if bias { Some(self.param(&join(prefix, "bias"), &[output], Init::Zeros)?) } else { None };
         Ok(Linear::from_parameters(weight, bias)?)
     }
@@ -80,6 +81,14 @@ pub(crate) fn norm(ln: &LayerNorm, x: &Var) -> Result<Var> {
     Ok(layer_norm(&x.to_dtype(DType::F32)?, &[dim], Some(&w), Some(&b), ln.eps)?.to_dtype(x.dtype())?)
 }
 
+/// transformers' CLIP initialisation of the layers that write into the residual stream:
+/// `width^-1/2 · (2 · layers)^-1/2`, so the stream's variance does not grow with depth. Fresh models
+/// (training from scratch, benchmarks) follow the rest of that scheme too: `(2 · width)^-1/2` for the
+/// MLP's first layer, `width^-1/2` for attention outputs and projections, 0.02 for embeddings.
+pub(crate) fn residual_std(width: usize, layers: usize) -> f64 {
+    (width as f64).powf(-0.5) * (2.0 * layers.max(1) as f64).powf(-0.5)
+}
+
 /// What a layer's self-attention may see.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Mask {
@@ -101,12 +110,19 @@ pub(crate) struct SelfAttention {
 }
 
 impl SelfAttention {
-    fn load(src: &Source<'_>, prefix: &str, width: usize, heads: usize) -> Result<SelfAttention> {
+    fn load(
+        src: &Source<'_>,
+        prefix: &str,
+        width: usize,
+        heads: usize,
+        layers: usize,
+    ) -> Result<SelfAttention> {
+        let (in_std, out_std) = (residual_std(width, layers), (width as f64).powf(-0.5));
         Ok(SelfAttention {
-            q: src.linear(&join(prefix, "q_proj"), width, width, true)?,
-            k: src.linear(&join(prefix, "k_proj"), width, width, true)?,
-            v: src.linear(&join(prefix, "v_proj"), width, width, true)?,
-            out: src.linear(&join(prefix, "out_proj"), width, width, true)?,
+            q: src.linear(&join(prefix, "q_proj"), width, width, true, in_std)?,
+            k: src.linear(&join(prefix, "k_proj"), width, width, true, in_std)?,
+            v: src.linear(&join(prefix, "v_proj"), width, width, true, in_std)?,
+            out: src.linear(&join(prefix, "out_proj"), width, width, true, out_std)?,
             heads,
         })
     }
@@ -151,10 +167,12 @@ impl Mlp {
         width: usize,
         inner: usize,
         activation: Activation,
+        layers: usize,
     ) -> Result<Mlp> {
+        let fc_std = (2.0 * width as f64).powf(-0.5);
         Ok(Mlp {
-            fc1: src.linear(&join(prefix, "fc1"), width, inner, true)?,
-            fc2: src.linear(&join(prefix, "fc2"), inner, width, true)?,
+            fc1: src.linear(&join(prefix, "fc1"), width, inner, true, fc_std)?,
+            fc2: src.linear(&join(prefix, "fc2"), inner, width, true, residual_std(width, layers))?,
             activation,
         })
     }
@@ -183,9 +201,9 @@ impl EncoderLayer {
         let e = c.hidden_size;
         Ok(EncoderLayer {
             ln1: src.layer_norm(&join(prefix, "layer_norm1"), e, c.layer_norm_eps)?,
-            attn: SelfAttention::load(src, &join(prefix, "self_attn"), e, c.num_heads)?,
+            attn: SelfAttention::load(src, &join(prefix, "self_attn"), e, c.num_heads, c.num_layers)?,
             ln2: src.layer_norm(&join(prefix, "layer_norm2"), e, c.layer_norm_eps)?,
-            mlp: Mlp::load(src, &join(prefix, "mlp"), e, c.intermediate_size, c.activation)?,
+            mlp: Mlp::load(src, &join(prefix, "mlp"), e, c.intermediate_size, c.activation, c.num_layers)?,
         })
     }
 

@@ -7,7 +7,7 @@ use tessera_tensor::SeededRng;
 
 use crate::config::{Arch, ModelConfig, TextConfig, VisionConfig};
 use crate::error::{Error, Result};
-use crate::model::layers::{Encoder, Init, Mask, Mlp, Source, norm, patches};
+use crate::model::layers::{Encoder, Init, Mask, Mlp, Source, norm, patches, residual_std};
 
 /// The output of a tower: every position's hidden state and the pooled vector.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl VisionTower {
             Some(src.param(&join(&emb, "patch_embedding.bias"), &[e], Init::Zeros)?)
         };
         let class_embedding = if clip {
-            Some(src.param(&join(&emb, "class_embedding"), &[e], Init::Normal(0.02))?)
+            Some(src.param(&join(&emb, "class_embedding"), &[e], Init::Normal((e as f64).powf(-0.5)))?)
         } else {
             None
         };
@@ -74,15 +74,27 @@ impl VisionTower {
         let head = if !clip && v.use_head {
             let h = join(prefix, "head");
             let mut attention = MultiheadAttention::new(e, v.encoder.num_heads, &mut SeededRng::new(0))?;
-            attention.in_proj_weight =
-                src.param(&join(&h, "attention.in_proj_weight"), &[3 * e, e], Init::Normal(0.02))?;
+            let layers = v.encoder.num_layers;
+            attention.in_proj_weight = src.param(
+                &join(&h, "attention.in_proj_weight"),
+                &[3 * e, e],
+                Init::Normal(residual_std(e, layers)),
+            )?;
             attention.in_proj_bias = src.param(&join(&h, "attention.in_proj_bias"), &[3 * e], Init::Zeros)?;
-            attention.out_proj = src.linear(&join(&h, "attention.out_proj"), e, e, true)?;
+            attention.out_proj =
+                src.linear(&join(&h, "attention.out_proj"), e, e, true, (e as f64).powf(-0.5))?;
             Some(MapHead {
                 probe: src.param(&join(&h, "probe"), &[1, 1, e], Init::Normal(0.02))?,
                 attention,
                 norm: src.layer_norm(&join(&h, "layernorm"), e, eps)?,
-                mlp: Mlp::load(src, &join(&h, "mlp"), e, v.encoder.intermediate_size, v.encoder.activation)?,
+                mlp: Mlp::load(
+                    src,
+                    &join(&h, "mlp"),
+                    e,
+                    v.encoder.intermediate_size,
+                    v.encoder.activation,
+                    layers,
+                )?,
             })
         } else {
             None
@@ -254,7 +266,7 @@ impl TextTower {
             head: if clip {
                 None
             } else {
-                Some(src.linear(&join(prefix, "head"), e, t.projection_size, true)?)
+                Some(src.linear(&join(prefix, "head"), e, t.projection_size, true, (e as f64).powf(-0.5))?)
             },
             pool,
             causal: clip,
