@@ -121,6 +121,10 @@ struct Inner {
 /// });
 /// assert!(sums.iter().all(|v| v == &[3.0; 4]));
 /// ```
+///
+/// A clone is a second handle on the same group (as a PyTorch process group is shared by reference):
+/// calls through either go to the same communicator, and every rank must make them in the same order.
+#[derive(Clone)]
 pub struct ProcessGroup {
     inner: Arc<Inner>,
 }

@@ -122,6 +122,9 @@ pub enum Error {
     /// An error from the attention kernels.
     #[error(transparent)]
     Attention(#[from] tessera_attention::Error),
+    /// An error from a process group (the ring loss).
+    #[error(transparent)]
+    Dist(#[from] tessera_dist::Error),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -34,7 +34,7 @@ mod weights;
 
 pub use config::{Arch, EncoderConfig, ModelConfig, TextConfig, VisionConfig};
 pub use error::{Error, Result};
-pub use loss::{clip_loss, siglip_loss, siglip_loss_chunked};
+pub use loss::{clip_loss, siglip_loss, siglip_loss_chunked, siglip_loss_ring};
 pub use model::{LoadOptions, TowerOutput, VlmModel, l2_normalize};
 pub use pipeline::{Recall, Vlm, ZeroShot, recall_at_k};
 pub use tokenize::{Encoded, Padding, TextTokenizer};

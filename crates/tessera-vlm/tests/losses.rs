@@ -1,5 +1,6 @@
 //! The contrastive losses and their gradients against PyTorch (f64, scripts/vlm_parity.py), and the
-//! chunked SigLIP loss equal to the dense one for every chunk size and shape (proptest), within 1e-6.
+//! chunked SigLIP loss equal to the dense one for every chunk size and shape (proptest), within 1e-6; the
+//! ring loss over 1-5 in-process ranks equal to the dense loss of the whole batch, and so to PyTorch's.
 
 #![allow(clippy::unwrap_used)] // Tests assert by unwrapping.
 
@@ -8,8 +9,9 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use proptest::prelude::*;
 use tessera_autograd::Var;
+use tessera_dist::ProcessGroup;
 use tessera_tensor::SafetensorsFile;
-use tessera_vlm::{clip_loss, siglip_loss, siglip_loss_chunked};
+use tessera_vlm::{clip_loss, siglip_loss, siglip_loss_chunked, siglip_loss_ring};
 
 fn fixture() -> SafetensorsFile {
     SafetensorsFile::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/losses.safetensors"))
@@ -113,4 +115,111 @@ fn loss_arguments_are_checked() {
     assert!(siglip_loss(&l.image, &l.text, &l.scale, &l.bias).is_err());
     let l = leaves(normalised(3, 4, 0), normalised(3, 4, 1), 1.0, 0.0);
     assert!(siglip_loss_chunked(&l.image, &l.text, &l.scale, &l.bias, 0).is_err());
+}
+
+/// The ring loss of `image`/`text` split row-wise over `world` in-process ranks, each rank calling
+/// backward on its own loss: `(mean loss, image grads / W, text grads / W, mean d scale, mean d bias)`,
+/// which must equal the dense loss of the whole batch and its gradients.
+fn ring(
+    image: &Tensor,
+    text: &Tensor,
+    scale: f64,
+    bias: f64,
+    world: usize,
+) -> (f64, Vec<f64>, Vec<f64>, f64, f64) {
+    let b = image.dims()[0] / world;
+    let groups = ProcessGroup::threads(world).unwrap();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(r, g)| {
+                let (i, t) = (image.narrow(0, r * b, b).unwrap(), text.narrow(0, r * b, b).unwrap());
+                s.spawn(move || {
+                    let l = leaves(i, t, scale, bias);
+                    let loss = siglip_loss_ring(&l.image, &l.text, &l.scale, &l.bias, &g).unwrap();
+                    loss.backward().unwrap();
+                    let g = |v: &Var| flat(&v.grad().unwrap());
+                    (loss.to_scalar_f64().unwrap(), g(&l.image), g(&l.text), g(&l.scale)[0], g(&l.bias)[0])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let w = world as f64;
+    let mut out = (0.0, Vec::new(), Vec::new(), 0.0, 0.0);
+    for (loss, gi, gt, gs, gb) in results {
+        out.0 += loss / w;
+        out.1.extend(gi.iter().map(|x| x / w));
+        out.2.extend(gt.iter().map(|x| x / w));
+        out.3 += gs / w;
+        out.4 += gb / w;
+    }
+    out
+}
+
+#[test]
+fn ring_over_ranks_matches_pytorch() {
+    let f = fixture();
+    let dev = Device::Cpu;
+    let mut checked = 0;
+    for case in ["square", "wide", "one"] {
+        let get = |n: &str| f.load(&format!("siglip/{case}/{n}"), &dev).unwrap();
+        let (image, text) = (get("image"), get("text"));
+        let b = image.dims()[0];
+        if text.dims()[0] != b {
+            continue; // the ring pairs image i with text i on every rank
+        }
+        for world in (1..=4).filter(|w| b % w == 0) {
+            let (loss, gi, gt, gs, gb) = ring(&image, &text, 10f64.ln(), -10.0, world);
+            let what = format!("siglip/{case} over {world} ranks");
+            close(&[loss], &flat(&get("loss")), &format!("{what} loss"));
+            close(&gi, &flat(&get("grad_image")), &format!("{what} d image"));
+            close(&gt, &flat(&get("grad_text")), &format!("{what} d text"));
+            close(&[gs], &flat(&get("grad_scale")), &format!("{what} d scale"));
+            close(&[gb], &flat(&get("grad_bias")), &format!("{what} d bias"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "the fixture has too few square cases ({checked} checked)");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn ring_equals_dense(world in 1usize..6, b in 1usize..5, d in 1usize..9,
+                         scale in -1.0f64..4.0, bias in -12.0f64..2.0, seed in 0u64..1000) {
+        let n = world * b;
+        let (image, text) = (normalised(n, d, seed), normalised(n, d, seed + 1));
+        let dense = leaves(image.clone(), text.clone(), scale, bias);
+        let a = siglip_loss(&dense.image, &dense.text, &dense.scale, &dense.bias).unwrap();
+        a.backward().unwrap();
+        let (loss, gi, gt, gs, gb) = ring(&image, &text, scale, bias, world);
+        prop_assert!((a.to_scalar_f64().unwrap() - loss).abs() <= 1e-9);
+        for (x, y) in [(flat(&dense.image.grad().unwrap()), gi), (flat(&dense.text.grad().unwrap()), gt),
+                       (flat(&dense.scale.grad().unwrap()), vec![gs]), (flat(&dense.bias.grad().unwrap()), vec![gb])] {
+            let diff = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+            prop_assert!(diff <= 1e-9, "gradient differs by {} over {} ranks", diff, world);
+        }
+    }
+}
+
+#[test]
+fn ring_refuses_ranks_with_different_shapes() {
+    let groups = ProcessGroup::threads(2).unwrap();
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(r, g)| {
+                s.spawn(move || {
+                    let l = leaves(normalised(2 + r, 4, 0), normalised(2 + r, 4, 1), 1.0, 0.0);
+                    siglip_loss_ring(&l.image, &l.text, &l.scale, &l.bias, &g).unwrap_err().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(errors[0].contains("rank 1 holds (3, 4)"), "{}", errors[0]);
+    assert!(errors[1].contains("rank 0 holds (2, 4)"), "{}", errors[1]);
 }

@@ -1,5 +1,5 @@
 //! The contrastive losses on L2-normalised embeddings, differentiable through `tessera-autograd`:
-//! CLIP's symmetric InfoNCE and SigLIP's sigmoid loss, dense and row-chunked.
+//! CLIP's symmetric InfoNCE and SigLIP's sigmoid loss, dense, row-chunked, and across ranks (`ring`).
 //!
 //! The chunked SigLIP loss is one custom autograd function: its forward walks row blocks of the logits
 //! and its backward recomputes each block from the saved embeddings, so neither pass holds more than one
@@ -9,6 +9,10 @@ use candle_core::{DType, Tensor};
 use tessera_autograd::{Function, FunctionCtx, Var, apply, cross_entropy};
 
 use crate::error::{Error, Result};
+
+mod ring;
+
+pub use ring::siglip_loss_ring;
 
 fn check_pair(image: &Var, text: &Var) -> Result<(usize, usize)> {
     let (i, t) = (image.dims(), text.dims());
