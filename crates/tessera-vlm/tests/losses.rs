@@ -127,15 +127,27 @@ fn ring(
     bias: f64,
     world: usize,
 ) -> (f64, Vec<f64>, Vec<f64>, f64, f64) {
+    let groups: Vec<_> = ProcessGroup::threads(world).unwrap().into_iter().map(Some).collect();
+    let groups = std::sync::Mutex::new(groups);
+    ring_on(image, text, scale, bias, world, &|r| groups.lock().unwrap()[r].take().unwrap())
+}
+
+/// [`ring`] with each rank's group made on its own thread by `group` (TCP groups rendezvous there).
+fn ring_on(
+    image: &Tensor,
+    text: &Tensor,
+    scale: f64,
+    bias: f64,
+    world: usize,
+    group: &(dyn Fn(usize) -> ProcessGroup + Sync),
+) -> (f64, Vec<f64>, Vec<f64>, f64, f64) {
     let b = image.dims()[0] / world;
-    let groups = ProcessGroup::threads(world).unwrap();
     let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .enumerate()
-            .map(|(r, g)| {
+        let handles: Vec<_> = (0..world)
+            .map(|r| {
                 let (i, t) = (image.narrow(0, r * b, b).unwrap(), text.narrow(0, r * b, b).unwrap());
                 s.spawn(move || {
+                    let g = group(r);
                     let l = leaves(i, t, scale, bias);
                     let loss = siglip_loss_ring(&l.image, &l.text, &l.scale, &l.bias, &g).unwrap();
                     loss.backward().unwrap();
@@ -222,4 +234,34 @@ fn ring_refuses_ranks_with_different_shapes() {
     });
     assert!(errors[0].contains("rank 1 holds (3, 4)"), "{}", errors[0]);
     assert!(errors[1].contains("rank 0 holds (2, 4)"), "{}", errors[1]);
+}
+
+/// The same over the TCP backend: three ranks rendezvous on a local port, the blocks travel by socket.
+#[test]
+fn ring_over_tcp_equals_dense() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let tcp = |rank| {
+        ProcessGroup::tcp(tessera_dist::TcpOptions {
+            rank,
+            world_size: 3,
+            master_addr: "127.0.0.1".into(),
+            master_port: port,
+            run_id: "ring-test".into(),
+            options: tessera_dist::GroupOptions::default(),
+        })
+        .unwrap()
+    };
+    let (image, text) = (normalised(6, 5, 7), normalised(6, 5, 8));
+    let dense = leaves(image.clone(), text.clone(), 1.5, -3.0);
+    let a = siglip_loss(&dense.image, &dense.text, &dense.scale, &dense.bias).unwrap();
+    a.backward().unwrap();
+    let (loss, gi, gt, gs, gb) = ring_on(&image, &text, 1.5, -3.0, 3, &tcp);
+    close(&[loss], &[a.to_scalar_f64().unwrap()], "tcp ring loss");
+    close(&gi, &flat(&dense.image.grad().unwrap()), "tcp ring d image");
+    close(&gt, &flat(&dense.text.grad().unwrap()), "tcp ring d text");
+    close(
+        &[gs, gb],
+        &[flat(&dense.scale.grad().unwrap())[0], flat(&dense.bias.grad().unwrap())[0]],
+        "tcp ring d scale, bias",
+    );
 }
