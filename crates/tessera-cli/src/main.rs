@@ -13,6 +13,7 @@ mod trees_args;
 mod trees_flags;
 mod trees_io;
 mod vlm;
+mod vlm_bench;
 mod vlm_train;
 
 use std::process::ExitCode;

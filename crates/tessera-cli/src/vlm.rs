@@ -25,44 +25,9 @@ pub enum VlmCommand {
     /// Image-text retrieval: recall@1/5/10 both ways.
     Retrieve(RetrieveArgs),
     /// Steady-state throughput of one tower (after a warm-up, best of several runs).
-    Bench(BenchArgs),
+    Bench(crate::vlm_bench::BenchArgs),
     /// Trains a small model from scratch on the embedded digits and saves it as a Hugging Face folder.
     Train(crate::vlm_train::TrainArgs),
-}
-
-/// `--tower`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TowerArg {
-    /// The image tower (images per second).
-    Image,
-    /// The text tower at its full context (texts per second).
-    Text,
-}
-
-/// `tessera vlm bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// A model folder; with --random-weights only its config.json is read.
-    #[arg(long)]
-    model: PathBuf,
-    /// Images or texts per forward pass.
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    /// Which tower to time.
-    #[arg(long, value_enum, default_value_t = TowerArg::Image)]
-    tower: TowerArg,
-    /// Weights and activations.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
-    dtype: DtypeArg,
-    /// Seeded random weights from config.json (time a configuration without its checkpoint).
-    #[arg(long)]
-    random_weights: bool,
-    /// Timed runs after the warm-up (the best is reported).
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
-    /// Print one JSON object `{"images_per_s": X}` (or `texts_per_s`) on stdout.
-    #[arg(long)]
-    json: bool,
 }
 
 /// The model folder and how to run it.
@@ -189,7 +154,7 @@ pub fn run(cmd: VlmCommand) -> Result<(), CliError> {
         VlmCommand::Preprocess(a) => preprocess(a),
         VlmCommand::ZeroShot(a) => zero_shot(a),
         VlmCommand::Retrieve(a) => retrieve(a),
-        VlmCommand::Bench(a) => bench(a),
+        VlmCommand::Bench(a) => crate::vlm_bench::bench(a),
         VlmCommand::Train(a) => crate::vlm_train::train(a),
     }
 }
@@ -368,76 +333,6 @@ fn retrieve(a: RetrieveArgs) -> Result<(), CliError> {
         for ((k, i2t), (_, t2i)) in r.image_to_text.iter().zip(&r.text_to_image) {
             println!("R@{k}: image->text {i2t:.3}  text->image {t2i:.3}");
         }
-    }
-    Ok(())
-}
-
-fn bench(a: BenchArgs) -> Result<(), CliError> {
-    use tessera_tensor::{Device, Tensor};
-    if a.batch_size == 0 || a.runs == 0 {
-        return Err(CliError::Usage("--batch-size and --runs must be at least 1".into()));
-    }
-    let dtype = match a.dtype {
-        DtypeArg::F32 => DType::F32,
-        DtypeArg::Bf16 => DType::BF16,
-    };
-    let options = LoadOptions { dtype, ..LoadOptions::default() };
-    let model = if a.random_weights {
-        let config = tessera_vlm::ModelConfig::from_file(&a.model.join("config.json"))?;
-        tessera_vlm::VlmModel::init(config, 0, dtype, &Device::Cpu)?
-    } else {
-        tessera_vlm::VlmModel::load(&a.model, &options)?
-    };
-    let config = model.config().clone();
-    let b = a.batch_size;
-    let mut rng = tessera_tensor::SeededRng::new(1);
-    let run: Box<dyn Fn() -> Result<(), CliError>> = match a.tower {
-        TowerArg::Image => {
-            let s = config.vision.image_size;
-            let pixels = rng.normal_tensor(
-                &[b, config.vision.num_channels, s, s],
-                0.0,
-                1.0,
-                DType::F32,
-                &Device::Cpu,
-            )?;
-            Box::new(move || {
-                model.image_embeds(&pixels)?;
-                Ok(())
-            })
-        }
-        TowerArg::Text => {
-            let l = config.text.max_positions;
-            let vocab = config.text.vocab_size as u64;
-            let mut ids: Vec<u32> = (0..b * l).map(|i| ((i as u64 * 2_654_435_761) % vocab) as u32).collect();
-            if let Some(eos) = config.text.eos_token_id.filter(|&e| e < config.text.vocab_size) {
-                for row in 0..b {
-                    ids[row * l + l - 1] = eos as u32;
-                }
-            }
-            let ids = Tensor::from_vec(ids, (b, l), &Device::Cpu).map_err(tessera_vlm::Error::from)?;
-            Box::new(move || {
-                model.text_embeds(&ids, None)?;
-                Ok(())
-            })
-        }
-    };
-    run()?; // warm-up
-    let mut best = f64::INFINITY;
-    for _ in 0..a.runs {
-        let t = std::time::Instant::now();
-        run()?;
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    let rate = b as f64 / best;
-    let key = match a.tower {
-        TowerArg::Image => "images_per_s",
-        TowerArg::Text => "texts_per_s",
-    };
-    if a.json {
-        print_json(&json!({ key: rate }));
-    } else {
-        println!("{key}: {rate:.2} (batch {b}, best of {} runs: {:.1} ms)", a.runs, best * 1e3);
     }
     Ok(())
 }

@@ -45,9 +45,18 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
 
 /// `x @ w^T + b` for a matrix `x`, recorded as one node whose backward produces the weight
 /// gradient directly in the weight's `(out, in)` layout (contiguous, ready for the optimizer).
+/// Up to this many input rows, `linear` computes `(W xᵀ)ᵀ` rather than `x Wᵀ`.
+const SMALL_BATCH_ROWS: usize = 128;
+
 fn linear_2d(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var> {
     let (xt, wt) = (x.tensor(), weight.tensor());
-    let mut out = crate::ops::linalg::matmul_tensors(&xt, &wt.t()?)?;
+    let mut out = if xt.dims()[0] <= SMALL_BATCH_ROWS && xt.dtype() == wt.dtype() {
+        // Few rows: `(W xᵀ)ᵀ` packs the small operand instead of the whole weight on every call
+        // (1.2-3.3x faster at 50 rows and a ViT-B's widths, the same from ~128 rows up).
+        crate::ops::linalg::matmul_tensors(&wt, &xt.t()?)?.t()?.contiguous()?
+    } else {
+        crate::ops::linalg::matmul_tensors(&xt, &wt.t()?)?
+    };
     if let Some(b) = bias {
         out = out.broadcast_add(&b.tensor())?;
     }
