@@ -104,12 +104,15 @@ pub fn run(area: Option<&str>) -> Result<(), String> {
     if area == Some("dist") {
         return crate::bench_dist::run();
     }
+    if area == Some("vlm") {
+        return crate::bench_vlm::run();
+    }
     let selected: Vec<&Area> = match area {
         None | Some("all") => AREAS.iter().collect(),
         Some(name) => vec![AREAS.iter().find(|a| a.name == name).ok_or_else(|| {
             format!(
                 "unknown bench area `{name}` (areas: {})",
-                AREAS.iter().map(|a| a.name).chain(["dist"]).collect::<Vec<_>>().join(", ")
+                AREAS.iter().map(|a| a.name).chain(["dist", "vlm"]).collect::<Vec<_>>().join(", ")
             )
         })?],
     };
@@ -118,6 +121,7 @@ pub fn run(area: Option<&str>) -> Result<(), String> {
     }
     if matches!(area, None | Some("all")) {
         crate::bench_dist::run()?;
+        crate::bench_vlm::run()?;
     }
     Ok(())
 }

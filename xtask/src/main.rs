@@ -14,6 +14,7 @@
 mod api;
 mod bench;
 mod bench_dist;
+mod bench_vlm;
 mod ci;
 mod fuzz;
 mod readme;
@@ -29,7 +30,7 @@ commands:
   tidy           module docs, no todo!/dbg!, file sizes, fixture budget, dependency rules
   api [--check]  write the golden public-API files under api/ (or compare and print the diff)
   demo           run the tour of every crate on embedded data (release build)
-  bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd, attention, dist) and update docs/benchmarks.md
+  bench [AREA]   run benchmarks (areas: datasets, trees, boosting, autograd, attention, dist, vlm) and update docs/benchmarks.md
   fixtures       regenerate parity fixtures with the reference libraries (needs python3 + pip packages)
   readme         run every ```sh block of the READMEs (the documented walkthroughs) against the built CLI
   fuzz [TARGET] [--seconds N]
