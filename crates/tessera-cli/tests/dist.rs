@@ -41,7 +41,8 @@ fn launch_reports_the_first_failure_with_its_rank_and_status() {
             "--",
             "sh",
             "-c",
-            "echo hello; test \"$RANK\" = 1 && exit 3; sleep 5",
+            // Rank 1 fails half a second in, so rank 0 has printed before it is stopped.
+            "echo hello; test \"$RANK\" = 1 && sleep 0.5 && exit 3; sleep 5",
         ])
         .output()
         .unwrap();
