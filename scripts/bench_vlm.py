@@ -4,7 +4,7 @@ weights from the default configuration, one warm-up, best of several runs, eager
 python3 scripts/bench_vlm.py --arch clip --tower image --batch-size 16 [--runs 3] [--threads 2]
 python3 scripts/bench_vlm.py --tower preprocess --folder DIR --image a.png --image b.jpg --batch-size 4
 prints {"images_per_s": X, "peak_rss_mb": M} (or texts_per_s); `preprocess` times the folder's image
-processor with the PIL backend on the decoded photos, cycled `--batch-size` times per run.
+processor with the PIL backend on the decoded photos, `--batch-size` calls (one per pass) per run.
 """
 
 import argparse
@@ -35,9 +35,12 @@ def main():
 
         proc = AutoImageProcessor.from_pretrained(a.folder, backend="pil")
         photos = [Image.open(f).convert("RGB") for f in a.image]
-        images = photos * b
-        b = len(images)
-        timed(lambda: proc(images=images, return_tensors="pt"), a.runs, b, "images_per_s")
+
+        def passes():
+            for _ in range(b):
+                proc(images=photos, return_tensors="pt")
+
+        timed(passes, a.runs, b * len(photos), "images_per_s")
         return
     model = (CLIPModel(CLIPConfig()) if a.arch == "clip" else SiglipModel(SiglipConfig())).eval()
     if a.tower == "image":

@@ -31,8 +31,7 @@ pub struct BenchArgs {
     /// only its preprocessor_config.json).
     #[arg(long)]
     model: PathBuf,
-    /// Images or texts per forward pass (with --tower preprocess: how many times the images are cycled
-    /// through per run).
+    /// Images or texts per forward pass (with --tower preprocess: passes over the images per run).
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
     /// What to time.
@@ -57,10 +56,18 @@ pub struct BenchArgs {
 
 type Job = Box<dyn Fn() -> Result<(), CliError>>;
 
+/// The largest batch timed (random pixels or ids are allocated up front; a typo must not ask for terabytes).
+const MAX_BATCH: usize = 4096;
+/// The most timed runs.
+const MAX_RUNS: usize = 1000;
+
 /// Times the chosen tower (or processor) and prints its throughput.
 pub fn bench(a: BenchArgs) -> Result<(), CliError> {
-    if a.batch_size == 0 || a.runs == 0 {
-        return Err(CliError::Usage("--batch-size and --runs must be at least 1".into()));
+    if !(1..=MAX_BATCH).contains(&a.batch_size) || !(1..=MAX_RUNS).contains(&a.runs) {
+        return Err(CliError::Usage(format!(
+            "--batch-size must be 1..={MAX_BATCH} and --runs 1..={MAX_RUNS}, found {} and {}",
+            a.batch_size, a.runs
+        )));
     }
     let (run, items): (Job, usize) = match a.tower {
         TowerArg::Preprocess => preprocess_job(&a)?,
@@ -139,18 +146,20 @@ fn tower_job(a: &BenchArgs) -> Result<Job, CliError> {
     })
 }
 
-/// The processor on `batch_size` passes over the decoded photos; returns the job and its image count.
+/// The processor on `batch_size` passes over the decoded photos (each pass one call, as a service
+/// preprocesses one request's images); returns the job and its image count.
 fn preprocess_job(a: &BenchArgs) -> Result<(Job, usize), CliError> {
     if a.image.is_empty() {
         return Err(CliError::Usage("--tower preprocess needs at least one --image".into()));
     }
     let processor = ImageProcessor::from_file(&a.model.join("preprocessor_config.json"))?;
     let photos: Vec<RgbImage> = a.image.iter().map(|p| RgbImage::open(p)).collect::<Result<_, _>>()?;
-    let images: Vec<RgbImage> = photos.iter().cycle().take(photos.len() * a.batch_size).cloned().collect();
-    let count = images.len();
+    let (passes, count) = (a.batch_size, photos.len() * a.batch_size);
     Ok((
         Box::new(move || {
-            processor.preprocess(&images, &Device::Cpu)?;
+            for _ in 0..passes {
+                processor.preprocess(&photos, &Device::Cpu)?;
+            }
             Ok(())
         }),
         count,

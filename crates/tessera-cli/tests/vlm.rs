@@ -250,6 +250,13 @@ fn bench_prints_throughput_for_either_tower() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("images_per_s"));
+    // A huge batch is refused before anything is allocated; the processor needs photos.
+    let m = dir.path().to_str().unwrap();
+    let (ok, _, err) =
+        tessera(&["vlm", "bench", "--model", m, "--random-weights", "--batch-size", "100000000"]);
+    assert!(!ok && err.contains("--batch-size must be 1..=4096"), "{err}");
+    let (ok, _, err) = tessera(&["vlm", "bench", "--model", m, "--tower", "preprocess"]);
+    assert!(!ok && err.contains("needs at least one --image"), "{err}");
 }
 
 #[test]

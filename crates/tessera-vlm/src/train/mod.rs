@@ -227,11 +227,23 @@ pub fn train_digits(options: &TrainOptions, progress: &mut dyn FnMut(Progress)) 
     let tokenizer =
         TextTokenizer::from_bytes(Path::new("<digits tokenizer>"), tok_json, Some(tok_config), &config)?;
     let processor = processor(o)?;
-    let model = VlmModel::init(config, o.seed, DType::F32, &device)?;
     let (images, labels) = digit_images()?;
     let as_f32: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
     let split = tessera_datasets::train_test_indices(images.len(), o.test_fraction, o.seed, Some(&as_f32))
         .map_err(|e| Error::invalid("test_fraction", e.to_string()))?;
+    if split.train.len() < o.batch_size {
+        return Err(Error::invalid(
+            "batch_size",
+            format!("{} is more than the {} training images", o.batch_size, split.train.len()),
+        ));
+    }
+    let model = VlmModel::init(config, o.seed, DType::F32, &device)?;
+    if let Some(b) = model.logit_bias() {
+        // The paper's -10 suits batches of thousands; start at the prior log-odds of a positive pair
+        // instead, which a short run could not reach at Adam's step size.
+        let prior = -((o.batch_size - 1) as f64).ln();
+        b.set_data(Tensor::full(prior as f32, b.dims(), b.tensor().device())?.to_dtype(b.dtype())?)?;
+    }
     let train_images: Vec<RgbImage> = split.train.iter().map(|&i| images[i].clone()).collect();
     let pixels = processor.preprocess(&train_images, &device)?;
     let train_labels: Vec<usize> = split.train.iter().map(|&i| labels[i]).collect();
@@ -282,19 +294,7 @@ fn fit(
         ..AdamConfig::adamw().with_lr(o.lr)
     };
     let mut opts = [Adam::new(decay, config)?, Adam::new(rest, AdamConfig { weight_decay: 0.0, ..config })?];
-    if let Some(b) = model.logit_bias() {
-        // The paper's -10 suits batches of thousands; start at the prior log-odds of a positive pair
-        // instead, which a short run could not reach at Adam's step size.
-        let prior = -((o.batch_size - 1) as f64).ln();
-        b.set_data(Tensor::full(prior as f32, b.dims(), b.tensor().device())?.to_dtype(b.dtype())?)?;
-    }
     let steps_per_epoch = labels.len() / o.batch_size;
-    if steps_per_epoch == 0 {
-        return Err(Error::invalid(
-            "batch_size",
-            format!("{} is more than the {} training images", o.batch_size, labels.len()),
-        ));
-    }
     let total = steps_per_epoch * o.epochs;
     let schedule = WarmupCosine::new(o.lr, 0.0, total / 10, total)?;
     let loss = match o.arch {
