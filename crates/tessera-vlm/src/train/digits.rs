@@ -85,6 +85,16 @@ fn specials(arch: Arch) -> [&'static str; 3] {
     }
 }
 
+/// `(bos, eos, pad)` ids of each architecture's tokenizer (positions in [`specials`]): CLIP begins with
+/// `<|startoftext|>` (0) and pads with `<|endoftext|>` (1); SigLIP has no bos, ends with `</s>` (1) and pads
+/// with `<pad>` (0).
+pub(crate) fn special_ids(arch: Arch) -> (Option<u32>, u32, u32) {
+    match arch {
+        Arch::Clip => (Some(0), 1, 1),
+        Arch::Siglip => (None, 1, 0),
+    }
+}
+
 /// Every word of every training caption and zero-shot prompt, sorted.
 fn words() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -123,38 +133,37 @@ pub fn build_tokenizer(arch: Arch, max_length: usize) -> Result<(Vec<u8>, Vec<u8
     let mut tok = Tokenizer::new(model);
     tok.with_normalizer(Some(Lowercase));
     tok.with_pre_tokenizer(Some(Whitespace {}));
-    let (single, pair, special_ids): (&str, &str, Vec<(&str, u32)>) = match arch {
-        Arch::Clip => (
-            "<|startoftext|> $A <|endoftext|>",
-            "<|startoftext|> $A <|endoftext|> $B <|endoftext|>",
-            vec![(sp[0], 0), (sp[1], 1)],
+    let (bos, eos, pad) = special_ids(arch);
+    let name = |id: u32| sp[id as usize];
+    let (single, pair) = match bos {
+        Some(b) => (
+            format!("{} $A {}", name(b), name(eos)),
+            format!("{} $A {} $B {}", name(b), name(eos), name(eos)),
         ),
-        Arch::Siglip => ("$A </s>", "$A </s> $B </s>", vec![(sp[1], 1)]),
+        None => (format!("$A {}", name(eos)), format!("$A {} $B {}", name(eos), name(eos))),
     };
+    let mut used = vec![(name(eos), eos)];
+    used.extend(bos.map(|b| (name(b), b)));
     let post = TemplateProcessing::builder()
-        .try_single(single)
-        .and_then(|b| b.try_pair(pair))
+        .try_single(single.as_str())
+        .and_then(|b| b.try_pair(pair.as_str()))
         .map_err(|e| Error::invalid("digits tokenizer", e))?
-        .special_tokens(special_ids)
+        .special_tokens(used)
         .build()
         .map_err(|e| Error::invalid("digits tokenizer", e.to_string()))?;
     tok.with_post_processor(Some(post));
     let added: Vec<AddedToken> = sp.iter().map(|s| AddedToken::from(s.to_string(), true)).collect();
     tok.add_special_tokens(&added);
     let json = tok.to_string(true).map_err(err)?;
-    let (bos, eos, pad) = match arch {
-        Arch::Clip => (Some(sp[0]), sp[1], sp[1]),
-        Arch::Siglip => (None, sp[1], sp[0]),
-    };
     let mut config = json!({
         "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": max_length,
-        "eos_token": eos,
-        "pad_token": pad,
+        "eos_token": name(eos),
+        "pad_token": name(pad),
         "unk_token": sp[2],
     });
     if let (Some(b), Some(m)) = (bos, config.as_object_mut()) {
-        m.insert("bos_token".into(), Value::from(b));
+        m.insert("bos_token".into(), Value::from(name(b)));
     }
     let config =
         serde_json::to_vec_pretty(&config).map_err(|e| Error::invalid("digits tokenizer", e.to_string()))?;

@@ -174,10 +174,8 @@ fn model_config(o: &TrainOptions, vocab: usize, max_length: usize) -> Result<Mod
         }
         m
     };
-    let ids = match o.arch {
-        Arch::Clip => json!({"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 1}),
-        Arch::Siglip => json!({"pad_token_id": 0, "bos_token_id": null, "eos_token_id": 1}),
-    };
+    let (bos, eos, pad) = digits::special_ids(o.arch);
+    let ids = json!({"pad_token_id": pad, "bos_token_id": bos, "eos_token_id": eos});
     let mut text = tower(json!({"vocab_size": vocab, "max_position_embeddings": max_length}));
     if let (Some(t), Value::Object(i)) = (text.as_object_mut(), ids) {
         t.extend(i);
