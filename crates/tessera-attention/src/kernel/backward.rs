@@ -1,8 +1,8 @@
 //! The backward kernel (FlashAttention-2's, made deterministic): scores and probabilities are
-//! recomputed tile by tile from `q`, `k` and the saved log-sum-exp. One pass, parallel over
-//! key/value blocks, accumulates `dK` and `dV`; a second, parallel over query tiles, accumulates
-//! `dQ`. Every output element is summed by one task in a fixed order, so the result is the same
-//! for every run and thread count.
+//! recomputed tile by tile from `q`, `k` and the saved log-sum-exp, once per (query tile, key
+//! block) pair, in one pass over groups of key blocks that accumulates `dK`, `dV` and `dQ`
+//! together. Each `dK`/`dV` element is summed by one task; `dQ` by a fixed number of lanes, each
+//! in a fixed order, added in lane order: the result is the same for every run and thread count.
 
 use rayon::prelude::*;
 
@@ -45,8 +45,9 @@ struct Unit {
 struct Buffers {
     s: Vec<f32>,
     dp: Vec<f32>,
-    acc_a: Vec<f32>,
-    acc_b: Vec<f32>,
+    /// `dK` and `dV` of a key group.
+    acc_k: Vec<f32>,
+    acc_v: Vec<f32>,
 }
 
 impl Buffers {
@@ -54,8 +55,8 @@ impl Buffers {
         Buffers {
             s: vec![0.0; BR * BC],
             dp: vec![0.0; BR * BC],
-            acc_a: vec![0.0; BC.max(BR) * dp],
-            acc_b: vec![0.0; BC * dp],
+            acc_k: vec![0.0; GROUP_BLOCKS * BC * dp],
+            acc_v: vec![0.0; GROUP_BLOCKS * BC * dp],
         }
     }
 }
@@ -115,65 +116,81 @@ fn recompute(
     probabilities_and_score_grads(rows, &mut t.s, &mut t.dp, &qs.lse2[i0..], &qs.delta[i0..]);
 }
 
-/// `dK` and `dV` of key block `n` of a unit.
-fn key_block<T: Element>(
-    p: &Problem<'_>,
-    unit: &Unit,
-    n: usize,
-    t: &mut Buffers,
-    dk: &mut [T],
-    dv: &mut [T],
-) {
+/// Key blocks per key group: a lane's unit of work. The group's `dK`/`dV` accumulators
+/// (`GROUP_BLOCKS * BC` rows) stay in cache while every query tile that sees them streams past
+/// once, so memory traffic per key does not grow with the sequence.
+const GROUP_BLOCKS: usize = 4;
+
+/// Tasks the backward aims for: a unit's key groups are dealt round-robin to
+/// `ceil(MIN_TASKS / units)` lanes (at most one per key group), each with its own `dQ`
+/// accumulator, summed in lane order at the end. The count depends on the problem's shape only,
+/// never on the thread count, so the bits do not either.
+const MIN_TASKS: usize = 16;
+
+/// Lanes per unit (see [`MIN_TASKS`]).
+fn lanes(units: usize, key_groups: usize) -> usize {
+    MIN_TASKS.div_ceil(units.max(1)).clamp(1, key_groups.max(1))
+}
+
+/// One lane's key groups: first key block, and the group's rows of `dK` and `dV`.
+type KeyGroups<'a, T> = Vec<(usize, &'a mut [T], &'a mut [T])>;
+
+/// Runs a lane: for each of its key groups, every query tile that sees the group recomputes its
+/// probabilities and score gradients against the group's blocks once, adding to the group's
+/// `dK`/`dV` (written when the group is done) and to the lane's `dQ` partial, which is returned
+/// (query heads of the unit, rows rounded up to `BR`, `dim_padded` wide, not yet scaled).
+fn lane<T: Element>(p: &Problem<'_>, unit: &Unit, groups: KeyGroups<'_, T>, t: &mut Buffers) -> Vec<f32> {
     let seq = p.seqs[unit.b];
-    let dp = p.dim_padded;
-    let (j0, cols) = (n * BC, dk.len() / p.dim);
-    t.acc_a[..BC * dp].fill(0.0);
-    t.acc_b.fill(0.0);
+    let (d, dp) = (p.dim, p.dim_padded);
+    let rows_pad = seq.lq.div_ceil(BR) * BR;
+    let mut dq = vec![0f32; unit.queries.len() * rows_pad * dp];
     let vis = p.visibility(&seq);
-    for qs in &unit.queries {
-        for i0 in vis.rows_seeing(j0, j0 + cols, BR) {
-            let rows = BR.min(seq.lq - i0);
-            recompute(p, &seq, unit, qs, i0, rows, n, t);
-            // dV += P^T dO and dK += dS^T (q scale log2 e) (the log2 e is divided out below).
-            let d_o = &qs.d_o[i0 * dp..];
-            gemm(&Gemm::transposed_a(cols, dp, rows, &t.s, BC, d_o, dp, dp), &mut t.acc_b, true);
-            let q = &qs.q[i0 * dp..];
-            gemm(&Gemm::transposed_a(cols, dp, rows, &t.dp, BC, q, dp, dp), &mut t.acc_a, true);
+    for (n0, dk, dv) in groups {
+        let keys = dk.len() / d;
+        let (j0, j1) = (n0 * BC, n0 * BC + keys);
+        let n1 = n0 + keys.div_ceil(BC);
+        t.acc_k[..(n1 - n0) * BC * dp].fill(0.0);
+        t.acc_v[..(n1 - n0) * BC * dp].fill(0.0);
+        for (qs, dq_head) in unit.queries.iter().zip(dq.chunks_mut(rows_pad * dp)) {
+            for i0 in vis.rows_seeing(j0, j1, BR) {
+                let rows = BR.min(seq.lq - i0);
+                let (lo, hi) = vis.tile_range(i0, i0 + rows);
+                for n in n0..n1 {
+                    let (a, z) = (n * BC, (n * BC + BC).min(seq.lk));
+                    if a >= hi || z <= lo {
+                        continue;
+                    }
+                    let cols = z - a;
+                    recompute(p, &seq, unit, qs, i0, rows, n, t);
+                    let off = (n - n0) * BC * dp;
+                    // dV += P^T dO, dK += dS^T (q scale log2 e) (the log2 e is divided out below),
+                    // dQ += dS K (the scale is applied when the lanes are summed).
+                    let d_o = &qs.d_o[i0 * dp..];
+                    let pv = Gemm::transposed_a(cols, dp, rows, &t.s, BC, d_o, dp, dp);
+                    gemm(&pv, &mut t.acc_v[off..], true);
+                    let q = &qs.q[i0 * dp..];
+                    gemm(
+                        &Gemm::transposed_a(cols, dp, rows, &t.dp, BC, q, dp, dp),
+                        &mut t.acc_k[off..],
+                        true,
+                    );
+                    let dsk = Gemm::new(rows, dp, cols, &t.dp, BC, unit.k.row_block(n, dp), dp, dp);
+                    gemm(&dsk, &mut dq_head[i0 * dp..], true);
+                }
+            }
+        }
+        for c in 0..keys {
+            for j in 0..d {
+                dk[c * d + j] = T::from_f32(t.acc_k[c * dp + j] / LOG2E);
+                dv[c * d + j] = T::from_f32(t.acc_v[c * dp + j]);
+            }
         }
     }
-    let d = p.dim;
-    for c in 0..cols {
-        for j in 0..d {
-            dk[c * d + j] = T::from_f32(t.acc_a[c * dp + j] / LOG2E);
-            dv[c * d + j] = T::from_f32(t.acc_b[c * dp + j]);
-        }
-    }
+    dq
 }
 
-/// `dQ` of query rows `[i0, i0+rows)` of query head `g` of a unit.
-fn query_tile<T: Element>(p: &Problem<'_>, unit: &Unit, g: usize, i0: usize, t: &mut Buffers, dq: &mut [T]) {
-    let seq = p.seqs[unit.b];
-    let dp = p.dim_padded;
-    let rows = dq.len() / p.dim;
-    let qs = &unit.queries[g];
-    t.acc_a[..BR * dp].fill(0.0);
-    let (jlo, jhi) = p.visibility(&seq).tile_range(i0, i0 + rows);
-    if jlo < jhi {
-        for n in jlo / BC..jhi.div_ceil(BC) {
-            let cols = BC.min(seq.lk - n * BC);
-            recompute(p, &seq, unit, qs, i0, rows, n, t);
-            gemm(&Gemm::new(rows, dp, cols, &t.dp, BC, unit.k.row_block(n, dp), dp, dp), &mut t.acc_a, true);
-        }
-    }
-    let d = p.dim;
-    for r in 0..rows {
-        for j in 0..d {
-            dq[r * d + j] = T::from_f32(t.acc_a[r * dp + j] * p.scale);
-        }
-    }
-}
-
-/// Computes `dq`, `dk`, `dv` (laid out in the chunk order of the query and key layouts).
+/// Computes `dq`, `dk`, `dv` (laid out in the chunk order of the query and key layouts) in one
+/// pass over key groups (FlashAttention-2's order), deterministic as described at [`MIN_TASKS`].
 pub(crate) fn backward<T: Element>(
     p: &Problem<'_>,
     x: &Saved<'_, T>,
@@ -197,15 +214,21 @@ pub(crate) fn backward<T: Element>(
     }
     let units: Vec<(usize, usize)> =
         (0..p.seqs.len()).flat_map(|b| (0..p.kv_heads).map(move |hk| (b, hk))).collect();
+    let key_groups = |b: usize| p.seqs[b].lk.div_ceil(BC).div_ceil(GROUP_BLOCKS);
+    let lanes_of = |b: usize| lanes(units.len(), key_groups(b));
     let sizes: Vec<usize> = units
         .iter()
         .map(|&(b, _)| {
             let s = p.seqs[b];
-            (3 * s.lk.div_ceil(BC) * BC + 2 * group * s.lq.div_ceil(BR) * BR) * p.dim_padded * 4
+            let queries = (2 + lanes_of(b)) * group * s.lq.div_ceil(BR) * BR;
+            (3 * s.lk.div_ceil(BC) * BC + queries) * p.dim_padded * 4
         })
         .collect();
+    // Enough units in flight to give every thread a lane, memory allowing.
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let budget = PACK_BUDGET.max(largest.saturating_mul(rayon::current_num_threads().div_ceil(MIN_TASKS)));
     let factor = p.scale * LOG2E;
-    for range in budget_groups(&sizes, PACK_BUDGET) {
+    for range in budget_groups(&sizes, budget) {
         let packed: Vec<Unit> = units[range]
             .par_iter()
             .map(|&(b, hk)| {
@@ -225,29 +248,43 @@ pub(crate) fn backward<T: Element>(
                 }
             })
             .collect();
-        let mut key_tasks = Vec::new();
-        let mut query_tasks = Vec::new();
+        let mut tasks = Vec::new();
         for (u, unit) in packed.iter().enumerate() {
+            let lanes = lanes_of(unit.b);
+            let mut per_lane: Vec<KeyGroups<'_, T>> = (0..lanes).map(|_| Vec::new()).collect();
             if let Some((kc, vc)) = key_slots[unit.b * p.kv_heads + unit.hk].take() {
-                for (n, (kt, vt)) in kc.chunks_mut(BC * p.dim).zip(vc.chunks_mut(BC * p.dim)).enumerate() {
-                    key_tasks.push((u, n, kt, vt));
+                let rows = GROUP_BLOCKS * BC * p.dim;
+                for (g, (kt, vt)) in kc.chunks_mut(rows).zip(vc.chunks_mut(rows)).enumerate() {
+                    per_lane[g % lanes].push((g * GROUP_BLOCKS, kt, vt));
                 }
             }
+            tasks.extend(per_lane.into_iter().map(|groups| (u, groups)));
+        }
+        // In task order: unit by unit, lanes in order.
+        let partials: Vec<(usize, Vec<f32>)> = tasks
+            .into_par_iter()
+            .map_init(|| Buffers::new(p.dim_padded), |t, (u, groups)| (u, lane(p, &packed[u], groups, t)))
+            .collect();
+        let mut heads = Vec::new();
+        for (u, unit) in packed.iter().enumerate() {
+            let mine: Vec<&[f32]> =
+                partials.iter().filter(|(v, _)| *v == u).map(|(_, d)| d.as_slice()).collect();
             for g in 0..group {
                 if let Some(qc) = query_slots[unit.b * p.heads + unit.hk * group + g].take() {
-                    for (n, c) in qc.chunks_mut(BR * p.dim).enumerate() {
-                        query_tasks.push((u, g, n * BR, c));
-                    }
+                    heads.push((unit, g, mine.clone(), qc));
                 }
             }
         }
-        key_tasks.into_par_iter().for_each_init(
-            || Buffers::new(p.dim_padded),
-            |t, (u, n, kc, vc)| key_block(p, &packed[u], n, t, kc, vc),
-        );
-        query_tasks.into_par_iter().for_each_init(
-            || Buffers::new(p.dim_padded),
-            |t, (u, g, i0, c)| query_tile(p, &packed[u], g, i0, t, c),
-        );
+        heads.into_par_iter().for_each(|(unit, g, mine, qc)| {
+            let (d, dp) = (p.dim, p.dim_padded);
+            let head = p.seqs[unit.b].lq.div_ceil(BR) * BR * dp;
+            for (r, out) in qc.chunks_mut(d).enumerate() {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let at = g * head + r * dp + j;
+                    let sum = mine.iter().fold(0f32, |acc, part| acc + part[at]);
+                    *o = T::from_f32(sum * p.scale);
+                }
+            }
+        });
     }
 }
