@@ -9,7 +9,8 @@ use crate::finite::{Side, check_finite};
 use crate::kernel::backward::{Saved, backward};
 use crate::kernel::decode::{forward_split, worth_splitting};
 use crate::kernel::forward::forward;
-use crate::kernel::{Element, Problem, RowLayout, SeqPair, View};
+use crate::kernel::tune::{self, Key};
+use crate::kernel::{Element, KernelChoice, Problem, RowLayout, SeqPair, View};
 use crate::options::AttentionOptions;
 
 /// The largest head dimension the kernels take.
@@ -98,6 +99,7 @@ fn padding(options: &AttentionOptions, lengths: &[usize]) -> Result<Option<Vec<V
 
 pub(crate) fn problem<'a>(
     options: &'a AttentionOptions,
+    dtype: DType,
     heads: usize,
     kv_heads: usize,
     dim: usize,
@@ -114,17 +116,39 @@ pub(crate) fn problem<'a>(
     }
     let lengths: Vec<usize> = seqs.iter().map(|s| s.lk).collect();
     let total_q = seqs.iter().map(|s| s.lq).sum();
+    let dim_padded = dim.div_ceil(16) * 16;
     Ok(Problem {
+        kernel: kernel_choice(dtype, dim_padded, options.causal),
         total_q,
         heads,
         kv_heads,
         dim,
-        dim_padded: dim.div_ceil(16) * 16,
+        dim_padded,
         scale: scale as f32,
         padding: padding(options, &lengths)?,
         seqs,
         options,
     })
+}
+
+/// The matrix kernel for this element type, padded head dimension and masking (calibrated on
+/// first use, see `kernel::tune`).
+fn kernel_choice(dtype: DType, dim_padded: usize, causal: bool) -> KernelChoice {
+    let key = Key { dtype: dtype.as_str(), dim_padded, causal };
+    match dtype {
+        DType::F16 => tune::choice::<f16>(key),
+        DType::BF16 => tune::choice::<bf16>(key),
+        _ => tune::choice::<f32>(key),
+    }
+}
+
+/// The name of the matrix kernel attention runs for `dtype`, `head_dim` and `causal` on this
+/// CPU (`avx512-4x64`, `avx512-6x64`, `avx2-6x16`, `avx2-4x16` or `portable`), calibrating it
+/// if this process has not yet: the first call for a new combination times every candidate on a
+/// small problem (a few milliseconds each), and `TESSERA_ATTENTION_TUNE` pins (`avx2-6x16`),
+/// skips (`off`) or asks for (`auto`, the default) the measurement. Benchmarks report it.
+pub fn attention_kernel(dtype: DType, head_dim: usize, causal: bool) -> &'static str {
+    kernel_choice(dtype, head_dim.max(1).div_ceil(16) * 16, causal).name()
 }
 
 /// Read access to the contiguous CPU buffer of a tensor.
@@ -224,7 +248,7 @@ pub fn flash_attention(
 ) -> Result<(Tensor, Tensor)> {
     let s = check_dense(q, k, v)?;
     let seqs = vec![SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk: s.lk }; s.batch];
-    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let p = problem(options, q.dtype(), s.heads, s.kv_heads, s.dim, seqs)?;
     let split = worth_splitting(&p);
     dense_forward(&p, s, q, k, v, split)
 }
@@ -269,7 +293,7 @@ pub fn flash_decode(
         return Err(shape(&format!("seqlens_k[{b}]"), format!("at most the cache capacity {}", s.lk), n));
     }
     let seqs = seqlens_k.iter().map(|&lk| SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk }).collect();
-    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let p = problem(options, q.dtype(), s.heads, s.kv_heads, s.dim, seqs)?;
     let split = s.lq <= crate::kernel::BR;
     dense_forward(&p, s, q, k_cache, v_cache, split)
 }
@@ -375,7 +399,7 @@ pub fn flash_attention_backward(
     check_like("d_o", d_o, q)?;
     let lse = lse_values(lse, &[s.batch, s.heads, s.lq])?;
     let seqs = vec![SeqPair { q_start: 0, lq: s.lq, k_start: 0, lk: s.lk }; s.batch];
-    let p = problem(options, s.heads, s.kv_heads, s.dim, seqs)?;
+    let p = problem(options, q.dtype(), s.heads, s.kv_heads, s.dim, seqs)?;
     let layouts = [
         RowLayout::Dense { heads: s.heads, seq: s.lq, dim: s.dim },
         RowLayout::Dense { heads: s.kv_heads, seq: s.lk, dim: s.dim },
@@ -456,7 +480,7 @@ pub fn flash_attention_varlen(
 ) -> Result<(Tensor, Tensor)> {
     let (qd, kd) = check_packed(q, k, v)?;
     let seqs = packed_seqs(cu_seqlens_q, cu_seqlens_k, qd[0], kd[0])?;
-    let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
+    let p = problem(options, q.dtype(), qd[1], kd[1], qd[2], seqs)?;
     let layouts =
         [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
     let (o, lse) = forward_flat(&p, layouts, [q, k, v], qd[0] * qd[1], false)?;
@@ -481,7 +505,7 @@ pub fn flash_attention_varlen_backward(
     check_like("d_o", d_o, q)?;
     let lse = lse_values(lse, &[qd[1], qd[0]])?;
     let seqs = packed_seqs(cu_seqlens_q, cu_seqlens_k, qd[0], kd[0])?;
-    let p = problem(options, qd[1], kd[1], qd[2], seqs)?;
+    let p = problem(options, q.dtype(), qd[1], kd[1], qd[2], seqs)?;
     let layouts =
         [RowLayout::Packed { heads: qd[1], dim: qd[2] }, RowLayout::Packed { heads: kd[1], dim: kd[2] }];
     let [dq, dk, dv] = backward_flat(&p, layouts, [q, k, v, o, d_o], &lse)?;

@@ -94,7 +94,8 @@ impl FlashAttentionOp {
         }
         check_heads(h, hk, d).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let seqs = vec![SeqPair { q_start: 0, lq, k_start: 0, lk }; b];
-        let p = problem(&self.options, h, hk, d, seqs).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let p = problem(&self.options, T::DTYPE, h, hk, d, seqs)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let layouts =
             [RowLayout::Dense { heads: h, seq: lq, dim: d }, RowLayout::Dense { heads: hk, seq: lk, dim: d }];
         let data = [slice::<T>(s[0], l[0])?, slice::<T>(s[1], l[1])?, slice::<T>(s[2], l[2])?];

@@ -38,10 +38,11 @@ mod naive;
 mod options;
 
 pub use api::{
-    MAX_HEAD_DIM, flash_attention, flash_attention_backward, flash_attention_varlen,
+    MAX_HEAD_DIM, attention_kernel, flash_attention, flash_attention_backward, flash_attention_varlen,
     flash_attention_varlen_backward, flash_decode,
 };
 pub use error::{Error, Result};
 pub use function::{FlashAttentionOp, flash_attention_var};
+pub use kernel::peak::fma_peak_gflops;
 pub use naive::{naive_attention, naive_attention_var};
 pub use options::AttentionOptions;

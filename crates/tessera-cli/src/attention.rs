@@ -22,6 +22,17 @@ pub enum AttentionCommand {
     MakeInputs(MakeInputsArgs),
     /// Time flash attention on random inputs: milliseconds, GFLOP/s, peak extra memory.
     Bench(BenchArgs),
+    /// Measure this machine's f32 multiply-add limit on all threads (GFLOP/s), the ceiling benchmark
+    /// tables compare against.
+    Peak(PeakArgs),
+}
+
+/// Options of `attention peak`.
+#[derive(Debug, Args)]
+pub struct PeakArgs {
+    /// One JSON line instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Masks and scale shared by both commands.
@@ -162,6 +173,18 @@ pub fn run(cmd: AttentionCommand) -> Result<(), CliError> {
         AttentionCommand::Run(args) => run_file(&args),
         AttentionCommand::Bench(args) => bench(&args),
         AttentionCommand::MakeInputs(args) => make_inputs(&args),
+        AttentionCommand::Peak(args) => {
+            let gflops = tessera_attention::fma_peak_gflops();
+            let threads = rayon::current_num_threads();
+            if args.json {
+                println!(
+                    r#"{{"bench":"fma peak","impl":"machine","gflops":{gflops:.1},"threads":{threads}}}"#
+                );
+            } else {
+                println!("f32 multiply-add limit: {gflops:.1} GFLOP/s ({threads} threads)");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -354,15 +377,17 @@ fn bench(args: &BenchArgs) -> Result<(), CliError> {
         args.dtype,
         if args.mask.causal { " causal" } else { "" }
     );
+    // Chosen (calibrated) during the warm-up step above.
+    let kernel = tessera_attention::attention_kernel(dtype, args.dim, args.mask.causal);
     if args.json {
         println!(
-            r#"{{"bench":"attention {pass}","impl":"tessera","params":"{params}","ms":{:.2},"gflops":{gflops:.1},"extra_mib":{extra_mib:.1},"threads":{}}}"#,
+            r#"{{"bench":"attention {pass}","impl":"tessera","params":"{params}","ms":{:.2},"gflops":{gflops:.1},"extra_mib":{extra_mib:.1},"threads":{},"kernel":"{kernel}"}}"#,
             secs * 1e3,
             rayon::current_num_threads()
         );
     } else {
         println!(
-            "flash attention {pass}, {params}: {:.2} ms, {gflops:.1} GFLOP/s, peak extra memory {extra_mib:.1} MiB ({} threads)",
+            "flash attention {pass}, {params}: {:.2} ms, {gflops:.1} GFLOP/s, peak extra memory {extra_mib:.1} MiB ({} threads, kernel {kernel})",
             secs * 1e3,
             rayon::current_num_threads()
         );

@@ -110,9 +110,14 @@ fn recompute(
     let cols = BC.min(seq.lk - j0);
     let q = &qs.q[i0 * dp..];
     let d_o = &qs.d_o[i0 * dp..];
-    gemm(&Gemm::new(rows, BC, dp, q, dp, unit.k.transposed_block(n, dp), BC, BC), &mut t.s, false);
+    gemm(p.kernel, &Gemm::new(rows, BC, dp, q, dp, unit.k.transposed_block(n, dp), BC, BC), &mut t.s, false);
     mask_scores(p, seq, unit.b, i0, rows, j0, cols, &mut t.s);
-    gemm(&Gemm::new(rows, BC, dp, d_o, dp, unit.v.transposed_block(n, dp), BC, BC), &mut t.dp, false);
+    gemm(
+        p.kernel,
+        &Gemm::new(rows, BC, dp, d_o, dp, unit.v.transposed_block(n, dp), BC, BC),
+        &mut t.dp,
+        false,
+    );
     probabilities_and_score_grads(rows, &mut t.s, &mut t.dp, &qs.lse2[i0..], &qs.delta[i0..]);
 }
 
@@ -167,15 +172,16 @@ fn lane<T: Element>(p: &Problem<'_>, unit: &Unit, groups: KeyGroups<'_, T>, t: &
                     // dQ += dS K (the scale is applied when the lanes are summed).
                     let d_o = &qs.d_o[i0 * dp..];
                     let pv = Gemm::transposed_a(cols, dp, rows, &t.s, BC, d_o, dp, dp);
-                    gemm(&pv, &mut t.acc_v[off..], true);
+                    gemm(p.kernel, &pv, &mut t.acc_v[off..], true);
                     let q = &qs.q[i0 * dp..];
                     gemm(
+                        p.kernel,
                         &Gemm::transposed_a(cols, dp, rows, &t.dp, BC, q, dp, dp),
                         &mut t.acc_k[off..],
                         true,
                     );
                     let dsk = Gemm::new(rows, dp, cols, &t.dp, BC, unit.k.row_block(n, dp), dp, dp);
-                    gemm(&dsk, &mut dq_head[i0 * dp..], true);
+                    gemm(p.kernel, &dsk, &mut dq_head[i0 * dp..], true);
                 }
             }
         }

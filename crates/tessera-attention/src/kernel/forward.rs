@@ -187,11 +187,11 @@ fn accumulate(
         let j0 = k.base + n * BC;
         let cols = BC.min(k.base + k.len - j0);
         let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
-        gemm(&scores, &mut t.s, false);
+        gemm(p.kernel, &scores, &mut t.s, false);
         mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
         online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
         let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
-        gemm(&pv, &mut t.acc, true);
+        gemm(p.kernel, &pv, &mut t.acc, true);
     }
 }
 

@@ -105,6 +105,89 @@ pub(crate) fn dispatch<K: Kernel>(kernel: K) -> K::Output {
     pulp::Arch::new().dispatch(Dispatched(kernel))
 }
 
+/// Runs `kernel` compiled for `isa` (portable code where the CPU lacks it).
+#[inline(always)]
+fn dispatch_on<K: Kernel>(isa: Isa, kernel: K) -> K::Output {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        match isa {
+            Isa::Avx512 => {
+                if let Some(simd) = pulp::x86::V4::try_new() {
+                    return pulp::Simd::vectorize(simd, Dispatched(kernel));
+                }
+            }
+            Isa::Avx2 => {
+                if let Some(simd) = pulp::x86::V3::try_new() {
+                    return pulp::Simd::vectorize(simd, Dispatched(kernel));
+                }
+            }
+            Isa::Portable => {}
+        }
+    }
+    let _ = isa;
+    kernel.run()
+}
+
+/// A register blocking of the matrix kernel on one instruction set: what run-time calibration
+/// chooses between (`kernel::tune`). Every blocking sums each output element over `k` in the same
+/// order with fused multiply-adds, so all of them give the same bits; `Portable` (no FMA) is used
+/// only where the CPU has neither AVX2 nor AVX-512, or `TESSERA_ATTENTION_ISA=portable` says so.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub(crate) enum KernelChoice {
+    /// AVX-512, 4 rows x 64 columns (16 zmm accumulators).
+    Avx512Rows4x64,
+    /// AVX-512, 6 rows x 64 columns (24 zmm accumulators).
+    Avx512Rows6x64,
+    /// AVX2/FMA, 6 rows x 16 columns (12 ymm accumulators).
+    Avx2Rows6x16,
+    /// AVX2/FMA, 4 rows x 16 columns (8 ymm accumulators).
+    Avx2Rows4x16,
+    /// Plain code, 4 x 16.
+    Portable,
+}
+
+impl KernelChoice {
+    /// Every choice, in the default order of preference.
+    pub(crate) const ALL: [KernelChoice; 5] = [
+        KernelChoice::Avx512Rows4x64,
+        KernelChoice::Avx512Rows6x64,
+        KernelChoice::Avx2Rows6x16,
+        KernelChoice::Avx2Rows4x16,
+        KernelChoice::Portable,
+    ];
+
+    /// The name `TESSERA_ATTENTION_TUNE` pins and benchmarks report.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            KernelChoice::Avx512Rows4x64 => "avx512-4x64",
+            KernelChoice::Avx512Rows6x64 => "avx512-6x64",
+            KernelChoice::Avx2Rows6x16 => "avx2-6x16",
+            KernelChoice::Avx2Rows4x16 => "avx2-4x16",
+            KernelChoice::Portable => "portable",
+        }
+    }
+
+    pub(crate) fn isa(self) -> Isa {
+        match self {
+            KernelChoice::Avx512Rows4x64 | KernelChoice::Avx512Rows6x64 => Isa::Avx512,
+            KernelChoice::Avx2Rows6x16 | KernelChoice::Avx2Rows4x16 => Isa::Avx2,
+            KernelChoice::Portable => Isa::Portable,
+        }
+    }
+
+    /// The choices this CPU runs (under the `TESSERA_ATTENTION_ISA` cap), preferred first:
+    /// every AVX-512 and AVX2 blocking where the CPU has them, or `Portable` alone.
+    pub(crate) fn available() -> Vec<KernelChoice> {
+        let best = isa();
+        let usable = |c: &KernelChoice| match c.isa() {
+            Isa::Avx512 => best == Isa::Avx512,
+            Isa::Avx2 => best != Isa::Portable,
+            Isa::Portable => best == Isa::Portable,
+        };
+        KernelChoice::ALL.into_iter().filter(usable).collect()
+    }
+}
+
 struct GemmKernel<'a, 'b, const MB: usize, const NB: usize> {
     g: &'a Gemm<'b>,
     c: &'a mut [f32],
@@ -119,13 +202,17 @@ impl<const MB: usize, const NB: usize> Kernel for GemmKernel<'_, '_, MB, NB> {
     }
 }
 
-/// `c = a b` (or `c += a b` with `accumulate`). `n` must be a multiple of 16.
-pub(crate) fn gemm(g: &Gemm<'_>, c: &mut [f32], accumulate: bool) {
+/// `c = a b` (or `c += a b` with `accumulate`) with the register blocking `kernel`. `n` must be a
+/// multiple of 16.
+pub(crate) fn gemm(kernel: KernelChoice, g: &Gemm<'_>, c: &mut [f32], accumulate: bool) {
     debug_assert!(g.n.is_multiple_of(16));
-    match isa() {
-        Isa::Avx512 => dispatch(GemmKernel::<4, 64> { g, c, accumulate }),
-        Isa::Avx2 => dispatch(GemmKernel::<6, 16> { g, c, accumulate }),
-        Isa::Portable => blocked::<4, 16, false>(g, c, accumulate),
+    let isa = kernel.isa();
+    match kernel {
+        KernelChoice::Avx512Rows4x64 => dispatch_on(isa, GemmKernel::<4, 64> { g, c, accumulate }),
+        KernelChoice::Avx512Rows6x64 => dispatch_on(isa, GemmKernel::<6, 64> { g, c, accumulate }),
+        KernelChoice::Avx2Rows6x16 => dispatch_on(isa, GemmKernel::<6, 16> { g, c, accumulate }),
+        KernelChoice::Avx2Rows4x16 => dispatch_on(isa, GemmKernel::<4, 16> { g, c, accumulate }),
+        KernelChoice::Portable => blocked::<4, 16, false>(g, c, accumulate),
     }
 }
 
@@ -283,14 +370,20 @@ mod tests {
             let g = Gemm::new(m, n, k, &a, k + 3, &b, n + 16, n + 16);
             let want = reference(&g);
             let mut c = vec![0f32; m * (n + 16)];
-            gemm(&g, &mut c, false);
+            gemm(KernelChoice::available()[0], &g, &mut c, false);
+            // Every blocking the CPU runs gives the same bits.
+            for choice in KernelChoice::available() {
+                let mut other = vec![0f32; m * (n + 16)];
+                gemm(choice, &g, &mut other, false);
+                assert_eq!(other, c, "{m}x{n}x{k} with {}", choice.name());
+            }
             for i in 0..m {
                 for j in 0..n {
                     let (x, y) = (c[i * (n + 16) + j], want[i * (n + 16) + j]);
                     assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n}x{k} at {i},{j}: {x} vs {y}");
                 }
             }
-            gemm(&g, &mut c, true);
+            gemm(KernelChoice::available()[0], &g, &mut c, true);
             assert!((c[0] - 2.0 * want[0]).abs() <= 1e-4 * (1.0 + want[0].abs()));
             // The same product through a stored transpose of `a`.
             let mut at = vec![0f32; k * (m + 5)];
@@ -301,7 +394,7 @@ mod tests {
             }
             let gt = Gemm::transposed_a(m, n, k, &at, m + 5, &b, n + 16, n + 16);
             let mut ct = vec![0f32; m * (n + 16)];
-            gemm(&gt, &mut ct, false);
+            gemm(KernelChoice::available()[0], &gt, &mut ct, false);
             for (x, y) in ct.iter().zip(&want) {
                 assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()));
             }

@@ -10,8 +10,12 @@ pub(crate) mod decode;
 pub(crate) mod forward;
 pub(crate) mod gemm;
 pub(crate) mod pack;
+pub(crate) mod peak;
+pub(crate) mod tune;
 
 use crate::options::{AttentionOptions, Visibility};
+
+pub(crate) use gemm::KernelChoice;
 
 /// Query rows per tile.
 pub(crate) const BR: usize = 64;
@@ -172,6 +176,8 @@ pub(crate) struct Problem<'a> {
     pub options: &'a AttentionOptions,
     /// Per sequence, per key: `true` where the key is padding.
     pub padding: Option<Vec<Vec<bool>>>,
+    /// The matrix kernel's blocking and instruction set (`tune`'s choice).
+    pub kernel: KernelChoice,
 }
 
 impl Problem<'_> {
