@@ -1,6 +1,12 @@
 """PyTorch side of `cargo xtask bench attention`: torch.nn.functional.scaled_dot_product_attention on the
 CPU (its flash kernel), 2 threads, f32, same shapes and FLOP convention as `tessera attention bench`.
-Prints one JSON line per case. Usage: python scripts/bench_attention.py [L ...]"""
+Prints one JSON line per case.
+
+Usage: python scripts/bench_attention.py [--seq L --dim D [--causal] [--backward] [--repeats R] [--heads H]]
+(one case, with `tessera attention bench`'s flags: what `cargo xtask bench attention` runs, interleaved with
+tessera case by case), or with no arguments every case of the table."""
+
+import argparse
 
 import json
 import sys
@@ -41,8 +47,18 @@ def case(seq, dim, causal, backward, heads=8, repeats=3):
 
 
 if __name__ == "__main__":
-    lengths = [int(a) for a in sys.argv[1:]] or [1024, 4096, 16384]
-    for seq in lengths:
+    if len(sys.argv) > 1:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--seq", type=int, required=True)
+        ap.add_argument("--dim", type=int, required=True)
+        ap.add_argument("--heads", type=int, default=8)
+        ap.add_argument("--causal", action="store_true")
+        ap.add_argument("--backward", action="store_true")
+        ap.add_argument("--repeats", type=int, default=3)
+        a = ap.parse_args()
+        case(a.seq, a.dim, a.causal, a.backward, heads=a.heads, repeats=a.repeats)
+        sys.exit(0)
+    for seq in [1024, 4096, 16384]:
         for dim in (64, 128):
             for causal in (False, True):
                 for backward in (False, True):

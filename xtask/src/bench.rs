@@ -21,6 +21,10 @@ struct Area {
     /// implementation's fastest fit: this machine's speed drifts by tens of percent over minutes, and
     /// interleaving exposes every side to the same drift. Empty: one run of each side.
     interleaved: (&'static [&'static str], usize),
+    /// Whether the area keeps one section per CPU model (family and model from /proc/cpuinfo), so
+    /// the tables of every machine measured stay side by side: speed here differs a lot between
+    /// Zen 4 and Zen 5.
+    per_cpu: bool,
 }
 
 /// `tessera attention bench` cases: B=1, H=8, D in {64, 128}, L in {1024, 4096, 16384}, causal and
@@ -64,6 +68,7 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_sklearn_datasets.py", "import sklearn, numpy")),
         cli_cases: &[],
         interleaved: (&[], 0),
+        per_cpu: false,
     },
     Area {
         name: "boosting",
@@ -72,6 +77,7 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_boosters.py", "import xgboost, sklearn, numpy")),
         cli_cases: &[],
         interleaved: (&["binary_1m", "regression_500k"], 3),
+        per_cpu: true,
     },
     Area {
         name: "autograd",
@@ -80,6 +86,7 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_autograd.py", "import torch")),
         cli_cases: &[],
         interleaved: (&[], 0),
+        per_cpu: false,
     },
     Area {
         name: "attention",
@@ -87,7 +94,8 @@ const AREAS: &[Area] = &[
         bench: "",
         reference: Some(("scripts/bench_attention.py", "import torch")),
         cli_cases: ATTENTION_CASES,
-        interleaved: (&[], 0),
+        interleaved: (&[], 3),
+        per_cpu: true,
     },
     Area {
         name: "trees",
@@ -96,6 +104,7 @@ const AREAS: &[Area] = &[
         reference: Some(("scripts/bench_sklearn_trees.py", "import sklearn, numpy")),
         cli_cases: &[],
         interleaved: (&[], 0),
+        per_cpu: false,
     },
 ];
 
@@ -128,27 +137,17 @@ pub fn run(area: Option<&str>) -> Result<(), String> {
 
 fn run_area(root: &Path, area: &Area) -> Result<(), String> {
     let mut commands = Vec::new();
-    let mut rows = Vec::new();
     let (cases, repeats) = area.interleaved;
-    if !cases.is_empty() {
-        rows = run_interleaved(root, area, cases, repeats, &mut commands)?;
+    let mut rows = if !cases.is_empty() {
+        run_interleaved(root, area, cases, repeats, &mut commands)?
     } else if area.cli_cases.is_empty() {
         let args = ["bench", "-q", "-p", area.package, "--bench", area.bench];
         commands.push(format!("cargo {}", args.join(" ")));
-        rows = parse_lines(&output(root, &cargo_bin(), &args, &[])?);
+        parse_lines(&output(root, &cargo_bin(), &args, &[])?)
     } else {
-        output(root, &cargo_bin(), &["build", "-q", "--release", "-p", area.package], &[])?;
-        let binary = crate::util::target_dir().join("release/tessera");
-        let binary = binary.to_str().ok_or("non-UTF-8 target path")?;
-        for case in area.cli_cases {
-            let mut args = vec![area.name, "bench", "--json"];
-            args.extend(case.split_whitespace());
-            commands.push(format!("target/release/tessera {}", args.join(" ")));
-            eprintln!("bench: tessera {}", args.join(" "));
-            rows.extend(parse_lines(&output(root, binary, &args, &[])?));
-        }
-    }
-    if let Some(script) = reference_script(area).filter(|_| cases.is_empty()) {
+        run_cli_interleaved(root, area, repeats.max(1), &mut commands)?
+    };
+    if let Some(script) = reference_script(area).filter(|_| cases.is_empty() && area.cli_cases.is_empty()) {
         commands.push(format!("python3 {script}"));
         rows.extend(parse_lines(&output(root, "python3", &[script], &REFERENCE_ENV)?));
     }
@@ -162,14 +161,26 @@ fn run_area(root: &Path, area: &Area) -> Result<(), String> {
         };
         key(a).cmp(&key(b))
     });
+    let key = if area.per_cpu { format!("{}:{}", area.name, cpu_key()) } else { area.name.to_string() };
     let section = render(area.name, &commands, &rows);
+    if let Some(o) = only() {
+        print!("{section}");
+        eprintln!("bench: TESSERA_BENCH_ONLY={o}: a partial table, docs/benchmarks.md left alone");
+        return Ok(());
+    }
     let path = root.join("docs/benchmarks.md");
     let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    let updated = replace_section(&doc, area.name, &section);
+    let updated = replace_section(&doc, &key, &section);
     std::fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("bench: {} results written to docs/benchmarks.md", rows.len());
     print!("{section}");
     Ok(())
+}
+
+/// `TESSERA_BENCH_ONLY=TEXT` runs only the command-line cases whose flags contain `TEXT` (for example
+/// `--seq 1024`) and prints the table without writing it.
+fn only() -> Option<String> {
+    std::env::var("TESSERA_BENCH_ONLY").ok().filter(|s| !s.is_empty())
 }
 
 /// Reference libraries get the same two threads tessera uses.
@@ -227,6 +238,77 @@ fn run_interleaved(
     Ok(best)
 }
 
+/// Runs the release `tessera` binary once per case and the reference script on the same case right after
+/// it, `rounds` times over all cases, keeping per (case, implementation) the fastest run; then adds to
+/// every row its share of the machine's measured multiply-add limit (`peak_pct`, from `tessera attention
+/// peak`) and to tessera's rows the reference's time over tessera's (`speedup`, above 1 when tessera is
+/// faster).
+fn run_cli_interleaved(
+    root: &Path,
+    area: &Area,
+    rounds: usize,
+    commands: &mut Vec<String>,
+) -> Result<Vec<Value>, String> {
+    output(root, &cargo_bin(), &["build", "-q", "--release", "-p", area.package], &[])?;
+    let binary = crate::util::target_dir().join("release/tessera");
+    let binary = binary.to_str().ok_or("non-UTF-8 target path")?;
+    let reference = reference_script(area);
+    commands.push(format!("target/release/tessera {} peak --json", area.name));
+    let peak = parse_lines(&output(root, binary, &[area.name, "peak", "--json"], &[])?);
+    let peak_gflops = peak.first().and_then(|r| r["gflops"].as_f64());
+    commands.push(format!("target/release/tessera {} bench --json CASE", area.name));
+    if let Some(script) = reference {
+        commands.push(format!("python3 {script} CASE   # f32 cases"));
+    }
+    commands.push(format!(
+        "# {rounds} rounds; in each, for every CASE below, tessera then the reference; the fastest run of each side is kept"
+    ));
+    let mut best: Vec<Value> = Vec::new();
+    for round in 0..rounds {
+        for case in area.cli_cases.iter().filter(|c| only().is_none_or(|o| c.contains(o.as_str()))) {
+            eprintln!("bench: {} round {}/{rounds}: {case}", area.name, round + 1);
+            let mut args = vec![area.name, "bench", "--json"];
+            args.extend(case.split_whitespace());
+            let mut rows = parse_lines(&output(root, binary, &args, &[])?);
+            if let Some(script) = reference.filter(|_| !case.contains("--dtype")) {
+                let mut py = vec![script];
+                py.extend(case.split_whitespace());
+                rows.extend(parse_lines(&output(root, "python3", &py, &REFERENCE_ENV)?));
+            }
+            for row in rows {
+                let same = |v: &Value| {
+                    v["bench"] == row["bench"] && v["impl"] == row["impl"] && v["params"] == row["params"]
+                };
+                let ms = |v: &Value| v["ms"].as_f64().unwrap_or(f64::INFINITY);
+                match best.iter_mut().find(|v| same(v)) {
+                    Some(b) if ms(&row) < ms(b) => *b = row,
+                    Some(_) => {}
+                    None => best.push(row),
+                }
+            }
+        }
+    }
+    commands.push(format!("# cases: {}", area.cli_cases.join("; ")));
+    let reference_ms: Vec<(Value, Value, f64)> = best
+        .iter()
+        .filter(|r| r["impl"] != "tessera")
+        .filter_map(|r| Some((r["bench"].clone(), r["params"].clone(), r["ms"].as_f64()?)))
+        .collect();
+    for row in &mut best {
+        if let (Some(peak), Some(g)) = (peak_gflops, row["gflops"].as_f64()) {
+            row["peak_pct"] = serde_json::json!((g / peak * 1000.0).round() / 10.0);
+        }
+        if row["impl"] == "tessera" {
+            let theirs = reference_ms.iter().find(|(b, p, _)| *b == row["bench"] && *p == row["params"]);
+            if let (Some((_, _, r)), Some(ms)) = (theirs, row["ms"].as_f64()) {
+                row["speedup"] = serde_json::json!((r / ms * 100.0).round() / 100.0);
+            }
+        }
+    }
+    best.extend(peak);
+    Ok(best)
+}
+
 fn parse_lines(text: &str) -> Vec<Value> {
     text.lines()
         .filter(|l| l.trim_start().starts_with('{'))
@@ -243,12 +325,13 @@ fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
     for c in commands {
         s.push_str(&format!("{c}\n"));
     }
-    // Columns: every numeric field any row reports, in first-seen order.
+    // Columns: every numeric or text field any row reports beyond the first three, in first-seen order.
     let mut fields: Vec<String> = Vec::new();
     for r in rows {
         if let Some(obj) = r.as_object() {
             for (k, v) in obj {
-                if v.is_number() && !fields.contains(k) {
+                let named = matches!(k.as_str(), "bench" | "impl" | "params");
+                if (v.is_number() || v.is_string()) && !named && !fields.contains(k) {
                     fields.push(k.clone());
                 }
             }
@@ -269,10 +352,11 @@ fn render(area: &str, commands: &[String], rows: &[Value]) -> String {
             r["params"].as_str().unwrap_or("")
         ));
         for f in &fields {
-            let cell = match r[f.as_str()].as_f64() {
-                Some(v) if v.abs() >= 1000.0 || v.fract() == 0.0 => format!("{v:.0}"),
-                Some(v) => format!("{v:.4}"),
-                None => "-".to_string(),
+            let cell = match (r[f.as_str()].as_f64(), r[f.as_str()].as_str()) {
+                (Some(v), _) if v.abs() >= 1000.0 || v.fract() == 0.0 => format!("{v:.0}"),
+                (Some(v), _) => format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string(),
+                (None, Some(text)) => text.to_string(),
+                (None, None) => "-".to_string(),
             };
             s.push_str(&format!(" {cell} |"));
         }
@@ -310,7 +394,26 @@ pub(crate) fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores")
+    let (family, model) = cpu_family_model();
+    format!("{cpu} (cpu family {family}, model {model}), {cores} cores")
+}
+
+/// `cpu family` and `model` from /proc/cpuinfo (`?` where absent): Zen 4 is family 25, Zen 5 family 26.
+pub(crate) fn cpu_family_model() -> (String, String) {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().map(str::trim) == Some(name))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(|| "?".to_string(), |v| v.trim().to_string())
+    };
+    (field("cpu family"), field("model"))
+}
+
+/// The key of a per-CPU section: `family-25-model-17`.
+fn cpu_key() -> String {
+    let (family, model) = cpu_family_model();
+    format!("family-{family}-model-{model}")
 }
 
 #[cfg(test)]

@@ -145,18 +145,6 @@ pub fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// The CPU as /proc/cpuinfo names it, with family and model (Zen 2, 4 and 5 differ a lot here).
-fn cpu() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.split(':').next().map(str::trim) == Some(name))
-            .and_then(|l| l.split(':').nth(1))
-            .map_or_else(|| "?".to_string(), |v| v.trim().to_string())
-    };
-    format!("{} (cpu family {}, model {})", machine(), field("cpu family"), field("model"))
-}
-
 fn size_name(b: u64) -> String {
     match b {
         b if b >= 1 << 20 => format!("{} MiB", b >> 20),
@@ -170,7 +158,7 @@ fn render(contenders: &[Contender], best: &Best, commands: &[String]) -> String 
          interleaved rounds, best of each. Bus bandwidth = algorithm bandwidth x 2(N-1)/N (GB/s = 10^9 B/s), \
          time = the slowest rank's mean per call. All ranks on this one machine (loopback, shared cores).\n\n",
         today(),
-        cpu()
+        machine()
     );
     let gloo = contenders.iter().position(|c| c.name == "torch gloo");
     let tcp = contenders.iter().position(|c| c.name == "tessera tcp");

@@ -331,14 +331,15 @@ pub(crate) fn exp2_with<const FMA: bool>(x: f32) -> f32 {
     let n = shifted - ROUNDER; // xc rounded to the nearest integer
     let ni = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
     let f = xc - n; // in [-0.5, 0.5]
-    // Taylor series of 2^f = e^(f ln 2) to degree 6: the remainder is below 2e-7 on [-0.5, 0.5].
+    // A near-minimax polynomial for 2^f on [-0.5, 0.5], degree 5: relative error 1.6e-7 in exact
+    // arithmetic, 1.7e-7 in f32 (fitted by reweighted least squares with p(0) = 1 exactly; one
+    // multiply-add fewer than Taylor's degree 6, for a smaller error).
     let step = |p: f32, c: f32| if FMA { p.mul_add(f, c) } else { p * f + c };
-    let p = 1.540_353e-4f32;
-    let p = step(p, 1.333_355_8e-3);
-    let p = step(p, 9.618_129e-3);
-    let p = step(p, 5.550_411e-2);
-    let p = step(p, 0.240_226_5);
-    let p = step(p, std::f32::consts::LN_2);
+    let p = 1.326_472_7e-3f32;
+    let p = step(p, 9.671_513e-3);
+    let p = step(p, 5.550_733_6e-2);
+    let p = step(p, 0.240_222_42);
+    let p = step(p, 0.693_147);
     let p = step(p, 1.0);
     let scale = f32::from_bits((ni.wrapping_add(127) << 23) as u32);
     if x < -126.0 { 0.0 } else { p * scale }
