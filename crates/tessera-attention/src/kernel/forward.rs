@@ -4,10 +4,10 @@
 
 use rayon::prelude::*;
 
-use super::bf16;
 use super::gemm::{Gemm, Isa, Kernel, dispatch, exp2_with, gemm, isa};
 use super::pack::{PACK_BUDGET, Packed, PackedBf16, budget_groups};
 use super::{BC, BR, Element, LOG2E, Problem, SeqPair, View, chunk_order, split_chunks};
+use super::{bf16, softmax512};
 
 /// Per-thread tile buffers.
 pub(crate) struct Tiles {
@@ -293,7 +293,11 @@ impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
         let mut m_use = [0f32; BR];
         let mut correction = [0f32; BR];
         let mut sums = [0f32; BR];
-        for r in 0..rows {
+        let simd = FMA && softmax512::available();
+        if simd {
+            softmax512::row_maxima(self.s, rows, &mut m_use);
+        }
+        for r in (0..rows).filter(|_| !simd) {
             let srow = &self.s[r * BC..(r + 1) * BC];
             let mut lanes = [f32::NEG_INFINITY; LANES];
             for chunk in srow.chunks_exact(LANES) {
@@ -312,7 +316,10 @@ impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
             self.m[r] = m_new;
             m_use[r] = used;
         }
-        for r in 0..rows {
+        if simd {
+            softmax512::exp_rows(self.s, rows, &m_use, &mut sums);
+        }
+        for r in (0..rows).filter(|_| !simd) {
             let srow = &mut self.s[r * BC..(r + 1) * BC];
             let mut lanes = [0f32; LANES];
             for chunk in srow.chunks_exact_mut(LANES) {
@@ -339,7 +346,7 @@ impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
 /// Folds 16 lanes pairwise (8, 4, 2, 1): vector operations on halves rather than 15 dependent
 /// scalar steps.
 #[inline(always)]
-fn reduce(mut v: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
+pub(crate) fn reduce(mut v: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut width = LANES / 2;
     while width > 0 {
         for l in 0..width {

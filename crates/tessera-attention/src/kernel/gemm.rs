@@ -316,6 +316,10 @@ fn fma_rows<const MB: usize, const NB: usize, const FMA: bool>(
     }
 }
 
+/// The coefficients of [`exp2_with`]'s polynomial, highest degree first.
+pub(crate) const EXP2_POLY: [f32; 6] =
+    [1.326_472_7e-3, 9.671_513e-3, 5.550_733_6e-2, 0.240_222_42, 0.693_147, 1.0];
+
 /// `2^x` to about 2e-7 relative error; `0` below `-126` (masked scores arrive as `-inf`).
 /// With the polynomial in fused multiply-adds when `FMA` (only inside kernels dispatched to an
 /// instruction set that has them; elsewhere `mul_add` would be a slow library call).
@@ -335,12 +339,10 @@ pub(crate) fn exp2_with<const FMA: bool>(x: f32) -> f32 {
     // arithmetic, 1.7e-7 in f32 (fitted by reweighted least squares with p(0) = 1 exactly; one
     // multiply-add fewer than Taylor's degree 6, for a smaller error).
     let step = |p: f32, c: f32| if FMA { p.mul_add(f, c) } else { p * f + c };
-    let p = 1.326_472_7e-3f32;
-    let p = step(p, 9.671_513e-3);
-    let p = step(p, 5.550_733_6e-2);
-    let p = step(p, 0.240_222_42);
-    let p = step(p, 0.693_147);
-    let p = step(p, 1.0);
+    let mut p = EXP2_POLY[0];
+    for &c in &EXP2_POLY[1..] {
+        p = step(p, c);
+    }
     let scale = f32::from_bits((ni.wrapping_add(127) << 23) as u32);
     if x < -126.0 { 0.0 } else { p * scale }
 }

@@ -11,6 +11,7 @@ pub(crate) mod forward;
 pub(crate) mod gemm;
 pub(crate) mod pack;
 pub(crate) mod peak;
+pub(crate) mod softmax512;
 pub(crate) mod tune;
 
 use crate::options::{AttentionOptions, Visibility};
