@@ -243,8 +243,18 @@ fn rows<const MB: usize, const NB: usize, const FMA: bool>(
         if take == MB {
             micro::<MB, NB, FMA>(g, i, j, MB, c, accumulate);
         } else {
-            // Tail rows: one row at a time keeps every block full.
-            for r in i..g.m {
+            // Tail rows in full blocks of 4, 2 and 1 rows (one row at a time is load-bound: a
+            // 6-row blocking would leave 4 of every 64 rows to it).
+            let mut r = i;
+            while MB > 4 && g.m - r >= 4 {
+                micro::<4, NB, FMA>(g, r, j, 4, c, accumulate);
+                r += 4;
+            }
+            while g.m - r >= 2 {
+                micro::<2, NB, FMA>(g, r, j, 2, c, accumulate);
+                r += 2;
+            }
+            if r < g.m {
                 micro::<1, NB, FMA>(g, r, j, 1, c, accumulate);
             }
         }
