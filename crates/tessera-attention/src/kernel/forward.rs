@@ -168,6 +168,55 @@ impl KeyValues {
     }
 }
 
+impl KeyValues {
+    /// [`KeyValues::attend`] for several query tiles of head `h` at once (`(i0, rows, keys)` each,
+    /// with its own `Tiles`): each key block is read once for all of them while it is in cache,
+    /// and each tile still folds in its blocks in ascending order, so the results are the bits
+    /// `attend` gives tile by tile.
+    pub(crate) fn attend_tiles<T: Element>(
+        &self,
+        p: &Problem<'_>,
+        q: &View<'_, T>,
+        seq: &SeqPair,
+        b: usize,
+        h: usize,
+        tiles: &mut [((usize, usize, (usize, usize)), Tiles)],
+    ) {
+        let (base, blocks) = match self {
+            KeyValues::F32 { k, .. } => (k.base, k.blocks()),
+            KeyValues::Bf16(kv) => (kv.base, kv.blocks()),
+        };
+        let mut ranges = Vec::with_capacity(tiles.len());
+        for ((i0, rows, (jlo, jhi)), t) in tiles.iter_mut() {
+            ranges.push(t.start(base, blocks, *jlo, *jhi));
+            match self {
+                KeyValues::F32 { .. } => load_q(p, q, seq, b, h, *i0, *rows, p.scale * LOG2E, &mut t.q),
+                KeyValues::Bf16(_) => load_q_bf16(p, q, seq, b, h, *i0, *rows, &mut t.q_bf16),
+            }
+        }
+        let first = ranges.iter().map(|r| r.start).min().unwrap_or(0);
+        let last = ranges.iter().map(|r| r.end).max().unwrap_or(0);
+        for n in first..last {
+            for (((i0, rows, _), t), range) in tiles.iter_mut().zip(&ranges) {
+                if !range.contains(&n) {
+                    continue;
+                }
+                match self {
+                    KeyValues::F32 { k, v } => block_f32(p, seq, k, v, b, *i0, *rows, n, t),
+                    KeyValues::Bf16(kv) => block_bf16(p, seq, kv, b, *i0, *rows, n, t),
+                }
+            }
+        }
+    }
+}
+
+/// Query tiles per forward task once the keys of a head outgrow the L2 cache: the tiles share
+/// each key block's trip from memory. (A constant, not a function of the thread count; the
+/// results do not depend on it.)
+const TILES_PER_TASK: usize = 2;
+/// Keys from which tasks take [`TILES_PER_TASK`] tiles.
+const LONG_KEYS: usize = 2048;
+
 /// Runs the loaded query tile (rows `[i0, i0 + rows)`) over keys `[jlo, jhi)` (transposed blocks
 /// in `k`, row blocks in `v`).
 fn accumulate(
@@ -182,17 +231,32 @@ fn accumulate(
     jhi: usize,
     t: &mut Tiles,
 ) {
-    let dp = p.dim_padded;
     for n in t.start(k.base, k.blocks(), jlo, jhi) {
-        let j0 = k.base + n * BC;
-        let cols = BC.min(k.base + k.len - j0);
-        let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
-        gemm(p.kernel, &scores, &mut t.s, false);
-        mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
-        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-        let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
-        gemm(p.kernel, &pv, &mut t.acc, true);
+        block_f32(p, seq, k, v, b, i0, rows, n, t);
     }
+}
+
+/// Key block `n` of `k`/`v` folded into the loaded query tile's running softmax.
+fn block_f32(
+    p: &Problem<'_>,
+    seq: &SeqPair,
+    k: &Packed,
+    v: &Packed,
+    b: usize,
+    i0: usize,
+    rows: usize,
+    n: usize,
+    t: &mut Tiles,
+) {
+    let dp = p.dim_padded;
+    let j0 = k.base + n * BC;
+    let cols = BC.min(k.base + k.len - j0);
+    let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
+    gemm(p.kernel, &scores, &mut t.s, false);
+    mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
+    online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
+    let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
+    gemm(p.kernel, &pv, &mut t.acc, true);
 }
 
 /// [`accumulate`] with bf16 dot products: the query tile is in `t.q_bf16`, keys and values in
@@ -208,16 +272,30 @@ fn accumulate_bf16(
     jhi: usize,
     t: &mut Tiles,
 ) {
-    let dp = p.dim_padded;
     for n in t.start(kv.base, kv.blocks(), jlo, jhi) {
-        let j0 = kv.base + n * BC;
-        let cols = BC.min(kv.base + kv.len - j0);
-        bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E);
-        mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
-        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-        bf16::round_probabilities(&t.s, &mut t.p_bf16, rows);
-        bf16::values(&t.p_bf16, kv.v_block(n, dp), &mut t.acc, rows, dp, cols.div_ceil(2));
+        block_bf16(p, seq, kv, b, i0, rows, n, t);
     }
+}
+
+/// [`block_f32`] with bf16 dot products.
+fn block_bf16(
+    p: &Problem<'_>,
+    seq: &SeqPair,
+    kv: &PackedBf16,
+    b: usize,
+    i0: usize,
+    rows: usize,
+    n: usize,
+    t: &mut Tiles,
+) {
+    let dp = p.dim_padded;
+    let j0 = kv.base + n * BC;
+    let cols = BC.min(kv.base + kv.len - j0);
+    bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E);
+    mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
+    online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
+    bf16::round_probabilities(&t.s, &mut t.p_bf16, rows);
+    bf16::values(&t.p_bf16, kv.v_block(n, dp), &mut t.acc, rows, dp, cols.div_ceil(2));
 }
 
 /// Loads query rows `[i0, i0 + rows)` as bf16 bits into `dst` (zero padded).
@@ -388,22 +466,94 @@ pub(crate) fn forward<T: Element, O: Element>(
             .collect();
         let mut tasks = Vec::new();
         for (u, &(b, hk)) in members.iter().enumerate() {
+            let per_task = if p.seqs[b].lk > LONG_KEYS { TILES_PER_TASK } else { 1 };
             for h in hk * group..(hk + 1) * group {
                 let Some((o, l)) = slots[b * p.heads + h].take() else { continue };
-                for (n, (oc, lc)) in o.chunks_mut(BR * p.dim).zip(l.chunks_mut(BR)).enumerate() {
-                    tasks.push((u, b, h, n * BR, oc, lc));
+                let (rows, width) = (per_task * BR, per_task * BR * p.dim);
+                for (n, (oc, lc)) in o.chunks_mut(width).zip(l.chunks_mut(rows)).enumerate() {
+                    tasks.push((u, b, h, n * rows, oc, lc));
                 }
             }
         }
         tasks.into_par_iter().for_each_init(
-            || Tiles::new(p.dim_padded),
-            |t, (u, b, h, i0, oc, lc)| {
+            || (0..TILES_PER_TASK).map(|_| Tiles::new(p.dim_padded)).collect::<Vec<_>>(),
+            |pool, (u, b, h, i0, oc, lc)| {
                 let seq = p.seqs[b];
-                let rows = lc.len();
-                let keys = p.visibility(&seq).tile_range(i0, i0 + rows);
-                packed[u].attend(p, &q, &seq, b, h, i0, rows, keys, t);
-                finish(p, rows, t, oc, lc);
+                let vis = p.visibility(&seq);
+                let mut tiles: Vec<_> = lc
+                    .chunks(BR)
+                    .enumerate()
+                    .zip(pool.drain(..))
+                    .map(|((n, c), t)| {
+                        let (start, rows) = (i0 + n * BR, c.len());
+                        ((start, rows, vis.tile_range(start, start + rows)), t)
+                    })
+                    .collect();
+                packed[u].attend_tiles(p, &q, &seq, b, h, &mut tiles);
+                for (((_, rows, _), t), (oc, lc)) in
+                    tiles.iter().zip(oc.chunks_mut(BR * p.dim).zip(lc.chunks_mut(BR)))
+                {
+                    finish(p, *rows, t, oc, lc);
+                }
+                pool.extend(tiles.into_iter().map(|(_, t)| t));
+                while pool.len() < TILES_PER_TASK {
+                    pool.push(Tiles::new(p.dim_padded));
+                }
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{KernelChoice, RowLayout};
+    use crate::options::AttentionOptions;
+
+    /// Long key sequences run several query tiles per task; each tile's bits are those of running
+    /// it alone.
+    #[test]
+    fn tiles_sharing_key_blocks_give_the_bits_of_tiles_alone() {
+        let (lq, lk, d) = (200, LONG_KEYS + 300, 32);
+        for options in
+            [AttentionOptions::default(), AttentionOptions { window_left: Some(700), ..Default::default() }]
+        {
+            let fill = |n: usize, salt: usize| -> Vec<f32> {
+                (0..n).map(|i| (((i + salt) * 7919 % 2003) as f32 - 1001.0) / 700.0).collect()
+            };
+            let (q, k, v) = (fill(lq * d, 1), fill(lk * d, 2), fill(lk * d, 3));
+            let p = Problem {
+                total_q: lq,
+                heads: 1,
+                kv_heads: 1,
+                dim: d,
+                dim_padded: d,
+                scale: 0.3,
+                seqs: vec![SeqPair { q_start: 0, lq, k_start: 0, lk }],
+                options: &options,
+                padding: None,
+                kernel: KernelChoice::available()[0],
+            };
+            let dense = |seq| RowLayout::Dense { heads: 1, seq, dim: d };
+            let (qv, kv, vv) = (
+                View { data: &q[..], layout: dense(lq) },
+                View { data: &k[..], layout: dense(lk) },
+                View { data: &v[..], layout: dense(lk) },
+            );
+            let (mut out, mut lse) = (vec![0f32; lq * d], vec![0f32; lq]);
+            forward(&p, qv, kv, vv, &mut out, &mut lse);
+            let seq = p.seqs[0];
+            let packed = KeyValues::pack(&p, &kv, &vv, &seq, 0, 0, 0, lk);
+            let mut t = Tiles::new(d);
+            for i0 in (0..lq).step_by(BR) {
+                let rows = BR.min(lq - i0);
+                let keys = p.visibility(&seq).tile_range(i0, i0 + rows);
+                packed.attend(&p, &qv, &seq, 0, 0, i0, rows, keys, &mut t);
+                let (mut o1, mut l1) = (vec![0f32; rows * d], vec![0f32; rows]);
+                finish(&p, rows, &t, &mut o1, &mut l1);
+                assert!(o1 == out[i0 * d..(i0 + rows) * d], "output rows {i0}..");
+                assert!(l1 == lse[i0..i0 + rows], "lse rows {i0}..");
+            }
+        }
     }
 }
