@@ -168,6 +168,9 @@ impl KeyValues {
     }
 }
 
+/// A query tile of a task: first row, rows, and the keys `[lo, hi)` it sees.
+type QueryTile = (usize, usize, (usize, usize));
+
 impl KeyValues {
     /// [`KeyValues::attend`] for several query tiles of head `h` at once (`(i0, rows, keys)` each,
     /// with its own `Tiles`): each key block is read once for all of them while it is in cache,
@@ -180,7 +183,7 @@ impl KeyValues {
         seq: &SeqPair,
         b: usize,
         h: usize,
-        tiles: &mut [((usize, usize, (usize, usize)), Tiles)],
+        tiles: &mut [(QueryTile, Tiles)],
     ) {
         let (base, blocks) = match self {
             KeyValues::F32 { k, .. } => (k.base, k.blocks()),
