@@ -369,9 +369,14 @@ pub(crate) fn replace_section(doc: &str, area: &str, section: &str) -> String {
     let begin = format!("<!-- bench:{area}:begin -->");
     let end = format!("<!-- bench:{area}:end -->");
     let block = format!("{begin}\n{section}{end}");
+    // A new per-CPU section (`attention:family-25-model-17`) goes before the area's other tables.
+    let family = area.split_once(':').map(|(a, _)| format!("<!-- bench:{a}:"));
     match (doc.find(&begin), doc.find(&end)) {
         (Some(b), Some(e)) if e > b => format!("{}{}{}", &doc[..b], block, &doc[e + end.len()..]),
-        _ => format!("{}\n{}\n", doc.trim_end(), block),
+        _ => match family.and_then(|f| doc.find(&f)) {
+            Some(at) => format!("{}{}\n{}", &doc[..at], block, &doc[at..]),
+            None => format!("{}\n{}\n", doc.trim_end(), block),
+        },
     }
 }
 
@@ -427,5 +432,13 @@ mod tests {
         assert_eq!(out, "# B\n<!-- bench:a:begin -->\nnew\n<!-- bench:a:end -->\ntail\n");
         let appended = replace_section("# B\n", "b", "x\n");
         assert!(appended.ends_with("<!-- bench:b:begin -->\nx\n<!-- bench:b:end -->\n"));
+        // A CPU's own section goes before the area's older tables, and is replaced in place later.
+        let per_cpu = replace_section(doc, "a:family-25-model-17", "zen4\n");
+        assert!(per_cpu.starts_with(
+            "# B\n<!-- bench:a:family-25-model-17:begin -->\nzen4\n<!-- bench:a:family-25-model-17:end -->\n<!-- bench:a:begin -->"
+        ));
+        let again = replace_section(&per_cpu, "a:family-25-model-17", "zen4 again\n");
+        assert_eq!(again.matches("bench:a:family-25-model-17:begin").count(), 1);
+        assert!(again.contains("zen4 again"));
     }
 }

@@ -155,14 +155,76 @@ impl KeyValues {
         (jlo, jhi): (usize, usize),
         t: &mut Tiles,
     ) {
+        self.load(p, q, seq, b, h, i0, rows, t);
+        let (base, _, blocks) = self.span();
+        for n in t.start(base, blocks, jlo, jhi) {
+            self.block(p, seq, b, i0, rows, n, t);
+        }
+    }
+
+    /// First key, keys and `BC`-key blocks of the packing.
+    fn span(&self) -> (usize, usize, usize) {
         match self {
-            KeyValues::F32 { k, v } => {
-                load_q(p, q, seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q);
-                accumulate(p, seq, k, v, b, i0, rows, jlo, jhi, t);
+            KeyValues::F32 { k, .. } => (k.base, k.len, k.blocks()),
+            KeyValues::Bf16(kv) => (kv.base, kv.len, kv.blocks()),
+        }
+    }
+
+    /// Loads query rows `[i0, i0 + rows)` of head `h` into `t` in the form the packing's
+    /// kernels read (scaled f32, or bf16 bits).
+    fn load<T: Element>(
+        &self,
+        p: &Problem<'_>,
+        q: &View<'_, T>,
+        seq: &SeqPair,
+        b: usize,
+        h: usize,
+        i0: usize,
+        rows: usize,
+        t: &mut Tiles,
+    ) {
+        match self {
+            KeyValues::F32 { .. } => load_q(p, q, seq, b, h, i0, rows, p.scale * LOG2E, &mut t.q),
+            KeyValues::Bf16(_) => load_q_bf16(p, q, seq, b, h, i0, rows, &mut t.q_bf16),
+        }
+    }
+
+    /// Folds key block `n` into the loaded query tile's running softmax: scores, masks,
+    /// probabilities, then `P v` (f32 products, or bf16 dot products with the probabilities
+    /// rounded to bf16).
+    fn block(
+        &self,
+        p: &Problem<'_>,
+        seq: &SeqPair,
+        b: usize,
+        i0: usize,
+        rows: usize,
+        n: usize,
+        t: &mut Tiles,
+    ) {
+        let dp = p.dim_padded;
+        let (base, len, _) = self.span();
+        let j0 = base + n * BC;
+        let cols = BC.min(base + len - j0);
+        match self {
+            KeyValues::F32 { k, .. } => {
+                let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
+                gemm(p.kernel, &scores, &mut t.s, false);
             }
             KeyValues::Bf16(kv) => {
-                load_q_bf16(p, q, seq, b, h, i0, rows, &mut t.q_bf16);
-                accumulate_bf16(p, seq, kv, b, i0, rows, jlo, jhi, t);
+                bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E)
+            }
+        }
+        mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
+        online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
+        match self {
+            KeyValues::F32 { v, .. } => {
+                let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
+                gemm(p.kernel, &pv, &mut t.acc, true);
+            }
+            KeyValues::Bf16(kv) => {
+                bf16::round_probabilities(&t.s, &mut t.p_bf16, rows);
+                bf16::values(&t.p_bf16, kv.v_block(n, dp), &mut t.acc, rows, dp, cols.div_ceil(2));
             }
         }
     }
@@ -185,28 +247,18 @@ impl KeyValues {
         h: usize,
         tiles: &mut [(QueryTile, Tiles)],
     ) {
-        let (base, blocks) = match self {
-            KeyValues::F32 { k, .. } => (k.base, k.blocks()),
-            KeyValues::Bf16(kv) => (kv.base, kv.blocks()),
-        };
+        let (base, _, blocks) = self.span();
         let mut ranges = Vec::with_capacity(tiles.len());
         for ((i0, rows, (jlo, jhi)), t) in tiles.iter_mut() {
             ranges.push(t.start(base, blocks, *jlo, *jhi));
-            match self {
-                KeyValues::F32 { .. } => load_q(p, q, seq, b, h, *i0, *rows, p.scale * LOG2E, &mut t.q),
-                KeyValues::Bf16(_) => load_q_bf16(p, q, seq, b, h, *i0, *rows, &mut t.q_bf16),
-            }
+            self.load(p, q, seq, b, h, *i0, *rows, t);
         }
         let first = ranges.iter().map(|r| r.start).min().unwrap_or(0);
         let last = ranges.iter().map(|r| r.end).max().unwrap_or(0);
         for n in first..last {
             for (((i0, rows, _), t), range) in tiles.iter_mut().zip(&ranges) {
-                if !range.contains(&n) {
-                    continue;
-                }
-                match self {
-                    KeyValues::F32 { k, v } => block_f32(p, seq, k, v, b, *i0, *rows, n, t),
-                    KeyValues::Bf16(kv) => block_bf16(p, seq, kv, b, *i0, *rows, n, t),
+                if range.contains(&n) {
+                    self.block(p, seq, b, *i0, *rows, n, t);
                 }
             }
         }
@@ -219,87 +271,6 @@ impl KeyValues {
 const TILES_PER_TASK: usize = 2;
 /// Keys from which tasks take [`TILES_PER_TASK`] tiles.
 const LONG_KEYS: usize = 2048;
-
-/// Runs the loaded query tile (rows `[i0, i0 + rows)`) over keys `[jlo, jhi)` (transposed blocks
-/// in `k`, row blocks in `v`).
-fn accumulate(
-    p: &Problem<'_>,
-    seq: &SeqPair,
-    k: &Packed,
-    v: &Packed,
-    b: usize,
-    i0: usize,
-    rows: usize,
-    jlo: usize,
-    jhi: usize,
-    t: &mut Tiles,
-) {
-    for n in t.start(k.base, k.blocks(), jlo, jhi) {
-        block_f32(p, seq, k, v, b, i0, rows, n, t);
-    }
-}
-
-/// Key block `n` of `k`/`v` folded into the loaded query tile's running softmax.
-fn block_f32(
-    p: &Problem<'_>,
-    seq: &SeqPair,
-    k: &Packed,
-    v: &Packed,
-    b: usize,
-    i0: usize,
-    rows: usize,
-    n: usize,
-    t: &mut Tiles,
-) {
-    let dp = p.dim_padded;
-    let j0 = k.base + n * BC;
-    let cols = BC.min(k.base + k.len - j0);
-    let scores = Gemm::new(rows, BC, dp, &t.q, dp, k.transposed_block(n, dp), BC, BC);
-    gemm(p.kernel, &scores, &mut t.s, false);
-    mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
-    online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-    let pv = Gemm::new(rows, dp, cols, &t.s, BC, v.row_block(n, dp), dp, dp);
-    gemm(p.kernel, &pv, &mut t.acc, true);
-}
-
-/// [`accumulate`] with bf16 dot products: the query tile is in `t.q_bf16`, keys and values in
-/// `kv`.
-fn accumulate_bf16(
-    p: &Problem<'_>,
-    seq: &SeqPair,
-    kv: &PackedBf16,
-    b: usize,
-    i0: usize,
-    rows: usize,
-    jlo: usize,
-    jhi: usize,
-    t: &mut Tiles,
-) {
-    for n in t.start(kv.base, kv.blocks(), jlo, jhi) {
-        block_bf16(p, seq, kv, b, i0, rows, n, t);
-    }
-}
-
-/// [`block_f32`] with bf16 dot products.
-fn block_bf16(
-    p: &Problem<'_>,
-    seq: &SeqPair,
-    kv: &PackedBf16,
-    b: usize,
-    i0: usize,
-    rows: usize,
-    n: usize,
-    t: &mut Tiles,
-) {
-    let dp = p.dim_padded;
-    let j0 = kv.base + n * BC;
-    let cols = BC.min(kv.base + kv.len - j0);
-    bf16::scores(&t.q_bf16, kv.kt_block(n, dp), &mut t.s, rows, dp, p.scale * LOG2E);
-    mask_scores(p, seq, b, i0, rows, j0, cols, &mut t.s);
-    online_softmax(rows, &mut t.s, &mut t.m, &mut t.l, &mut t.acc, dp);
-    bf16::round_probabilities(&t.s, &mut t.p_bf16, rows);
-    bf16::values(&t.p_bf16, kv.v_block(n, dp), &mut t.acc, rows, dp, cols.div_ceil(2));
-}
 
 /// Loads query rows `[i0, i0 + rows)` as bf16 bits into `dst` (zero padded).
 fn load_q_bf16<T: Element>(
@@ -525,18 +496,7 @@ mod tests {
                 (0..n).map(|i| (((i + salt) * 7919 % 2003) as f32 - 1001.0) / 700.0).collect()
             };
             let (q, k, v) = (fill(lq * d, 1), fill(lk * d, 2), fill(lk * d, 3));
-            let p = Problem {
-                total_q: lq,
-                heads: 1,
-                kv_heads: 1,
-                dim: d,
-                dim_padded: d,
-                scale: 0.3,
-                seqs: vec![SeqPair { q_start: 0, lq, k_start: 0, lk }],
-                options: &options,
-                padding: None,
-                kernel: KernelChoice::available()[0],
-            };
+            let p = Problem::single(&options, 1, (lq, lk), d, 0.3, KernelChoice::available()[0]);
             let dense = |seq| RowLayout::Dense { heads: 1, seq, dim: d };
             let (qv, kv, vv) = (
                 View { data: &q[..], layout: dense(lq) },

@@ -181,6 +181,32 @@ pub(crate) struct Problem<'a> {
     pub kernel: KernelChoice,
 }
 
+impl<'a> Problem<'a> {
+    /// One sequence pair of `lq` queries and `lk` keys, `heads` heads sharing none, dimension `dim`
+    /// (a multiple of 16), no padding: the kernels' own tests and calibration build problems so.
+    pub(crate) fn single(
+        options: &'a AttentionOptions,
+        heads: usize,
+        (lq, lk): (usize, usize),
+        dim: usize,
+        scale: f32,
+        kernel: KernelChoice,
+    ) -> Problem<'a> {
+        Problem {
+            total_q: lq,
+            heads,
+            kv_heads: heads,
+            dim,
+            dim_padded: dim,
+            scale,
+            seqs: vec![SeqPair { q_start: 0, lq, k_start: 0, lk }],
+            options,
+            padding: None,
+            kernel,
+        }
+    }
+}
+
 impl Problem<'_> {
     pub(crate) fn visibility(&self, s: &SeqPair) -> Visibility {
         Visibility::new(self.options, s.lq, s.lk)

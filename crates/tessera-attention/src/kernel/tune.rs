@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::backward::{Saved, backward};
 use super::forward::forward;
 use super::gemm::KernelChoice;
-use super::{Element, Problem, RowLayout, SeqPair, View};
+use super::{Element, Problem, RowLayout, View};
 use crate::options::AttentionOptions;
 
 /// Rounds each candidate is timed (interleaved with the others; the best round counts).
@@ -142,18 +142,7 @@ fn time_candidate<T: Element>(key: Key, kernel: KernelChoice) -> Duration {
     };
     let inputs: Vec<Vec<T>> = (0..4).map(|_| (0..n).map(|_| next()).collect()).collect();
     let options = AttentionOptions { causal: key.causal, ..AttentionOptions::default() };
-    let p = Problem {
-        total_q: l,
-        heads: h,
-        kv_heads: h,
-        dim: d,
-        dim_padded: d,
-        scale: 1.0 / (d as f32).sqrt(),
-        seqs: vec![SeqPair { q_start: 0, lq: l, k_start: 0, lk: l }],
-        options: &options,
-        padding: None,
-        kernel,
-    };
+    let p = Problem::single(&options, h, (l, l), d, 1.0 / (d as f32).sqrt(), kernel);
     let layout = RowLayout::Dense { heads: h, seq: l, dim: d };
     let view = |data| View { data, layout };
     let start = Instant::now();
@@ -307,18 +296,7 @@ mod tests {
             let (h, l, d) = (1, 100, 32);
             let data: Vec<f32> = (0..h * l * d).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
             let options = AttentionOptions::causal();
-            let p = Problem {
-                total_q: l,
-                heads: h,
-                kv_heads: h,
-                dim: d,
-                dim_padded: d,
-                scale: 0.2,
-                seqs: vec![SeqPair { q_start: 0, lq: l, k_start: 0, lk: l }],
-                options: &options,
-                padding: None,
-                kernel,
-            };
+            let p = Problem::single(&options, h, (l, l), d, 0.2, kernel);
             let view = View { data: &data, layout: RowLayout::Dense { heads: h, seq: l, dim: d } };
             let (mut out, mut lse) = (vec![0f32; data.len()], vec![0f32; l]);
             forward(&p, view, view, view, &mut out, &mut lse);
