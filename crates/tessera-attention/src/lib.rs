@@ -4,8 +4,11 @@
 //! The algorithm is FlashAttention-2's: query rows are processed in tiles; for each tile the
 //! key/value tiles stream through while a running maximum and running sum per row rescale the
 //! partial output. The backward recomputes the scores tile by tile from `q`, `k` and the saved
-//! log-sum-exp. Matrix products run in a register-blocked kernel compiled for AVX-512 or
-//! AVX2/FMA, picked at run time; tiles run in parallel on all cores (rayon).
+//! log-sum-exp, once per (query tile, key block) pair. Matrix products run in a register-blocked
+//! kernel compiled for AVX-512 or AVX2/FMA; which blocking and instruction set runs is measured on
+//! first use for each (dtype, head dim, causal) and cached ([`attention_kernel`] names it,
+//! `TESSERA_ATTENTION_TUNE` pins or skips it), and every choice gives the same bits; tiles run in
+//! parallel on all cores (rayon).
 //!
 //! ```
 //! use tessera_attention::{AttentionOptions, flash_attention, naive_attention};
