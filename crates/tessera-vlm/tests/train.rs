@@ -139,7 +139,10 @@ fn gradients(
 
 /// Accumulating over 2 and 4 micro-batches gives the loss and every parameter's gradient (the logit
 /// scale and bias included, counted once) of the whole batch of 8, within 1e-4 of the largest gradient
-/// entry (f32).
+/// entry or of 1e-2, whichever is larger (f32). The floor is for gradients that cancel to near zero: the
+/// SigLIP bias's is a sum of 64 terms of order 0.1, so f32 rounding of the terms alone is about 1e-7,
+/// whatever the result (a floor of 1e-3 put the bound at that noise: the attention kernels' summation
+/// order moving was enough to cross it, 1.04e-7).
 #[test]
 fn accumulation_equals_the_big_batch_gradient() {
     for (arch, losses) in [
@@ -156,7 +159,7 @@ fn accumulation_equals_the_big_batch_gradient() {
                     "{loss:?} {parts}: loss"
                 );
                 for ((name, a), (_, b)) in acc.iter().zip(&big) {
-                    let scale = b.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
+                    let scale = b.iter().fold(1e-2f32, |m, x| m.max(x.abs()));
                     let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
                     assert!(
                         worst <= 1e-4 * scale,
