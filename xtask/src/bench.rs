@@ -390,28 +390,24 @@ pub(crate) fn today() -> String {
 }
 
 pub(crate) fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cpu = cpuinfo("model name").unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (family, model) = cpu_family_model();
     format!("{cpu} (cpu family {family}, model {model}), {cores} cores")
 }
 
+/// The first value of field `name` in /proc/cpuinfo.
+fn cpuinfo(name: &str) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.split(':').next().map(str::trim) == Some(name))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|v| v.trim().to_string())
+}
+
 /// `cpu family` and `model` from /proc/cpuinfo (`?` where absent): Zen 4 is family 25, Zen 5 family 26.
 pub(crate) fn cpu_family_model() -> (String, String) {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.split(':').next().map(str::trim) == Some(name))
-            .and_then(|l| l.split(':').nth(1))
-            .map_or_else(|| "?".to_string(), |v| v.trim().to_string())
-    };
+    let field = |name| cpuinfo(name).unwrap_or_else(|| "?".to_string());
     (field("cpu family"), field("model"))
 }
 

@@ -10,7 +10,7 @@ use crate::kernel::backward::{Saved, backward};
 use crate::kernel::decode::{forward_split, worth_splitting};
 use crate::kernel::forward::forward;
 use crate::kernel::tune::{self, Key};
-use crate::kernel::{Element, KernelChoice, Problem, RowLayout, SeqPair, View};
+use crate::kernel::{Element, KernelChoice, Problem, RowLayout, SeqPair, View, padded_dim};
 use crate::options::AttentionOptions;
 
 /// The largest head dimension the kernels take.
@@ -116,7 +116,9 @@ pub(crate) fn problem<'a>(
     }
     let lengths: Vec<usize> = seqs.iter().map(|s| s.lk).collect();
     let total_q = seqs.iter().map(|s| s.lq).sum();
-    let dim_padded = dim.div_ceil(16) * 16;
+    let padding = padding(options, &lengths)?;
+    // Chosen (calibrated on first use) only once the inputs have passed their checks.
+    let dim_padded = padded_dim(dim);
     Ok(Problem {
         kernel: kernel_choice(dtype, dim_padded, options.causal),
         total_q,
@@ -125,7 +127,7 @@ pub(crate) fn problem<'a>(
         dim,
         dim_padded,
         scale: scale as f32,
-        padding: padding(options, &lengths)?,
+        padding,
         seqs,
         options,
     })
@@ -148,7 +150,7 @@ fn kernel_choice(dtype: DType, dim_padded: usize, causal: bool) -> KernelChoice 
 /// small problem (a few milliseconds each), and `TESSERA_ATTENTION_TUNE` pins (`avx2-6x16`),
 /// skips (`off`) or asks for (`auto`, the default) the measurement. Benchmarks report it.
 pub fn attention_kernel(dtype: DType, head_dim: usize, causal: bool) -> &'static str {
-    kernel_choice(dtype, head_dim.max(1).div_ceil(16) * 16, causal).name()
+    kernel_choice(dtype, padded_dim(head_dim.max(1)), causal).name()
 }
 
 /// Read access to the contiguous CPU buffer of a tensor.

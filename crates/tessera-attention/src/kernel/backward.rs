@@ -266,18 +266,19 @@ pub(crate) fn backward<T: Element>(
             }
             tasks.extend(per_lane.into_iter().map(|groups| (u, groups)));
         }
-        // In task order: unit by unit, lanes in order.
-        let partials: Vec<(usize, Vec<f32>)> = tasks
+        // In task order: unit by unit, each unit's lanes in order.
+        let partials: Vec<Vec<f32>> = tasks
             .into_par_iter()
-            .map_init(|| Buffers::new(p.dim_padded), |t, (u, groups)| (u, lane(p, &packed[u], groups, t)))
+            .map_init(|| Buffers::new(p.dim_padded), |t, (u, groups)| lane(p, &packed[u], groups, t))
             .collect();
         let mut heads = Vec::new();
-        for (u, unit) in packed.iter().enumerate() {
-            let mine: Vec<&[f32]> =
-                partials.iter().filter(|(v, _)| *v == u).map(|(_, d)| d.as_slice()).collect();
+        let mut rest = partials.as_slice();
+        for unit in &packed {
+            let (mine, after) = rest.split_at(lanes_of(unit.b));
+            rest = after;
             for g in 0..group {
                 if let Some(qc) = query_slots[unit.b * p.heads + unit.hk * group + g].take() {
-                    heads.push((unit, g, mine.clone(), qc));
+                    heads.push((unit, g, mine, qc));
                 }
             }
         }

@@ -155,11 +155,7 @@ impl KeyValues {
         (jlo, jhi): (usize, usize),
         t: &mut Tiles,
     ) {
-        self.load(p, q, seq, b, h, i0, rows, t);
-        let (base, _, blocks) = self.span();
-        for n in t.start(base, blocks, jlo, jhi) {
-            self.block(p, seq, b, i0, rows, n, t);
-        }
+        self.attend_tiles(p, q, seq, b, h, &mut [((i0, rows, (jlo, jhi)), t)]);
     }
 
     /// First key, keys and `BC`-key blocks of the packing.
@@ -245,7 +241,7 @@ impl KeyValues {
         seq: &SeqPair,
         b: usize,
         h: usize,
-        tiles: &mut [(QueryTile, Tiles)],
+        tiles: &mut [(QueryTile, &mut Tiles)],
     ) {
         let (base, _, blocks) = self.span();
         let mut ranges = Vec::with_capacity(tiles.len());
@@ -348,16 +344,17 @@ impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
         let simd = FMA && softmax512::available();
         if simd {
             softmax512::row_maxima(self.s, rows, &mut m_use);
-        }
-        for r in (0..rows).filter(|_| !simd) {
-            let srow = &self.s[r * BC..(r + 1) * BC];
-            let mut lanes = [f32::NEG_INFINITY; LANES];
-            for chunk in srow.chunks_exact(LANES) {
-                for (m, &x) in lanes.iter_mut().zip(chunk) {
-                    *m = if x > *m { x } else { *m };
+        } else {
+            for r in 0..rows {
+                let srow = &self.s[r * BC..(r + 1) * BC];
+                let mut lanes = [f32::NEG_INFINITY; LANES];
+                for chunk in srow.chunks_exact(LANES) {
+                    for (m, &x) in lanes.iter_mut().zip(chunk) {
+                        *m = if x > *m { x } else { *m };
+                    }
                 }
+                m_use[r] = reduce(lanes, |a, b| if b > a { b } else { a });
             }
-            m_use[r] = reduce(lanes, |a, b| if b > a { b } else { a });
         }
         for r in 0..BR {
             let m_old = self.m[r];
@@ -370,17 +367,18 @@ impl<const FMA: bool> Kernel for SoftmaxKernel<'_, FMA> {
         }
         if simd {
             softmax512::exp_rows(self.s, rows, &m_use, &mut sums);
-        }
-        for r in (0..rows).filter(|_| !simd) {
-            let srow = &mut self.s[r * BC..(r + 1) * BC];
-            let mut lanes = [0f32; LANES];
-            for chunk in srow.chunks_exact_mut(LANES) {
-                for (acc, x) in lanes.iter_mut().zip(chunk.iter_mut()) {
-                    *x = exp2_with::<FMA>(*x - m_use[r]);
-                    *acc += *x;
+        } else {
+            for r in 0..rows {
+                let srow = &mut self.s[r * BC..(r + 1) * BC];
+                let mut lanes = [0f32; LANES];
+                for chunk in srow.chunks_exact_mut(LANES) {
+                    for (acc, x) in lanes.iter_mut().zip(chunk.iter_mut()) {
+                        *x = exp2_with::<FMA>(*x - m_use[r]);
+                        *acc += *x;
+                    }
                 }
+                sums[r] = reduce(lanes, |a, b| a + b);
             }
-            sums[r] = reduce(lanes, |a, b| a + b);
         }
         for r in 0..BR {
             self.l[r] = self.l[r] * correction[r] + sums[r];
@@ -454,12 +452,11 @@ pub(crate) fn forward<T: Element, O: Element>(
             |pool, (u, b, h, i0, oc, lc)| {
                 let seq = p.seqs[b];
                 let vis = p.visibility(&seq);
-                let mut tiles: Vec<_> = lc
-                    .chunks(BR)
-                    .enumerate()
-                    .zip(pool.drain(..))
-                    .map(|((n, c), t)| {
-                        let (start, rows) = (i0 + n * BR, c.len());
+                let mut tiles: Vec<(QueryTile, &mut Tiles)> = (i0..i0 + lc.len())
+                    .step_by(BR)
+                    .zip(pool.iter_mut())
+                    .map(|(start, t)| {
+                        let rows = BR.min(i0 + lc.len() - start);
                         ((start, rows, vis.tile_range(start, start + rows)), t)
                     })
                     .collect();
@@ -468,10 +465,6 @@ pub(crate) fn forward<T: Element, O: Element>(
                     tiles.iter().zip(oc.chunks_mut(BR * p.dim).zip(lc.chunks_mut(BR)))
                 {
                     finish(p, *rows, t, oc, lc);
-                }
-                pool.extend(tiles.into_iter().map(|(_, t)| t));
-                while pool.len() < TILES_PER_TASK {
-                    pool.push(Tiles::new(p.dim_padded));
                 }
             },
         );

@@ -22,6 +22,11 @@ pub(crate) use gemm::KernelChoice;
 pub(crate) const BR: usize = 64;
 /// Key rows per tile.
 pub(crate) const BC: usize = 64;
+/// `dim` rounded up to the kernels' vector width (16); the pad is zeros.
+pub(crate) fn padded_dim(dim: usize) -> usize {
+    dim.div_ceil(16) * 16
+}
+
 /// `log2(e)`: scores are kept in base-2 units so the kernels use `2^x`.
 pub(crate) const LOG2E: f32 = std::f32::consts::LOG2_E;
 

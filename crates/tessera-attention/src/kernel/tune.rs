@@ -195,8 +195,9 @@ mod disk {
     fn read(path: &Path) -> String {
         use std::io::Read;
         let mut text = String::new();
-        if let Ok(f) = std::fs::File::open(path)
-            && f.metadata().is_ok_and(|m| m.is_file())
+        // Checked before opening: opening a FIFO for reading would wait for a writer.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && let Ok(f) = std::fs::File::open(path)
         {
             let _ = f.take(MAX_BYTES).read_to_string(&mut text);
         }
@@ -337,6 +338,13 @@ mod tests {
         assert_eq!(disk::lookup(&dir, a, &ALL), None);
         disk::store(&dir, a, KernelChoice::Portable);
         assert!(dir.is_dir());
+        // So is a FIFO: neither read (which would wait for a writer) nor replaced.
+        let fifo = dir.join("fifo");
+        if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+            assert_eq!(disk::lookup(&fifo, a, &ALL), None);
+            disk::store(&fifo, a, KernelChoice::Portable);
+            assert!(std::fs::symlink_metadata(&fifo).is_ok_and(|m| !m.is_file()));
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
